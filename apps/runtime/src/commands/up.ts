@@ -1,0 +1,159 @@
+// `caracal up`: provision, preflight, start Postgres/Redis (managed) or check external ones, migrate (expand),
+// start the services under the supervisor, and wait until every service is ready (R-RT-1).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { loadMigrations, runMigrations } from '@caracal/db';
+import { redactUrl } from '@caracal/logging';
+import { CliError } from '../errors.js';
+import { acquireLock } from '../home/lock.js';
+import { readSecret } from '../home/secret-files.js';
+import { writeRuntimeInfo } from '../home/runtime-json.js';
+import { initCluster, startCluster } from '../managed/postgres.js';
+import { startRedis } from '../managed/redis.js';
+import { adminDatabaseUrl, homeLayout, isInitialised, loadContext, managedPostgres, managedRedis, serviceUrl, services, type StackContext } from '../stack/context.js';
+import { renderDerivedFiles, rolePasswords } from '../stack/derived.js';
+import { checkPorts, checkSecretModes, ensureBinaries } from '../stack/preflight.js';
+import { waitForAll, type ProbeResult } from '../stack/probe.js';
+import { runningSupervisor, startSupervisor } from '../stack/supervisor-control.js';
+import { cliVersion, migrationsDir } from '../version.js';
+import { runInit } from './init.js';
+import type { Io } from './io.js';
+
+export interface UpOptions {
+  json?: boolean;
+  install?: boolean;
+  timeout?: number;
+}
+
+export interface UpReport {
+  home: string;
+  endpoints: Record<string, string>;
+  migrations: { applied: string[]; pendingContract: string[] };
+  elapsedMs: number;
+}
+
+export async function runUp(opts: UpOptions, io: Io): Promise<UpReport> {
+  const started = Date.now();
+  const home = homeLayout(io.env);
+  mkdirSync(home.root, { recursive: true, mode: 0o700 });
+  const lock = acquireLock(home.lockFile, 'up');
+  try {
+    if (!isInitialised(home)) io.out.info('not initialised yet: running `caracal init --yes`');
+    // Idempotent: creates what is missing (secrets, empty ones again), re-renders derived files.
+    await runInit({ yes: true }, io);
+    return await upLocked(loadContext(io.env), opts, io, started);
+  } finally {
+    lock.release();
+  }
+}
+
+async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: number): Promise<UpReport> {
+  const { out } = io;
+  checkSecretModes(ctx);
+  await out.step('preflight', async () => {
+    await ensureBinaries(ctx, opts.install !== false, out.info);
+    if (!runningSupervisor(ctx.home)) await checkPorts(ctx, true);
+  });
+
+  if (ctx.settings.CARACAL_DATABASE === 'managed') {
+    const p = managedPostgres(ctx);
+    await out.step('managed Postgres', async () => {
+      if (await initCluster(p)) out.info(`  created cluster in ${p.dataDir}`);
+      await startCluster(p);
+    });
+  } else {
+    await out.step('external Postgres', () => checkPostgres(adminDatabaseUrl(ctx)));
+  }
+  if (ctx.settings.CARACAL_REDIS === 'managed') await out.step('managed Redis', () => startRedis(managedRedis(ctx)));
+  else await out.step('external Redis', () => checkRedis(readSecret(ctx.home.secretsDir, 'redisUrl')));
+
+  renderDerivedFiles(ctx);
+  const migrated = await out.step('migrations (expand)', () =>
+    runMigrations({
+      adminUrl: adminDatabaseUrl(ctx),
+      files: loadMigrations(migrationsDir(ctx.root)),
+      rolePrefix: ctx.settings.CARACAL_DB_ROLE_PREFIX,
+      rolePasswords: rolePasswords(ctx),
+    }),
+  );
+  if (migrated.pendingContract.length > 0) out.warn(`contract migrations wait for \`caracal upgrade\`: ${migrated.pendingContract.join(', ')}`);
+
+  const running = runningSupervisor(ctx.home);
+  if (running) out.info(`services already supervised (PID ${running.pid})`);
+  else await out.step('start services', () => startSupervisor(ctx));
+
+  const targets = services.map((service) => ({ service, url: serviceUrl(ctx, service) }));
+  const deadlineMs = (opts.timeout ?? 120) * 1000;
+  let lastReport = 0;
+  const results = await out.step('wait for readiness', () =>
+    waitForAll(targets, '/ready', {
+      intervalMs: 1000,
+      deadlineMs,
+      onPending: (pending, elapsed) => {
+        if (elapsed - lastReport < 5000) return;
+        lastReport = elapsed;
+        out.info(`  still waiting on: ${describe(pending)}`);
+      },
+    }),
+  );
+  const pending = results.filter((r) => !r.ok);
+  if (pending.length > 0) {
+    const hints = pending.map((r) => `  ${r.service}: ${r.reason ?? 'not ready'}${lastLogLine(ctx, r.service)}`).join('\n');
+    throw new CliError(`not every service became ready within ${deadlineMs / 1000} s:\n${hints}`, 1, 'see `caracal logs <service>`; the stack keeps running, `caracal down` stops it');
+  }
+  writeRuntimeInfo(ctx.home.runtimeJson, cliVersion());
+  return {
+    home: ctx.home.root,
+    endpoints: Object.fromEntries(targets.map((t) => [t.service, t.url])),
+    migrations: { applied: migrated.applied, pendingContract: migrated.pendingContract },
+    elapsedMs: Date.now() - started,
+  };
+}
+
+function describe(pending: ProbeResult[]): string {
+  return pending.map((p) => `${p.service} (${p.reason ?? 'not ready'})`).join(', ');
+}
+
+function lastLogLine(ctx: StackContext, service: string): string {
+  try {
+    const lines = readFileSync(join(ctx.home.logsDir, `${service}.log`), 'utf8').trim().split('\n');
+    const last = lines[lines.length - 1];
+    return last ? `\n    last log line: ${last.slice(0, 300)}` : '';
+  } catch {
+    return '';
+  }
+}
+
+async function checkPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === '28P01' || code === '28000' ? 'authentication failed (wrong credentials)' : code === '3D000' ? 'database does not exist' : (err as Error).message;
+    throw new CliError(`external Postgres ${redactUrl(url)} is not usable: ${why}`, 1, 'check the URL given at `caracal init` (secrets/externalDatabaseUrl)');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function checkRedis(url: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (err) {
+    throw new CliError(`external Redis ${redactUrl(url)} is not usable: ${(err as Error).message}`, 1, 'check the URL given at `caracal init` (secrets/externalRedisUrl)');
+  } finally {
+    r.disconnect();
+  }
+}
+
+export function printUp(report: UpReport, io: Io, json: boolean | undefined): void {
+  if (json) return io.out.json(report);
+  io.out.info(`stack ready in ${(report.elapsedMs / 1000).toFixed(1)} s`);
+  for (const [service, url] of Object.entries(report.endpoints)) io.out.data(`${service.padEnd(12)} ${url}`);
+}

@@ -1,0 +1,146 @@
+// The `caracal` command tree. Commands are thin: they parse flags and call one run* function each.
+import { Command, Option } from 'commander';
+import { printDoctor, runDoctor } from './commands/doctor.js';
+import { printDown, runDown } from './commands/down.js';
+import { printInit, runInit } from './commands/init.js';
+import { parsePort, type Io } from './commands/io.js';
+import { LOG_SOURCES, runLogs } from './commands/logs.js';
+import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runValidate } from './commands/migrate.js';
+import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
+import { printStatus, runStatus } from './commands/status.js';
+import { printUp, runUp } from './commands/up.js';
+import { cliVersion } from './version.js';
+
+const EXIT_CODES = `
+Exit codes:
+  0  success
+  1  failure (a check failed, a dependency is unusable, the operation could not complete)
+  2  usage error (unknown command or flag, invalid value)`;
+
+function nonNegativeInt(flag: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new Error(`${flag} must be a non-negative integer`);
+    return Number(v);
+  };
+}
+
+export interface ProgramResult {
+  /** Set by commands whose outcome is a verdict (status, doctor, validate). */
+  exitCode: number;
+}
+
+export function buildProgram(io: Io, result: ProgramResult): Command {
+  const program = new Command('caracal')
+    .description('Caracal: the authority layer for AI agents. Operate the stack from one CLI.')
+    .version(cliVersion(), '-V, --version', 'print the version')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES)
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('init')
+    .description('create $CARACAL_HOME, caracal.env and the secrets (idempotent)')
+    .option('-y, --yes', 'non-interactive: accept defaults for everything not given as a flag')
+    .addOption(new Option('--mode <mode>', 'dev or stable').choices(['dev', 'stable']))
+    .addOption(new Option('--runtime <runtime>', 'local or compose').choices(['local', 'compose']))
+    .option('--database-url-file <file>', 'use an external Postgres; file holds its admin URL (or set CARACAL_DATABASE_URL)')
+    .option('--redis-url-file <file>', 'use an external Redis; file holds its URL (or set CARACAL_REDIS_URL)')
+    .option('--issuer-url <url>', 'issuer URL of the STS')
+    .option('--pg-port <port>', 'port of managed Postgres (default 55432)', parsePort('--pg-port'))
+    .option('--redis-port <port>', 'port of managed Redis (default 56379)', parsePort('--redis-port'))
+    .option('--port <service=port>', 'port of a service (repeatable), e.g. --port api=3000', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--redis-key-prefix <prefix>', 'prefix for every Redis key (to share one Redis)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (opts) => printInit(await runInit(opts, io), io, opts.json));
+
+  program
+    .command('up')
+    .description('initialise if needed, start Postgres/Redis, migrate, start services, wait until ready')
+    .option('--no-install', 'never install missing Postgres/Redis packages; print the command instead')
+    .option('--timeout <seconds>', 'readiness deadline (default 120)', nonNegativeInt('--timeout'))
+    .option('--json', 'print endpoints as JSON')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (opts) => printUp(await runUp(opts, io), io, opts.json));
+
+  program
+    .command('down')
+    .description('stop services gracefully, then managed Redis and Postgres')
+    .option('--volumes', 'also delete managed Postgres and Redis data (asks for confirmation)')
+    .option('-y, --yes', 'confirm --volumes without a prompt')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (opts) => printDown(await runDown(opts, io), io, opts.json));
+
+  program
+    .command('status')
+    .description('probe /health (or /ready) of every service; exit 0 iff all are ok')
+    .option('--ready', 'probe /ready instead of /health')
+    .option('--wait <seconds>', 'keep probing until all are ok or this many seconds pass', nonNegativeInt('--wait'))
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (opts) => {
+      const r = await runStatus(opts, io);
+      printStatus(r, io, opts.json);
+      result.exitCode = r.ok ? 0 : 1;
+    });
+
+  program
+    .command('logs')
+    .description(`show service logs (${LOG_SOURCES.join(', ')})`)
+    .argument('[service]', 'one service; all when omitted')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <n>', 'lines per log (default 100)', nonNegativeInt('--lines'))
+    .addHelpText('after', EXIT_CODES)
+    .action(async (service: string | undefined, opts) => runLogs(service, opts, io));
+
+  const migrate = program.command('migrate').description('database migrations (expand/contract)').addHelpText('after', EXIT_CODES);
+  migrate
+    .command('status')
+    .description('list migrations and whether each is applied')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => printMigrateStatus(await runMigrateStatus(io), io, opts.json));
+  migrate
+    .command('up')
+    .description('apply pending expand migrations (contract ones run only during `caracal upgrade`)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => {
+      const r = await runMigrateUp({}, io);
+      if (opts.json) io.out.json(r);
+      else io.out.data(`applied ${r.applied.length}, already applied ${r.skipped.length}, waiting for contract step ${r.pendingContract.length}`);
+    });
+  migrate
+    .command('validate')
+    .description('expand-only guard and checksum manifest; exits 1 on any violation')
+    .option('--dir <dir>', 'migrations directory (default: the installed one)')
+    .option('--json', 'print as JSON')
+    .action((opts) => {
+      const r = runValidate(opts.dir, io);
+      printValidate(r, io, opts.json);
+      result.exitCode = r.ok ? 0 : 1;
+    });
+
+  program
+    .command('doctor')
+    .description('preflight report: Node, Postgres/Redis, ports, Docker, file modes; exit 1 on any FAIL')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (opts) => {
+      const checks = await runDoctor(io);
+      printDoctor(checks, io, opts.json);
+      result.exitCode = checks.some((c) => c.level === 'fail') ? 1 : 0;
+    });
+
+  program
+    .command('purge')
+    .description(`remove ${PURGE_TARGETS.join(', ')} (default all); destructive targets need confirmation`)
+    .argument('[targets...]', PURGE_TARGETS.join(' | '))
+    .option('-y, --yes', 'confirm without a prompt')
+    .option('--dry-run', 'show what would be removed and change nothing')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (targets: string[], opts) => printPurge(await runPurge(targets, opts, io), io, opts.json));
+
+  return program;
+}

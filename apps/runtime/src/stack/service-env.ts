@@ -1,0 +1,35 @@
+// The environment each service process receives: settings plus paths to only the secret files it needs
+// (R-SEC-2: files, never values; least privilege per service). The operator's own environment is not passed on.
+import { join } from 'node:path';
+import type { ServiceName } from '@caracal/db';
+import { serviceUrl, type StackContext } from './context.js';
+
+const COMMON_SECRETS = { STREAMS_HMAC_KEY: 'streamsHmacKey', AUDIT_HMAC_KEY: 'auditHmacKey', METRICS_BEARER: 'metricsBearer' };
+
+const SERVICE_SECRETS: Record<ServiceName, Record<string, string>> = {
+  api: { SECRET_STORE_KEK: 'secretStoreKek' },
+  coordinator: { IDEMPOTENCY_HMAC_KEY: 'idempotencyHmacKey' },
+  sts: { SECRET_STORE_KEK: 'secretStoreKek', GATEWAY_STS_HMAC_KEY: 'gatewayStsHmacKey' },
+  gateway: { GATEWAY_STS_HMAC_KEY: 'gatewayStsHmacKey' },
+  audit: {},
+};
+
+export function serviceEnv(ctx: StackContext, service: ServiceName): Record<string, string> {
+  const s = ctx.settings;
+  const secret = (name: string) => join(ctx.home.secretsDir, name);
+  const env: Record<string, string> = {
+    PATH: ctx.env.PATH ?? '/usr/bin:/bin',
+    NODE_ENV: 'production',
+    CARACAL_MODE: s.CARACAL_MODE,
+    HOST: s.CARACAL_BIND_HOST,
+    PORT: String(s.ports[service]),
+    LOG_LEVEL: s.CARACAL_LOG_LEVEL,
+    REDIS_KEY_PREFIX: s.CARACAL_REDIS_KEY_PREFIX,
+    DATABASE_URL_FILE: secret(`${service}DatabaseUrl`),
+    REDIS_URL_FILE: secret('redisUrl'),
+  };
+  for (const [key, file] of Object.entries({ ...COMMON_SECRETS, ...SERVICE_SECRETS[service] })) env[`${key}_FILE`] = secret(file);
+  if (service === 'sts') env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
+  if (service === 'gateway') env.CARACAL_STS_URL = serviceUrl(ctx, 'sts');
+  return env;
+}

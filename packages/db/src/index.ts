@@ -1,0 +1,19 @@
+// Database access: per-role pools, zone-bound transactions, the migration runner and its guard.
+export { createPool, type Pool, type PoolClient, type PoolOptions } from './pool.js';
+export { withTransaction, withZone } from './with-zone.js';
+export { SERVICE_NAMES, roleName, rolePrefixFor, assertRolePrefix, type ServiceName } from './roles.js';
+export { scramVerifier } from './scram.js';
+export { loadMigrations, phaseOf, sha256Hex, MigrationFileError, type MigrationFile } from './migrations/files.js';
+export { findContractDdl, guardMigrations, type GuardViolation } from './migrations/guard.js';
+export { stripSql } from './migrations/strip-sql.js';
+export { renderMigration, quoteIdent } from './migrations/render.js';
+export {
+  runMigrations,
+  readApplied,
+  MigrationError,
+  MIGRATION_LOCK_KEY,
+  type RunOptions,
+  type RunResult,
+  type AppliedRow,
+} from './migrations/runner.js';
+export { checkManifest, writeManifest, type ManifestProblem } from './migrations/manifest.js';

@@ -1,0 +1,44 @@
+// The checksum manifest freezes released migration files: a released file may never change (R-MIG-1).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MigrationFile } from './files.js';
+
+export const MANIFEST_NAME = 'manifest.json';
+
+export interface ManifestProblem {
+  file: string;
+  problem: string;
+}
+
+type Manifest = Record<string, string>;
+
+function readManifest(dir: string): Manifest | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Manifest;
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+export function checkManifest(dir: string, files: readonly MigrationFile[]): ManifestProblem[] {
+  const manifest = readManifest(dir);
+  if (!manifest) return [{ file: MANIFEST_NAME, problem: 'missing or not a JSON object' }];
+  const problems: ManifestProblem[] = [];
+  const byFile = new Map(files.map((f) => [f.file, f]));
+  for (const [file, sha] of Object.entries(manifest)) {
+    const f = byFile.get(file);
+    if (!f) problems.push({ file, problem: 'released file is missing' });
+    else if (f.sha256 !== sha) problems.push({ file, problem: 'released file was modified (sha256 differs from the manifest)' });
+  }
+  return problems;
+}
+
+/** Records every current file as released; existing entries are never rewritten. */
+export function writeManifest(dir: string, files: readonly MigrationFile[]): void {
+  const manifest = readManifest(dir) ?? {};
+  for (const f of files) manifest[f.file] ??= f.sha256;
+  const sorted = Object.fromEntries(Object.entries(manifest).sort(([a], [b]) => a.localeCompare(b)));
+  writeFileSync(join(dir, MANIFEST_NAME), `${JSON.stringify(sorted, null, 2)}\n`);
+}

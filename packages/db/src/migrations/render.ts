@@ -1,0 +1,23 @@
+// Renders installation-specific names into migration SQL: role names differ per installation (R-DB-2).
+import { roleName, SERVICE_NAMES } from '../roles.js';
+
+export interface RenderContext {
+  rolePrefix: string;
+  database: string;
+}
+
+const TOKEN = /\{\{\s*([a-z_]+)(?:\.([a-z_]+))?\s*\}\}/g;
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function renderMigration(sql: string, ctx: RenderContext): string {
+  return sql.replace(TOKEN, (whole, kind: string, arg: string | undefined) => {
+    if (kind === 'role' && arg && (SERVICE_NAMES as readonly string[]).includes(arg)) {
+      return quoteIdent(roleName(ctx.rolePrefix, arg as (typeof SERVICE_NAMES)[number]));
+    }
+    if (kind === 'database' && !arg) return quoteIdent(ctx.database);
+    throw new Error(`unknown template token ${whole}`);
+  });
+}

@@ -1,0 +1,59 @@
+// Connects a service to its dependencies: a pool as its own database role, and Redis configured to fail fast
+// (no offline queue), so a dependency outage denies instead of hanging (fail closed).
+import { Redis } from 'ioredis';
+import { createPool, type Pool } from '@caracal/db';
+import type { Logger } from '@caracal/logging';
+import { StreamKeys } from '@caracal/streams';
+import type { BaseConfig } from './service-config.js';
+
+export interface ServiceDeps {
+  pool: Pool;
+  redis: Redis;
+  /** A second connection for blocking stream reads, so they never delay commands on `redis`. */
+  redisBlocking: Redis;
+  keys: StreamKeys;
+}
+
+export function createRedis(url: string, name: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    connectionName: name,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    // Reconnect forever with a capped backoff: the service recovers by itself when Redis returns.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+  });
+  let down = false;
+  redis.on('error', (err) => {
+    if (!down) logger.warn({ err: { message: err.message } }, 'redis connection error');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('redis connection restored');
+    down = false;
+  });
+  return redis;
+}
+
+export function connectDeps(config: BaseConfig, service: string, logger: Logger): ServiceDeps {
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    applicationName: `caracal-${service}`,
+    onError: (err) => logger.warn({ err: { message: err.message } }, 'idle postgres client failed'),
+  });
+  const redis = createRedis(config.REDIS_URL, `caracal-${service}`, logger);
+  const redisBlocking = createRedis(config.REDIS_URL, `caracal-${service}-stream`, logger);
+  return { pool, redis, redisBlocking, keys: new StreamKeys(config.REDIS_KEY_PREFIX) };
+}
+
+/** Starts connecting without waiting: a service may start while Redis is down and become ready later. */
+export function startConnecting(deps: ServiceDeps): void {
+  for (const r of [deps.redis, deps.redisBlocking]) r.connect().catch(() => undefined);
+}
+
+export async function closeDeps(deps: ServiceDeps): Promise<void> {
+  await Promise.allSettled([deps.pool.end(), deps.redis.quit(), deps.redisBlocking.quit()]);
+  deps.redis.disconnect();
+  deps.redisBlocking.disconnect();
+}

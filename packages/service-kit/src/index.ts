@@ -1,0 +1,18 @@
+// The service frame: errors, readiness, metrics, configuration and process wiring shared by the five services.
+export * from './errors.js';
+export { installErrorHandler, sendError } from './error-handler.js';
+export { runLadder, type ReadinessCheck, type ReadinessResult } from './readiness.js';
+export { createMetrics, bearerMatches, type ServiceMetrics } from './metrics.js';
+export { buildServiceApp, type ServiceAppOptions } from './build-service-app.js';
+export {
+  baseSchema,
+  loadServiceConfig,
+  isLoopbackHttpOrHttps,
+  SECRET_KEYS,
+  STABLE_REQUIRED,
+  type BaseConfig,
+  type ServiceConfigSpec,
+} from './service-config.js';
+export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps } from './connect.js';
+export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
+export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';

@@ -1,0 +1,33 @@
+// Prometheus metrics, one registry per app (no module-level globals), and the `/metrics` bearer check (R-OPS-1).
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  streamRejected: Counter<'stream' | 'reason'>;
+  ready: Gauge;
+}
+
+export function createMetrics(service: string): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    streamRejected: new Counter({
+      name: 'caracal_stream_messages_rejected_total',
+      help: 'Stream messages acknowledged and dropped because they were unsigned or badly signed',
+      labelNames: ['stream', 'reason'],
+      registers: [registry],
+    }),
+    ready: new Gauge({ name: 'caracal_ready', help: '1 when the readiness ladder passes', registers: [registry] }),
+  };
+}
+
+/** Constant-time bearer comparison; both sides are hashed first so their lengths never leak. */
+export function bearerMatches(header: string | undefined, expected: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const a = createHash('sha256').update(header.slice(7)).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,72 @@
+// The environment every service shares; each service extends it. Stable mode fails closed (R-MODE-1).
+import { z } from 'zod';
+import { bool, hexKey, logLevel, mode, parseConfig, port, type Env } from '@caracal/config';
+
+export const SECRET_KEYS = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'STREAMS_HMAC_KEY',
+  'AUDIT_HMAC_KEY',
+  'METRICS_BEARER',
+  'SECRET_STORE_KEK',
+  'IDEMPOTENCY_HMAC_KEY',
+  'GATEWAY_STS_HMAC_KEY',
+] as const;
+
+export const baseSchema = (defaultPort: number) =>
+  z.object({
+    CARACAL_MODE: mode,
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: port(defaultPort),
+    LOG_LEVEL: logLevel,
+    DATABASE_URL: z
+      .string({ required_error: 'is required' })
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
+    REDIS_URL: z.string({ required_error: 'is required' }).refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// URL'),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:._-]*$/, 'may only hold A-Z a-z 0-9 : . _ -')
+      .default(''),
+    STREAMS_HMAC_KEY: hexKey(32).optional(),
+    AUDIT_HMAC_KEY: hexKey(32).optional(),
+    METRICS_BEARER: hexKey(16).optional(),
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    JTI_FAIL_OPEN: bool(false),
+  });
+
+export type BaseConfig = z.output<ReturnType<typeof baseSchema>>;
+
+/** Keys every service must have in stable mode, plus the ones a service names for itself. */
+export const STABLE_REQUIRED = ['STREAMS_HMAC_KEY', 'AUDIT_HMAC_KEY', 'METRICS_BEARER'] as const;
+
+export interface ServiceConfigSpec<S extends z.ZodTypeAny> {
+  schema: S;
+  /** Extra keys required in stable mode (KEK, service URLs, …). */
+  stableRequired?: readonly string[];
+  /** Checks on the parsed config; only called when the schema passed. */
+  refine?: (config: z.output<S>) => string[];
+}
+
+export function loadServiceConfig<S extends z.ZodTypeAny>(spec: ServiceConfigSpec<S>, env: Env): z.output<S> {
+  return parseConfig(spec.schema, env, {
+    fileKeys: SECRET_KEYS,
+    refine: (config, env) => {
+      const problems: string[] = [];
+      // Read from the raw environment so these are reported alongside schema problems.
+      if ((env.CARACAL_MODE ?? 'stable') === 'stable') {
+        for (const key of [...STABLE_REQUIRED, ...(spec.stableRequired ?? [])]) {
+          if (env[key] === undefined || env[key] === '') problems.push(`${key}: is required in stable mode${(SECRET_KEYS as readonly string[]).includes(key) ? ` (set ${key}_FILE)` : ''}`);
+        }
+        if (['true', '1', 'yes'].includes(env.JTI_FAIL_OPEN ?? '')) problems.push('JTI_FAIL_OPEN: is insecure and refused in stable mode');
+      }
+      return config === undefined ? problems : [...problems, ...(spec.refine?.(config) ?? [])];
+    },
+  });
+}
+
+/** Plain http is only tolerated towards loopback; stable mode refuses anything else (R-MODE-1). */
+export function isLoopbackHttpOrHttps(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === 'https:') return true;
+  return ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) || /^127\./.test(u.hostname);
+}

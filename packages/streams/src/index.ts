@@ -1,0 +1,18 @@
+// Redis Streams: names, signatures (R-STR-2/3), idempotent groups, publishing, and an ack-after-handling consumer.
+export { STREAMS, STREAM_MAXLEN, dlqOf, type StreamName } from './names.js';
+export { StreamKeys } from './keys.js';
+export {
+  canonicalize,
+  hmacHex,
+  signFields,
+  verifyFields,
+  signAuditData,
+  verifyAuditData,
+  safeEqualHex,
+  SIG_FIELD,
+  type Fields,
+  type FieldValue,
+} from './sign.js';
+export { ensureGroups, missingGroup, type GroupSpec } from './groups.js';
+export { publishSigned, publishAudit, AUDIT_STREAM_MAXLEN } from './publish.js';
+export { StreamConsumer, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict } from './consumer.js';

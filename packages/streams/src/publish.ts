@@ -1,0 +1,34 @@
+// Publishes signed messages onto a bounded stream (R-STR-1, R-STR-2, R-STR-3).
+import type { Redis } from 'ioredis';
+import type { StreamKeys } from './keys.js';
+import { STREAM_MAXLEN } from './names.js';
+import { signAuditData, signFields, type Fields } from './sign.js';
+
+function flatten(fields: Record<string, string>): string[] {
+  return Object.entries(fields).flat();
+}
+
+export async function publishSigned(
+  redis: Redis,
+  keys: StreamKeys,
+  stream: string,
+  fields: Fields,
+  hmacKey: string,
+  maxLen: number = STREAM_MAXLEN,
+): Promise<string> {
+  const signed = signFields(stream, fields, hmacKey);
+  const id = await redis.xadd(keys.key(stream), 'MAXLEN', '~', String(maxLen), '*', ...flatten(signed));
+  return id as string;
+}
+
+/**
+ * Audit messages are evidence: the cap is far above the other streams so that trimming never reaches entries
+ * the audit service has not yet committed; the audit service trims what it has acknowledged itself.
+ */
+export const AUDIT_STREAM_MAXLEN = 5_000_000;
+
+export async function publishAudit(redis: Redis, keys: StreamKeys, stream: string, eventJson: string, hmacKey: string): Promise<string> {
+  const signed = signAuditData(eventJson, hmacKey);
+  const id = await redis.xadd(keys.key(stream), 'MAXLEN', '~', String(AUDIT_STREAM_MAXLEN), '*', 'data', signed.data, 'sig', signed.sig);
+  return id as string;
+}

@@ -1,0 +1,50 @@
+// Message signatures. Non-audit streams sign a canonical form of the fields (R-STR-2); audit messages sign the
+// raw event JSON (R-STR-3). Comparison is constant-time.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export type FieldValue = string | number | boolean | null | undefined;
+export type Fields = Record<string, FieldValue>;
+
+export const SIG_FIELD = '_sig';
+
+/** stream + "\n", then `key=value\n` for each field except `_sig` and nulls, keys in ascending byte order. */
+export function canonicalize(stream: string, fields: Fields): string {
+  const keys = Object.keys(fields)
+    .filter((k) => k !== SIG_FIELD && fields[k] !== null && fields[k] !== undefined)
+    .sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  let out = `${stream}\n`;
+  for (const k of keys) out += `${k}=${String(fields[k])}\n`;
+  return out;
+}
+
+export function hmacHex(key: string, data: string): string {
+  return createHmac('sha256', Buffer.from(key, 'hex')).update(data, 'utf8').digest('hex');
+}
+
+export function signFields(stream: string, fields: Fields, key: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== null && v !== undefined && k !== SIG_FIELD) out[k] = String(v);
+  out[SIG_FIELD] = hmacHex(key, canonicalize(stream, fields));
+  return out;
+}
+
+export function safeEqualHex(a: string, b: string): boolean {
+  if (!/^[0-9a-f]{64}$/.test(a) || !/^[0-9a-f]{64}$/.test(b)) return false;
+  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
+}
+
+export function verifyFields(stream: string, fields: Fields, key: string): boolean {
+  const sig = fields[SIG_FIELD];
+  if (typeof sig !== 'string') return false;
+  return safeEqualHex(sig, hmacHex(key, canonicalize(stream, fields)));
+}
+
+export function signAuditData(data: string, key: string): { data: string; sig: string } {
+  return { data, sig: hmacHex(key, data) };
+}
+
+export function verifyAuditData(fields: Fields, key: string): boolean {
+  const { data, sig } = fields;
+  if (typeof data !== 'string' || typeof sig !== 'string') return false;
+  return safeEqualHex(sig, hmacHex(key, data));
+}
