@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { printDoctor, runDoctor } from './commands/doctor.js';
 import { printDown, runDown } from './commands/down.js';
 import { printInit, runInit } from './commands/init.js';
-import { parsePort, type Io } from './commands/io.js';
+import { nonNegativeInt, parsePort, type Io } from './commands/io.js';
 import { LOG_SOURCES, runLogs } from './commands/logs.js';
 import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runValidate } from './commands/migrate.js';
 import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
@@ -16,13 +16,6 @@ Exit codes:
   0  success
   1  failure (a check failed, a dependency is unusable, the operation could not complete)
   2  usage error (unknown command or flag, invalid value)`;
-
-function nonNegativeInt(flag: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v)) throw new Error(`${flag} must be a non-negative integer`);
-    return Number(v);
-  };
-}
 
 export interface ProgramResult {
   /** Set by commands whose outcome is a verdict (status, doctor, validate). */

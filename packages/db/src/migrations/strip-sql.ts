@@ -19,9 +19,13 @@ export function stripSql(sql: string): string {
       let depth = 1;
       let k = i + 2;
       while (k < sql.length && depth > 0) {
-        if (sql[k] === '/' && sql[k + 1] === '*') (depth++, (k += 2));
-        else if (sql[k] === '*' && sql[k + 1] === '/') (depth--, (k += 2));
-        else k++;
+        if (sql[k] === '/' && sql[k + 1] === '*') {
+          depth++;
+          k += 2;
+        } else if (sql[k] === '*' && sql[k + 1] === '/') {
+          depth--;
+          k += 2;
+        } else k++;
       }
       blank(i, k);
       i = k;
