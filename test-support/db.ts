@@ -54,3 +54,22 @@ export async function dropDatabaseAndRoles(baseUrl: string, name: string, rolePr
   const roles = await adminQuery<{ rolname: string }>(baseUrl, `SELECT rolname FROM pg_roles WHERE rolname LIKE $1`, [`${rolePrefix}\\_%`]);
   for (const r of roles.rows) await adminQuery(baseUrl, `DROP ROLE IF EXISTS "${r.rolname}"`);
 }
+
+export interface MigratedDatabase extends TestDatabase {
+  /** Connection URL of a service's own role. */
+  roleUrl: (service: 'api' | 'coordinator' | 'sts' | 'gateway' | 'audit') => string;
+}
+
+/** A fresh database with every migration applied and a random password per service role. */
+export async function createMigratedDatabase(label = 'm'): Promise<MigratedDatabase> {
+  const { loadMigrations, runMigrations, roleName, SERVICE_NAMES } = await import('../packages/db/dist/index.js');
+  const db = await createTestDatabase(label);
+  const passwords = Object.fromEntries(SERVICE_NAMES.map((s: string) => [s, randomBytes(16).toString('hex')])) as Record<string, string>;
+  await runMigrations({
+    adminUrl: db.adminUrl,
+    files: loadMigrations(new URL('../infra/postgres/migrations', import.meta.url).pathname),
+    rolePrefix: db.rolePrefix,
+    rolePasswords: passwords,
+  });
+  return { ...db, roleUrl: (service) => db.urlAs(roleName(db.rolePrefix, service), passwords[service]!) };
+}

@@ -2,6 +2,9 @@
 -- revocations, admin tokens, admin audit, outbox, idempotency, signing keys (R-DB-1).
 -- Every zone-owned table has RLS enabled and forced with a `zone_isolation` policy (R-DB-2).
 -- Role names differ per installation; the runner renders the role tokens used in grants.
+-- References between zone-owned rows include zone_id (`FOREIGN KEY (zone_id, x_id) REFERENCES x (zone_id, id)`):
+-- foreign-key checks bypass RLS, so a plain key on id would let a zone-A row point at, and probe for, a zone-B row
+-- (R-DB-3).
 
 -- Zone id bound by the transaction (`set_config('caracal.zone_id', …, true)`); NULL when unset,
 -- so an unbound connection matches no row at all.
@@ -28,7 +31,8 @@ CREATE TABLE applications (
   created_at timestamptz NOT NULL DEFAULT now(),
   secret_rotated_at timestamptz,
   disabled_at timestamptz,
-  UNIQUE (zone_id, name)
+  UNIQUE (zone_id, name),
+  UNIQUE (zone_id, id)
 );
 
 CREATE TABLE resources (
@@ -41,20 +45,23 @@ CREATE TABLE resources (
   operations jsonb NOT NULL DEFAULT '[]',
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (zone_id, identifier)
+  UNIQUE (zone_id, identifier),
+  UNIQUE (zone_id, id)
 );
 
 CREATE TABLE grants (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   zone_id uuid NOT NULL REFERENCES zones(id),
-  application_id uuid NOT NULL REFERENCES applications(id),
-  resource_id uuid NOT NULL REFERENCES resources(id),
+  application_id uuid NOT NULL,
+  resource_id uuid NOT NULL,
   roles text[] NOT NULL DEFAULT '{}',
   scopes text[] NOT NULL,
   max_ttl_seconds integer NOT NULL DEFAULT 900 CHECK (max_ttl_seconds BETWEEN 1 AND 3600),
   created_at timestamptz NOT NULL DEFAULT now(),
   revoked_at timestamptz,
-  UNIQUE (zone_id, application_id, resource_id)
+  UNIQUE (zone_id, application_id, resource_id),
+  FOREIGN KEY (zone_id, application_id) REFERENCES applications (zone_id, id),
+  FOREIGN KEY (zone_id, resource_id) REFERENCES resources (zone_id, id)
 );
 
 CREATE TABLE policy_sets (
@@ -64,14 +71,15 @@ CREATE TABLE policy_sets (
   active_version integer,
   created_at timestamptz NOT NULL DEFAULT now(),
   activated_at timestamptz,
-  UNIQUE (zone_id, name)
+  UNIQUE (zone_id, name),
+  UNIQUE (zone_id, id)
 );
 
 -- Versions are immutable: no role is granted UPDATE or DELETE, and a trigger refuses them for the owner too.
 CREATE TABLE policy_set_versions (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   zone_id uuid NOT NULL REFERENCES zones(id),
-  policy_set_id uuid NOT NULL REFERENCES policy_sets(id),
+  policy_set_id uuid NOT NULL,
   version integer NOT NULL CHECK (version > 0),
   rego_source text NOT NULL,
   wasm_bundle bytea NOT NULL,
@@ -79,24 +87,27 @@ CREATE TABLE policy_set_versions (
   entrypoint text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   created_by text NOT NULL,
-  UNIQUE (policy_set_id, version)
+  UNIQUE (policy_set_id, version),
+  FOREIGN KEY (zone_id, policy_set_id) REFERENCES policy_sets (zone_id, id)
 );
 
 CREATE TABLE authority_sessions (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   zone_id uuid NOT NULL REFERENCES zones(id),
-  application_id uuid NOT NULL REFERENCES applications(id),
+  application_id uuid NOT NULL,
   issued_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL,
-  revoked_at timestamptz
+  revoked_at timestamptz,
+  UNIQUE (zone_id, id),
+  FOREIGN KEY (zone_id, application_id) REFERENCES applications (zone_id, id)
 );
 
 CREATE TABLE agent_sessions (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   zone_id uuid NOT NULL REFERENCES zones(id),
-  authority_session_id uuid REFERENCES authority_sessions(id),
-  application_id uuid NOT NULL REFERENCES applications(id),
-  parent_id uuid REFERENCES agent_sessions(id),
+  authority_session_id uuid,
+  application_id uuid NOT NULL,
+  parent_id uuid,
   depth integer NOT NULL DEFAULT 0 CHECK (depth >= 0),
   status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'ended', 'expired', 'revoked')),
   labels text[] NOT NULL DEFAULT '{}',
@@ -105,30 +116,38 @@ CREATE TABLE agent_sessions (
   expires_at timestamptz NOT NULL,
   last_heartbeat_at timestamptz NOT NULL DEFAULT now(),
   created_at timestamptz NOT NULL DEFAULT now(),
-  ended_at timestamptz
+  ended_at timestamptz,
+  UNIQUE (zone_id, id),
+  FOREIGN KEY (zone_id, authority_session_id) REFERENCES authority_sessions (zone_id, id),
+  FOREIGN KEY (zone_id, application_id) REFERENCES applications (zone_id, id),
+  FOREIGN KEY (zone_id, parent_id) REFERENCES agent_sessions (zone_id, id)
 );
 CREATE INDEX agent_sessions_expiry ON agent_sessions (expires_at) WHERE status IN ('active', 'suspended');
 
 CREATE TABLE delegation_edges (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   zone_id uuid NOT NULL REFERENCES zones(id),
-  source_session_id uuid NOT NULL REFERENCES agent_sessions(id),
-  target_session_id uuid NOT NULL REFERENCES agent_sessions(id),
-  parent_edge_id uuid REFERENCES delegation_edges(id),
+  source_session_id uuid NOT NULL,
+  target_session_id uuid NOT NULL,
+  parent_edge_id uuid,
   scopes text[] NOT NULL,
   path uuid[] NOT NULL DEFAULT '{}',
   hop_count integer NOT NULL CHECK (hop_count BETWEEN 1 AND 10),
   expires_at timestamptz NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   revoked_at timestamptz,
-  CHECK (source_session_id <> target_session_id)
+  CHECK (source_session_id <> target_session_id),
+  UNIQUE (zone_id, id),
+  FOREIGN KEY (zone_id, source_session_id) REFERENCES agent_sessions (zone_id, id),
+  FOREIGN KEY (zone_id, target_session_id) REFERENCES agent_sessions (zone_id, id),
+  FOREIGN KEY (zone_id, parent_edge_id) REFERENCES delegation_edges (zone_id, id)
 );
 
 CREATE TABLE approvals (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   zone_id uuid NOT NULL REFERENCES zones(id),
-  application_id uuid NOT NULL REFERENCES applications(id),
-  resource_id uuid REFERENCES resources(id),
+  application_id uuid NOT NULL,
+  resource_id uuid,
   scopes text[] NOT NULL,
   request jsonb NOT NULL DEFAULT '{}',
   status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'consumed', 'expired')),
@@ -136,7 +155,9 @@ CREATE TABLE approvals (
   expires_at timestamptz NOT NULL,
   decided_at timestamptz,
   decided_by text,
-  consumed_at timestamptz
+  consumed_at timestamptz,
+  FOREIGN KEY (zone_id, application_id) REFERENCES applications (zone_id, id),
+  FOREIGN KEY (zone_id, resource_id) REFERENCES resources (zone_id, id)
 );
 
 CREATE TABLE revocations (

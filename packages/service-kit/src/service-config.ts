@@ -68,5 +68,7 @@ export function loadServiceConfig<S extends z.ZodTypeAny>(spec: ServiceConfigSpe
 export function isLoopbackHttpOrHttps(url: string): boolean {
   const u = new URL(url);
   if (u.protocol === 'https:') return true;
-  return ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) || /^127\./.test(u.hostname);
+  // URL normalises IPv4 hosts to dotted quads, so only a real 127/8 address matches; a DNS name such as
+  // `127.0.0.1.nip.io` merely starts like one and may resolve anywhere.
+  return ['localhost', '[::1]'].includes(u.hostname) || /^127(?:\.\d{1,3}){3}$/.test(u.hostname);
 }

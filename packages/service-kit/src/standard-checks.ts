@@ -1,7 +1,7 @@
 // Readiness checks shared by the services: Postgres as the service's own role, Redis, consumer groups.
 import type { Redis } from 'ioredis';
 import type { Pool } from '@caracal/db';
-import { missingGroup, type GroupSpec, type StreamKeys } from '@caracal/streams';
+import { ensureGroups, missingGroup, type GroupSpec, type StreamKeys } from '@caracal/streams';
 import type { ReadinessCheck } from './readiness.js';
 
 export function postgresCheck(pool: Pool): ReadinessCheck {
@@ -17,10 +17,16 @@ export function redisCheck(redis: Redis): ReadinessCheck {
   };
 }
 
+/**
+ * Consumer groups must exist. A Redis that lost them (restarted without persistence, flushed) gets them back
+ * here, so the service heals itself instead of staying unready.
+ */
 export function groupsCheck(redis: Redis, keys: StreamKeys, groups: readonly GroupSpec[]): ReadinessCheck {
   return {
     reason: 'stream_group_missing',
     check: async () => {
+      if (!(await missingGroup(redis, keys, groups))) return;
+      await ensureGroups(redis, keys, groups);
       const missing = await missingGroup(redis, keys, groups);
       if (missing) throw new Error(`group ${missing.group} on ${missing.stream} is missing`);
     },

@@ -158,6 +158,9 @@ export class StreamConsumer {
     const dlq = this.o.keys.key(dlqOf(this.o.stream));
     // The DLQ entry keeps the original fields (and signature) so it can be inspected and replayed.
     const extra = ['_dlq_reason', reason, '_dlq_source_id', msg.id, '_dlq_deliveries', String(deliveries), '_dlq_at', new Date().toISOString()];
-    await this.o.redis.multi().xadd(dlq, '*', ...Object.entries(msg.fields).flat(), ...extra).xack(key, this.o.group, msg.id).exec();
+    // Ack only once the DLQ write succeeded (R-STR-4). Not MULTI: a failing XADD inside MULTI does not stop the
+    // XACK, so the message would be lost. A crash in between leaves a duplicate DLQ entry, never a lost message.
+    await this.o.redis.xadd(dlq, '*', ...Object.entries(msg.fields).flat(), ...extra);
+    await this.o.redis.xack(key, this.o.group, msg.id);
   }
 }

@@ -17,7 +17,12 @@ export function canonicalize(stream: string, fields: Fields): string {
   return out;
 }
 
+const HEX_KEY = /^(?:[0-9a-fA-F]{2})+$/;
+
 export function hmacHex(key: string, data: string): string {
+  // Buffer.from(…, 'hex') silently stops at the first non-hex pair: a malformed key would become an empty
+  // (forgeable) HMAC key instead of an error.
+  if (!HEX_KEY.test(key)) throw new TypeError('HMAC key must be non-empty hex');
   return createHmac('sha256', Buffer.from(key, 'hex')).update(data, 'utf8').digest('hex');
 }
 

@@ -47,7 +47,7 @@ function fileModes(io: Io): DoctorCheck[] {
   return out;
 }
 
-async function docker(run: Runner, env: NodeJS.ProcessEnv, needed: boolean): Promise<DoctorCheck> {
+export async function docker(run: Runner, env: NodeJS.ProcessEnv, needed: boolean): Promise<DoctorCheck> {
   const level: Level = needed ? 'fail' : 'warn';
   if (!which('docker', env)) return { check: 'docker', level, detail: 'docker CLI not installed (only needed for the compose runtime)' };
   const compose = await run('docker', ['compose', 'version']);

@@ -11,6 +11,7 @@ import { acquireLock } from '../home/lock.js';
 import { readSecret } from '../home/secret-files.js';
 import { writeRuntimeInfo } from '../home/runtime-json.js';
 import { initCluster, startCluster } from '../managed/postgres.js';
+import { runProcess } from '../managed/run.js';
 import { startRedis } from '../managed/redis.js';
 import { adminDatabaseUrl, homeLayout, isInitialised, loadContext, managedPostgres, managedRedis, serviceUrl, services, type StackContext } from '../stack/context.js';
 import { renderDerivedFiles, rolePasswords } from '../stack/derived.js';
@@ -18,6 +19,7 @@ import { checkPorts, checkSecretModes, ensureBinaries } from '../stack/preflight
 import { waitForAll, type ProbeResult } from '../stack/probe.js';
 import { runningSupervisor, startSupervisor } from '../stack/supervisor-control.js';
 import { cliVersion, migrationsDir } from '../version.js';
+import { docker } from './doctor.js';
 import { runInit } from './init.js';
 import type { Io } from './io.js';
 
@@ -51,6 +53,12 @@ export async function runUp(opts: UpOptions, io: Io): Promise<UpReport> {
 
 async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: number): Promise<UpReport> {
   const { out } = io;
+  if (ctx.settings.CARACAL_RUNTIME === 'compose') {
+    // Say which part is missing (CLI/plugin vs daemon) before saying what this release can do.
+    const d = await docker(runProcess, ctx.env, true);
+    const why = d.level === 'ok' ? 'Docker is available, but' : `${d.detail}; and`;
+    throw new CliError(`CARACAL_RUNTIME=compose: ${why} the compose runtime is not part of this release`, 1, 'set CARACAL_RUNTIME=local in caracal.env');
+  }
   checkSecretModes(ctx);
   await out.step('preflight', async () => {
     await ensureBinaries(ctx, opts.install !== false, out.info);

@@ -42,7 +42,10 @@ export function managedPostgres(ctx: StackContext): ManagedPostgres {
     logFile: ctx.home.postgresLog,
     port: ctx.settings.CARACAL_PG_PORT,
     superuser: 'caracal',
-    password: readSecret(ctx.home.secretsDir, 'postgresPassword'),
+    // Read only when needed (start), so stopping works even after the secrets were purged.
+    get password() {
+      return readSecret(ctx.home.secretsDir, 'postgresPassword');
+    },
     database: ctx.settings.CARACAL_DB_NAME,
   };
 }
@@ -55,7 +58,9 @@ export function managedRedis(ctx: StackContext): ManagedRedis {
     dir: ctx.home.redisDir,
     logFile: join(ctx.home.logsDir, 'redis.log'),
     port: ctx.settings.CARACAL_REDIS_PORT,
-    password: readSecret(ctx.home.secretsDir, 'redisPassword'),
+    get password() {
+      return readSecret(ctx.home.secretsDir, 'redisPassword');
+    },
     baseConfig: join(ctx.root, 'infra', 'redis', 'redis.conf'),
   };
 }

@@ -16,11 +16,12 @@ const RULES: ReadonlyArray<{ construct: string; pattern: RegExp }> = [
   // `ALTER TABLE t DROP c` drops a column too: COLUMN is an optional keyword.
   {
     construct: 'DROP COLUMN',
-    pattern: /\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?[\w."]+\s*\*?\s+DROP\s+(?!COLUMN\b|CONSTRAINT\b)(?:IF\s+EXISTS\s+)?[\w"]+/gi,
+    pattern: /\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:"(?:[^"]|"")*"|[\w.])+\s*\*?\s+DROP\s+(?!COLUMN\b|CONSTRAINT\b)(?:IF\s+EXISTS\s+)?[\w"]+/gi,
   },
   { construct: 'DROP COLUMN', pattern: /,\s*DROP\s+(?!COLUMN\b|CONSTRAINT\b)(?:IF\s+EXISTS\s+)?[\w"]+/gi },
   { construct: 'RENAME', pattern: /\bRENAME\b/gi },
-  { construct: 'ALTER COLUMN ... TYPE', pattern: /\bALTER\s+(?:COLUMN\s+)?[\w"]+\s+(?:SET\s+DATA\s+)?TYPE\b/gi },
+  // Quoted names may hold spaces (`"legacy grants"`), so they are matched as a whole.
+  { construct: 'ALTER COLUMN ... TYPE', pattern: /\bALTER\s+(?:COLUMN\s+)?(?:"(?:[^"]|"")*"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\b/gi },
   { construct: 'SET NOT NULL', pattern: /\bSET\s+NOT\s+NULL\b/gi },
 ];
 

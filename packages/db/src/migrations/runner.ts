@@ -101,7 +101,13 @@ async function applyUnderLock(client: pg.Client, opts: RunOptions): Promise<RunR
       result.pendingContract.push(file.file);
       continue;
     }
-    const sql = renderMigration(file.sql, { rolePrefix: opts.rolePrefix, database });
+    let sql: string;
+    try {
+      sql = renderMigration(file.sql, { rolePrefix: opts.rolePrefix, database });
+    } catch (err) {
+      // Nothing of this file ran; the error still has to name it like every other migration failure.
+      throw new MigrationError(`${file.file}: ${(err as Error).message}`, file.file);
+    }
     const started = Date.now();
     try {
       await client.query('BEGIN');

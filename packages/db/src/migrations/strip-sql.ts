@@ -30,17 +30,38 @@ export function stripSql(sql: string): string {
       blank(i, k);
       i = k;
     } else if (c === "'") {
+      // E'…' strings also escape with a backslash (E'\''); a lone E before the quote, not the end of a word.
+      const escapes = (sql[i - 1] === 'E' || sql[i - 1] === 'e') && !/[\w$]/.test(sql[i - 2] ?? '');
       let k = i + 1;
-      while (k < sql.length && !(sql[k] === "'" && sql[k + 1] !== "'")) k += sql[k] === "'" ? 2 : 1;
+      while (k < sql.length) {
+        if (escapes && sql[k] === '\\') k += 2;
+        else if (sql[k] === "'" && sql[k + 1] === "'") k += 2;
+        else if (sql[k] === "'") break;
+        else k++;
+      }
       blank(i + 1, k);
       i = k + 1;
+    } else if (c === '"') {
+      // A quoted identifier is a name: `"it's"` or `"a--b"` opens neither a string nor a comment. Kept as is.
+      let k = i + 1;
+      while (k < sql.length && !(sql[k] === '"' && sql[k + 1] !== '"')) k += sql[k] === '"' ? 2 : 1;
+      i = k + 1;
     } else if (c === '$') {
-      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i));
+      DOLLAR_TAG.lastIndex = i;
+      const tag = DOLLAR_TAG.exec(sql);
       if (tag) {
-        // Dollar-quoted bodies (functions, DO blocks) are code the guard still has to read.
-        i += tag[0].length;
+        // Dollar-quoted bodies (functions, DO blocks) are code the guard still has to read. The body is stripped
+        // on its own, so a quote or comment marker inside it (`$$it's$$`) cannot swallow what follows the body.
+        const start = i + tag[0].length;
+        const end = sql.indexOf(tag[0], start);
+        const stop = end === -1 ? sql.length : end;
+        const body = stripSql(sql.slice(start, stop));
+        for (let k = 0; k < body.length; k++) out[start + k] = body[k]!;
+        i = end === -1 ? sql.length : end + tag[0].length;
       } else i++;
     } else i++;
   }
   return out.join('');
 }
+
+const DOLLAR_TAG = /\$[A-Za-z_]*\$/y;

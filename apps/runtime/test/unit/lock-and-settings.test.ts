@@ -1,0 +1,83 @@
+// The stack lock (live holder named, stale holder taken over) and caracal.env validation.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireLock } from '../../src/home/lock.js';
+import { layout, resolveHome } from '../../src/home/paths.js';
+import { parseSettings, renderTemplate } from '../../src/home/settings.js';
+
+describe('stack lock', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'caracal-lock-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses while a live process holds it and names that PID', () => {
+    const path = join(dir, '.lock');
+    writeFileSync(path, `${process.ppid}\nup\n`);
+    expect(() => acquireLock(path, 'down')).toThrow(`another caracal operation (up) holds the lock: PID ${process.ppid}`);
+  });
+
+  it('takes over a lock whose holder is dead, and releases only its own', () => {
+    const path = join(dir, '.lock');
+    writeFileSync(path, '999999999\nup\n');
+    const lock = acquireLock(path, 'down');
+    expect(readFileSync(path, 'utf8')).toBe(`${process.pid}\ndown\n`);
+    lock.release();
+    expect(() => readFileSync(path)).toThrow();
+  });
+
+  it('treats a garbage lock file as stale', () => {
+    const path = join(dir, '.lock');
+    writeFileSync(path, 'garbage');
+    acquireLock(path, 'up').release();
+  });
+});
+
+describe('home resolution', () => {
+  it('follows CARACAL_HOME, then XDG_DATA_HOME, then the platform default', () => {
+    expect(resolveHome({ CARACAL_HOME: '/a/b' })).toBe('/a/b');
+    expect(resolveHome({ XDG_DATA_HOME: '/x' })).toBe('/x/caracal');
+    expect(resolveHome({}, 'linux')).toMatch(/\.local\/share\/caracal$/);
+    expect(resolveHome({}, 'darwin')).toMatch(/Library\/Application Support\/caracal$/);
+  });
+
+  it('keeps managed Postgres data outside the home when running as root', () => {
+    expect(layout('/root/.local/share/caracal', true).postgresData).toMatch(/^\/var\/lib\/caracal\/[0-9a-f]{12}\/pgdata$/);
+    expect(layout('/home/op/caracal', false).postgresData).toBe('/home/op/caracal/data/postgres/pgdata');
+  });
+});
+
+describe('caracal.env', () => {
+  const good = renderTemplate({ mode: 'stable', runtime: 'local', database: 'managed', redis: 'managed' });
+
+  it('the template parses to the documented defaults', () => {
+    const s = parseSettings(good, 'caracal.env');
+    expect(s.ports).toEqual({ api: 3000, coordinator: 4000, sts: 8080, gateway: 8081, audit: 9090 });
+    expect(s.CARACAL_PG_PORT).toBe(55432);
+    expect(s.CARACAL_MODE).toBe('stable');
+  });
+
+  it('reports every problem at once: junk lines, unknown keys, bad values', () => {
+    const text = `${good}junk\nCARACAL_MODUS=dev\n`.replace('CARACAL_API_PORT=3000', 'CARACAL_API_PORT=99999').replace('CARACAL_MODE=stable', 'CARACAL_MODE=prod');
+    let message = '';
+    try {
+      parseSettings(text, '/h/caracal.env');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('/h/caracal.env:');
+    expect(message).toMatch(/expected KEY=value/);
+    expect(message).toContain('unknown key(s) CARACAL_MODUS');
+    expect(message).toContain('CARACAL_API_PORT');
+    expect(message).toContain('CARACAL_MODE');
+  });
+
+  it('refuses the same port for two services', () => {
+    expect(() => parseSettings(good.replace('CARACAL_AUDIT_PORT=9090', 'CARACAL_AUDIT_PORT=3000'), 'f')).toThrow('port 3000 is assigned twice');
+  });
+
+  it('refuses a role prefix that is not a plain identifier', () => {
+    expect(() => parseSettings(good.replace('CARACAL_DB_ROLE_PREFIX=caracal', 'CARACAL_DB_ROLE_PREFIX=x"; drop'), 'f')).toThrow('CARACAL_DB_ROLE_PREFIX');
+  });
+});

@@ -1,0 +1,63 @@
+// The least-privilege matrix each service role must hold (R-DB-2): anything beyond it is a finding.
+import type { ServiceName } from '../../src/index.js';
+
+export type Verb = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+export const VERBS: readonly Verb[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
+
+const S: Verb[] = ['SELECT'];
+const SI: Verb[] = ['SELECT', 'INSERT'];
+const SU: Verb[] = ['SELECT', 'UPDATE'];
+const SIU: Verb[] = ['SELECT', 'INSERT', 'UPDATE'];
+const SIUD: Verb[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
+
+export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
+  api: {
+    zones: SIU,
+    applications: SIU,
+    policy_sets: SIU,
+    admin_tokens: SIU,
+    resources: SIUD,
+    grants: SIUD,
+    policy_set_versions: SI,
+    revocations: SI,
+    admin_audit_events: SI,
+    outbox: SI,
+    authority_sessions: SU,
+    agent_sessions: SU,
+    delegation_edges: SU,
+    approvals: SU,
+    audit_events: S,
+    signing_keys: S,
+  },
+  coordinator: {
+    zones: S,
+    applications: S,
+    authority_sessions: S,
+    agent_sessions: SIU,
+    delegation_edges: SIU,
+    revocations: SI,
+    admin_audit_events: SI,
+    idempotency_keys: SIUD,
+    outbox: SIUD,
+  },
+  sts: {
+    zones: S,
+    applications: S,
+    resources: S,
+    grants: S,
+    policy_sets: S,
+    policy_set_versions: S,
+    agent_sessions: S,
+    delegation_edges: S,
+    revocations: S,
+    authority_sessions: SI,
+    approvals: SIU,
+    signing_keys: SIU,
+  },
+  gateway: { zones: S, revocations: S },
+  audit: { zones: S, audit_events: SI },
+};
+
+export function may(service: ServiceName, table: string, verb: Verb): boolean {
+  return EXPECTED[service][table]?.includes(verb) ?? false;
+}

@@ -1,0 +1,145 @@
+// loadServiceConfig (R-MODE-1, R-SHAPE-4): stable fails closed naming keys, dev relaxes, all problems at once.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, type Env } from '@caracal/config';
+import { z } from 'zod';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { baseSchema, isLoopbackHttpOrHttps, loadServiceConfig } from '../../src/service-config.js';
+
+const HEX32 = '7e'.repeat(32);
+const spec = { schema: baseSchema(3000) };
+const STABLE: Env = {
+  DATABASE_URL: 'postgres://svc:pw@db:5432/caracal',
+  REDIS_URL: 'redis://redis:6379/0',
+  STREAMS_HMAC_KEY: HEX32,
+  AUDIT_HMAC_KEY: HEX32,
+  METRICS_BEARER: 'ab'.repeat(16),
+};
+
+function problems(env: Env, s: Parameters<typeof loadServiceConfig>[0] = spec): readonly string[] {
+  try {
+    loadServiceConfig(s, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('loadServiceConfig', () => {
+  it('accepts a complete stable configuration', () => {
+    const cfg = loadServiceConfig(spec, STABLE);
+    expect(cfg).toMatchObject({ CARACAL_MODE: 'stable', PORT: 3000, HOST: '127.0.0.1', JTI_FAIL_OPEN: false, STREAMS_HMAC_KEY: HEX32 });
+  });
+
+  it('names a missing STREAMS_HMAC_KEY in stable mode (the default mode)', () => {
+    const { STREAMS_HMAC_KEY: _k, ...env } = STABLE;
+    expect(problems(env)).toEqual(['STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)']);
+    expect(problems({ ...env, CARACAL_MODE: 'stable' })).toEqual(['STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)']);
+  });
+
+  it('treats an empty value as missing in stable mode', () => {
+    expect(problems({ ...STABLE, METRICS_BEARER: '' })).toContain('METRICS_BEARER: is required in stable mode (set METRICS_BEARER_FILE)');
+  });
+
+  it('reads the stable-mode keys from files', () => {
+    dir = mkdtempSync(join(tmpdir(), 'caracal-svc-'));
+    const path = join(dir, 'streamsHmacKey');
+    writeFileSync(path, HEX32);
+    chmodSync(path, 0o444);
+    const { STREAMS_HMAC_KEY: _k, ...env } = STABLE;
+    expect(loadServiceConfig(spec, { ...env, STREAMS_HMAC_KEY_FILE: path }).STREAMS_HMAC_KEY).toBe(HEX32);
+  });
+
+  it('reports an unreadable key file once, not also as missing in stable mode', () => {
+    const { STREAMS_HMAC_KEY: _k, ...env } = STABLE;
+    expect(problems({ ...env, STREAMS_HMAC_KEY_FILE: '/nonexistent/streamsHmacKey' })).toEqual([
+      'STREAMS_HMAC_KEY_FILE: /nonexistent/streamsHmacKey cannot be read (no such file)',
+    ]);
+  });
+
+  it.each(['true', '1', 'yes'])('refuses JTI_FAIL_OPEN=%s in stable mode, naming the key', (value) => {
+    expect(problems({ ...STABLE, JTI_FAIL_OPEN: value })).toEqual(['JTI_FAIL_OPEN: is insecure and refused in stable mode']);
+  });
+
+  it('allows JTI_FAIL_OPEN=true and missing HMAC keys and bearer in dev mode', () => {
+    const cfg = loadServiceConfig(spec, { CARACAL_MODE: 'dev', DATABASE_URL: STABLE.DATABASE_URL, REDIS_URL: STABLE.REDIS_URL, JTI_FAIL_OPEN: 'true' });
+    expect(cfg).toMatchObject({ CARACAL_MODE: 'dev', JTI_FAIL_OPEN: true });
+    expect([cfg.STREAMS_HMAC_KEY, cfg.AUDIT_HMAC_KEY, cfg.METRICS_BEARER]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('still validates the HMAC keys that dev mode is given', () => {
+    expect(problems({ ...STABLE, CARACAL_MODE: 'dev', STREAMS_HMAC_KEY: 'abcd' })).toEqual([
+      'STREAMS_HMAC_KEY: must be at least 32 bytes of hex',
+    ]);
+  });
+
+  it('reports a DATABASE_URL that is not postgres:// without echoing it (it holds a password)', () => {
+    const url = 'mysql://svc:hunter2@db/caracal';
+    const found = problems({ ...STABLE, DATABASE_URL: url });
+    expect(found).toEqual(['DATABASE_URL: must be a postgres:// URL']);
+    expect(found.join('\n')).not.toContain('hunter2');
+  });
+
+  it('reports every problem together', () => {
+    const found = problems({
+      CARACAL_MODE: 'stable',
+      DATABASE_URL: 'http://db',
+      PORT: '0',
+      REDIS_KEY_PREFIX: 'bad prefix!',
+      AUDIT_HMAC_KEY: 'NOT-HEX'.repeat(10),
+      JTI_FAIL_OPEN: 'true',
+    });
+    expect(found).toEqual([
+      'PORT: must be between 1 and 65535',
+      'DATABASE_URL: must be a postgres:// URL',
+      'REDIS_URL: is required',
+      'REDIS_KEY_PREFIX: may only hold A-Z a-z 0-9 : . _ -',
+      'AUDIT_HMAC_KEY: must be lowercase hex',
+      'STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)',
+      'METRICS_BEARER: is required in stable mode (set METRICS_BEARER_FILE)',
+      'JTI_FAIL_OPEN: is insecure and refused in stable mode',
+    ]);
+  });
+
+  it('requires the extra keys a service names for stable mode, hinting _FILE only for secrets', () => {
+    const s = { schema: baseSchema(3000).extend({ SECRET_STORE_KEK: z.string().optional(), CARACAL_STS_URL: z.string().optional() }), stableRequired: ['SECRET_STORE_KEK', 'CARACAL_STS_URL'] };
+    expect(problems(STABLE, s)).toEqual([
+      'SECRET_STORE_KEK: is required in stable mode (set SECRET_STORE_KEK_FILE)',
+      'CARACAL_STS_URL: is required in stable mode',
+    ]);
+    expect(() => loadServiceConfig(s, { ...STABLE, CARACAL_MODE: 'dev' })).not.toThrow();
+  });
+
+  it("runs the service's own refine only on a config that passed the schema, and reports its problems", () => {
+    const refine = vi.fn(() => ['CARACAL_STS_URL: must be https in stable mode']);
+    expect(problems(STABLE, { schema: baseSchema(3000), refine })).toEqual(['CARACAL_STS_URL: must be https in stable mode']);
+    refine.mockClear();
+    problems({ ...STABLE, PORT: 'x' }, { schema: baseSchema(3000), refine });
+    expect(refine).not.toHaveBeenCalled();
+  });
+});
+
+describe('isLoopbackHttpOrHttps (R-MODE-1)', () => {
+  it.each(['https://sts.example.com/', 'http://127.0.0.1:8080/', 'http://localhost:8080', 'http://[::1]:8080/', 'http://127.0.0.2/', 'http://127.1/'])(
+    'accepts %s',
+    (url) => expect(isLoopbackHttpOrHttps(url)).toBe(true),
+  );
+
+  it.each([
+    'http://sts.example.com/',
+    'http://10.0.0.5:8080/',
+    'http://0.0.0.0:8080/',
+    // DNS names that merely start like a loopback address resolve wherever their owner wants.
+    'http://127.0.0.1.nip.io/',
+    'http://127.attacker.example/',
+    'http://localhost.attacker.example/',
+  ])('refuses plain http to %s', (url) => expect(isLoopbackHttpOrHttps(url)).toBe(false));
+});
