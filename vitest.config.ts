@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [`${where}/unit/**/*.test.ts`],
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -21,6 +22,8 @@ export default defineConfig({
           hookTimeout: 180_000,
           pool: 'forks',
           maxWorkers: 2,
+          // Unit tests first; integration suites run afterwards, two files at a time.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

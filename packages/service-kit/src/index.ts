@@ -15,4 +15,5 @@ export {
 } from './service-config.js';
 export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps } from './connect.js';
 export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
+export { buildStandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';

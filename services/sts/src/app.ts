@@ -1,6 +1,6 @@
 // Builds the sts service (the sole issuer of mandates) from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildServiceApp, createMetrics, groupsCheck, postgresCheck, redisCheck, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { STREAMS, type GroupSpec } from '@caracal/streams';
 import type { StsConfig } from './config.js';
 
@@ -10,14 +10,6 @@ export const GROUPS: readonly GroupSpec[] = [
 ];
 
 export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
-  const metrics = createMetrics('sts');
-  const app = buildServiceApp({
-    service: 'sts',
-    logger,
-    mode: config.CARACAL_MODE,
-    metrics,
-    metricsBearer: config.METRICS_BEARER,
-    readiness: [postgresCheck(deps.pool), redisCheck(deps.redis), groupsCheck(deps.redis, deps.keys, GROUPS)],
-  });
+  const { app } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS });
   return { app };
 }
