@@ -53,7 +53,8 @@ export function loadServiceConfig<S extends z.ZodTypeAny>(spec: ServiceConfigSpe
     refine: (config, env) => {
       const problems: string[] = [];
       // Read from the raw environment so these are reported alongside schema problems.
-      if ((env.CARACAL_MODE ?? 'stable') === 'stable') {
+      // Anything but an explicit `dev` (including an invalid mode) is held to stable rules: fail closed.
+      if (env.CARACAL_MODE !== 'dev') {
         for (const key of [...STABLE_REQUIRED, ...(spec.stableRequired ?? [])]) {
           if (env[key] === undefined || env[key] === '') problems.push(`${key}: is required in stable mode${(SECRET_KEYS as readonly string[]).includes(key) ? ` (set ${key}_FILE)` : ''}`);
         }

@@ -2,6 +2,7 @@
 export { STREAMS, STREAM_MAXLEN, dlqOf, type StreamName } from './names.js';
 export { StreamKeys } from './keys.js';
 export {
+  ambiguousField,
   canonicalize,
   hmacHex,
   signFields,

@@ -7,6 +7,18 @@ export type Fields = Record<string, FieldValue>;
 
 export const SIG_FIELD = '_sig';
 
+/**
+ * The canonical form does not escape, so a newline in a value or a `=`/newline in a key could make two different
+ * messages share one canonical string. Such fields are refused: never signed, never verified.
+ */
+export function ambiguousField(fields: Fields): string | undefined {
+  for (const [k, v] of Object.entries(fields)) {
+    if (k === SIG_FIELD || v === null || v === undefined) continue;
+    if (k === '' || /[=\n]/.test(k) || String(v).includes('\n')) return k;
+  }
+  return undefined;
+}
+
 /** stream + "\n", then `key=value\n` for each field except `_sig` and nulls, keys in ascending byte order. */
 export function canonicalize(stream: string, fields: Fields): string {
   const keys = Object.keys(fields)
@@ -27,6 +39,8 @@ export function hmacHex(key: string, data: string): string {
 }
 
 export function signFields(stream: string, fields: Fields, key: string): Record<string, string> {
+  const bad = ambiguousField(fields);
+  if (bad !== undefined) throw new TypeError(`field '${bad.replace(/\n/g, '\\n')}' cannot be signed: keys may not hold '=' or newlines, values may not hold newlines`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== null && v !== undefined && k !== SIG_FIELD) out[k] = String(v);
   out[SIG_FIELD] = hmacHex(key, canonicalize(stream, fields));
@@ -40,7 +54,7 @@ export function safeEqualHex(a: string, b: string): boolean {
 
 export function verifyFields(stream: string, fields: Fields, key: string): boolean {
   const sig = fields[SIG_FIELD];
-  if (typeof sig !== 'string') return false;
+  if (typeof sig !== 'string' || ambiguousField(fields) !== undefined) return false;
   return safeEqualHex(sig, hmacHex(key, canonicalize(stream, fields)));
 }
 

@@ -17,7 +17,7 @@ import { adminDatabaseUrl, homeLayout, isInitialised, loadContext, managedPostgr
 import { renderDerivedFiles, rolePasswords } from '../stack/derived.js';
 import { checkPorts, checkSecretModes, ensureBinaries } from '../stack/preflight.js';
 import { waitForAll, type ProbeResult } from '../stack/probe.js';
-import { runningSupervisor, startSupervisor } from '../stack/supervisor-control.js';
+import { runningSupervisor, startSupervisor, stopSupervisor } from '../stack/supervisor-control.js';
 import { cliVersion, migrationsDir } from '../version.js';
 import { docker } from './doctor.js';
 import { runInit } from './init.js';
@@ -62,7 +62,12 @@ async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: num
   checkSecretModes(ctx);
   await out.step('preflight', async () => {
     await ensureBinaries(ctx, opts.install !== false, out.info);
-    if (!runningSupervisor(ctx.home)) await checkPorts(ctx, true);
+    if (!runningSupervisor(ctx.home)) {
+      // Services orphaned by a supervisor that died would hold their ports: stop them before checking.
+      const { leftovers } = await stopSupervisor(ctx.home);
+      if (leftovers > 0) out.info(`  stopped ${leftovers} service process(es) left by a supervisor that died`);
+      await checkPorts(ctx, true);
+    }
   });
 
   if (ctx.settings.CARACAL_DATABASE === 'managed') {

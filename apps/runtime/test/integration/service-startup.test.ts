@@ -148,7 +148,7 @@ describe('service startup', () => {
     expect(r.stdout).toContain('CARACAL_MODE=dev');
     expect(r.stdout).toContain('"msg":"stopped"');
     const password = new URL(db.roleUrl('api')).password;
-    for (const secret of [password, env.STREAMS_HMAC_KEY, env.AUDIT_HMAC_KEY, env.METRICS_BEARER, env.SECRET_STORE_KEK]) {
+    for (const secret of [password, env.STREAMS_HMAC_KEY, env.AUDIT_HMAC_KEY, env.METRICS_BEARER, NEEDS.api!.SECRET_STORE_KEK!]) {
       expect(r.stdout + r.stderr).not.toContain(secret);
     }
   });

@@ -118,6 +118,19 @@ describe('managed local runtime', () => {
     expect((await caracal(['migrate', 'status', '--json'], env)).stdout).toContain('"state": "applied"');
   });
 
+  it('when the supervisor itself dies, up stops its orphaned services and supervises afresh', async () => {
+    const before = state();
+    process.kill(before.pid, 'SIGKILL');
+    const orphans = SERVICES.map((s) => before.services[s].pid as number);
+    expect(orphans.every(alive)).toBe(true);
+    const r = await caracal(['up'], env);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('stopped 5 service process(es) left by a supervisor that died');
+    for (const pid of orphans) expect(alive(pid)).toBe(false);
+    expect(state().pid).not.toBe(before.pid);
+    expect((await caracal(['status', '--ready'], env)).exitCode).toBe(0);
+  });
+
   it('refuses a corrupt caracal.env and names the file and line', async () => {
     const p = join(env.CARACAL_HOME, 'caracal.env');
     const good = readFileSync(p, 'utf8');

@@ -170,7 +170,7 @@ describe('parseConfig: every problem at once', () => {
   });
 
   it('calls refine with undefined config when the schema failed, so its problems still surface', () => {
-    const refine = vi.fn(() => ['MODE: refine problem']);
+    const refine = vi.fn((_config: unknown, _env: unknown) => ['MODE: refine problem']);
     const err = refused({ PORT: 'abc' }, refine);
     expect(refine).toHaveBeenCalledTimes(1);
     expect(refine.mock.calls[0]).toEqual([undefined, expect.objectContaining({ PORT: 'abc' })]);
@@ -179,7 +179,7 @@ describe('parseConfig: every problem at once', () => {
   });
 
   it('hands refine the parsed config when the schema passed', () => {
-    const refine = vi.fn(() => ['X: no']);
+    const refine = vi.fn((_config: unknown, _env: unknown) => ['X: no']);
     refused(base, refine);
     expect(refine.mock.calls[0]?.[0]).toMatchObject({ AUDIT_HMAC_KEY: GOOD_KEY, PORT: 3000 });
   });

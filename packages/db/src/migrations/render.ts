@@ -6,7 +6,8 @@ export interface RenderContext {
   database: string;
 }
 
-const TOKEN = /\{\{\s*([a-z_]+)(?:\.([a-z_]+))?\s*\}\}/g;
+// Anything between double braces is a token; an unknown or misspelt one fails instead of reaching Postgres.
+const TOKEN = /\{\{\s*([^.}\s]+)(?:\.([^}\s]+))?\s*\}\}/g;
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -14,8 +14,9 @@ const dbs: TestDatabase[] = [];
 const dirs: string[] = [];
 
 afterAll(async () => {
-  for (const db of dbs) await db.drop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  const failed = (await Promise.allSettled(dbs.map((db) => db.drop()))).filter((r) => r.status === 'rejected');
+  if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
 });
 
 async function freshDb(): Promise<TestDatabase> {

@@ -55,8 +55,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of [db, ...extraDbs]) await d?.drop();
-  await server?.stop();
+  try {
+    for (const d of [db, ...extraDbs]) await d?.drop();
+  } finally {
+    await server?.stop();
+  }
 });
 
 describe.each(SERVICE_NAMES)('the %s role', (service) => {

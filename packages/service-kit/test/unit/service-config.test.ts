@@ -45,6 +45,13 @@ describe('loadServiceConfig', () => {
     expect(problems({ ...env, CARACAL_MODE: 'stable' })).toEqual(['STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)']);
   });
 
+  it('holds an invalid mode to the stable rules as well, reporting both', () => {
+    const { STREAMS_HMAC_KEY: _k, ...env } = STABLE;
+    const found = problems({ ...env, CARACAL_MODE: 'prod' });
+    expect(found).toContain('STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)');
+    expect(found.some((p) => p.startsWith('CARACAL_MODE: must be dev or stable'))).toBe(true);
+  });
+
   it('treats an empty value as missing in stable mode', () => {
     expect(problems({ ...STABLE, METRICS_BEARER: '' })).toContain('METRICS_BEARER: is required in stable mode (set METRICS_BEARER_FILE)');
   });

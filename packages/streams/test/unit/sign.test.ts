@@ -186,3 +186,20 @@ describe('audit signatures (R-STR-3)', () => {
     expect(verifyAuditData({ data: DATA, sig: fieldSigned._sig }, KEY)).toBe(false);
   });
 });
+
+describe('ambiguous fields (the canonical form does not escape)', () => {
+  const key = 'ab'.repeat(32);
+  it('refuses to sign a value with a newline, or a key with = or a newline', () => {
+    expect(() => signFields('s', { a: '1\nb=2' }, key)).toThrow("field 'a' cannot be signed");
+    expect(() => signFields('s', { 'a=b': '1' }, key)).toThrow('cannot be signed');
+    expect(() => signFields('s', { 'a\nb': '1' }, key)).toThrow('cannot be signed');
+  });
+
+  it('never verifies a message whose fields could collide with another canonical form', () => {
+    // {a:'1', b:'2'} and {a:'1\nb=2'} canonicalise identically; the second must not ride on the first's signature.
+    const signed = signFields('s', { a: '1', b: '2' }, key);
+    expect(canonicalize('s', { a: '1\nb=2' })).toBe(canonicalize('s', { a: '1', b: '2' }));
+    expect(verifyFields('s', { a: '1\nb=2', _sig: signed._sig }, key)).toBe(false);
+    expect(verifyFields('s', signed, key)).toBe(true);
+  });
+});
