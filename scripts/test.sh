@@ -8,4 +8,10 @@ bash scripts/bootstrap.sh
 pnpm run lint >&2
 pnpm exec tsc -p tsconfig.test.json >&2
 node apps/runtime/bin/caracal.js migrate validate
-pnpm exec vitest run "$@"
+report="$(mktemp)"
+trap 'rm -f "$report"' EXIT
+status=0
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# A plain closing line any CI can read: "N passed, N failed".
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$report" || true
+exit "$status"
