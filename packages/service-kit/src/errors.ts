@@ -53,3 +53,8 @@ export class ServiceUnavailable extends ServiceError {
     super(503, 'temporarily_unavailable', reason);
   }
 }
+export class Conflict extends ServiceError {
+  constructor(description: string) {
+    super(409, 'conflict', description);
+  }
+}

@@ -17,3 +17,4 @@ export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps 
 export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
 export { buildStandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
+export { hitRateLimit, type RateVerdict } from './rate-limit.js';

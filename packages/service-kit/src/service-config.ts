@@ -11,6 +11,8 @@ export const SECRET_KEYS = [
   'SECRET_STORE_KEK',
   'IDEMPOTENCY_HMAC_KEY',
   'GATEWAY_STS_HMAC_KEY',
+  'CARACAL_ADMIN_TOKEN',
+  'CARACAL_COORDINATOR_TOKEN',
 ] as const;
 
 export const baseSchema = (defaultPort: number) =>

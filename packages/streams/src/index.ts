@@ -17,3 +17,4 @@ export {
 export { ensureGroups, missingGroup, type GroupSpec } from './groups.js';
 export { publishSigned, publishAudit, AUDIT_STREAM_MAXLEN } from './publish.js';
 export { StreamConsumer, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict } from './consumer.js';
+export { createAuditEmitter, type AuditEmitter, type AuditEmitterOptions, type AuditEvent, type AuditEventInput } from './audit-emitter.js';

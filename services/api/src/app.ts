@@ -1,12 +1,30 @@
-// Builds the api service (control plane: zones, applications, resources, grants, policies, admin tokens) from config and dependencies; used by main.ts and tests.
+// Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations)
+// from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { type GroupSpec } from '@caracal/streams';
+import type { GroupSpec } from '@caracal/streams';
+import { adminAuth } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
+import type { ApiContext } from './context.js';
+import { adminTokenRoutes } from './routes/admin-tokens.js';
+import { applicationRoutes } from './routes/applications.js';
+import { grantRoutes } from './routes/grants.js';
+import { resourceRoutes } from './routes/resources.js';
+import { revocationRoutes } from './routes/revocations.js';
+import { zoneRoutes } from './routes/zones.js';
 
 export const GROUPS: readonly GroupSpec[] = [];
 
 export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
   const { app } = buildStandardApp({ service: 'api', config, deps, logger, groups: GROUPS });
+  const ctx: ApiContext = { config, deps, logger };
+  // Everything under /v1 is admin-only; health, readiness and metrics stay outside.
+  await app.register(async (v1) => {
+    v1.addHook(
+      'onRequest',
+      adminAuth({ pool: deps.pool, redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX, bootstrapToken: config.CARACAL_ADMIN_TOKEN, ratePerMinute: config.API_RATE_PER_MIN }),
+    );
+    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, adminTokenRoutes]) routes(v1, ctx);
+  });
   return { app };
 }

@@ -1,12 +1,19 @@
-// Configuration of the sts service, parsed once in main.ts (R-SHAPE-4, R-MODE-1).
+// Configuration of the sts service, parsed once in main.ts (R-SHAPE-4, R-MODE-1, R-STS-4).
 import { hexKey, httpUrl, type Env } from '@caracal/config';
-import { baseSchema, loadServiceConfig, isLoopbackHttpOrHttps } from '@caracal/service-kit';
-import type { z } from 'zod';
+import { baseSchema, isLoopbackHttpOrHttps, loadServiceConfig } from '@caracal/service-kit';
+import { z } from 'zod';
 
 const schema = baseSchema(8080).extend({
   SECRET_STORE_KEK: hexKey(32).optional(),
   GATEWAY_STS_HMAC_KEY: hexKey(32).optional(),
   CARACAL_ISSUER_URL: httpUrl.optional(),
+  /** Session mandates live at most 60 minutes (R-STS-2). */
+  SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(3600),
+  RESOURCE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
+  /** Client authentication failures per client per minute before refusing outright (R-STS-4). */
+  AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(60),
+  /** Mints per (zone, resource, actor) per minute (R-STS-4). */
+  MINTS_PER_MIN: z.coerce.number().int().min(1).max(10_000_000).default(6000),
 });
 
 export type StsConfig = z.output<typeof schema>;

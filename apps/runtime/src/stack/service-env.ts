@@ -7,8 +7,8 @@ import { serviceUrl, type StackContext } from './context.js';
 const COMMON_SECRETS = { STREAMS_HMAC_KEY: 'streamsHmacKey', AUDIT_HMAC_KEY: 'auditHmacKey', METRICS_BEARER: 'metricsBearer' };
 
 const SERVICE_SECRETS: Record<ServiceName, Record<string, string>> = {
-  api: { SECRET_STORE_KEK: 'secretStoreKek' },
-  coordinator: { IDEMPOTENCY_HMAC_KEY: 'idempotencyHmacKey' },
+  api: { SECRET_STORE_KEK: 'secretStoreKek', CARACAL_ADMIN_TOKEN: 'caracalAdminToken' },
+  coordinator: { IDEMPOTENCY_HMAC_KEY: 'idempotencyHmacKey', CARACAL_COORDINATOR_TOKEN: 'caracalCoordinatorToken' },
   sts: { SECRET_STORE_KEK: 'secretStoreKek', GATEWAY_STS_HMAC_KEY: 'gatewayStsHmacKey' },
   gateway: { GATEWAY_STS_HMAC_KEY: 'gatewayStsHmacKey' },
   audit: {},

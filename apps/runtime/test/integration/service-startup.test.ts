@@ -15,7 +15,7 @@ const hex = (n = 32) => randomBytes(n).toString('hex');
 const entry = (s: string) => join(REPO, 'services', s, 'dist', 'main.js');
 
 const NEEDS: Record<string, Record<string, string>> = {
-  api: { SECRET_STORE_KEK: hex() },
+  api: { SECRET_STORE_KEK: hex(), CARACAL_ADMIN_TOKEN: hex() },
   coordinator: { IDEMPOTENCY_HMAC_KEY: hex() },
   sts: { SECRET_STORE_KEK: hex(), GATEWAY_STS_HMAC_KEY: hex(), CARACAL_ISSUER_URL: 'http://127.0.0.1:8080' },
   gateway: { GATEWAY_STS_HMAC_KEY: hex(), CARACAL_STS_URL: 'http://127.0.0.1:8080' },
@@ -148,7 +148,7 @@ describe('service startup', () => {
     expect(r.stdout).toContain('CARACAL_MODE=dev');
     expect(r.stdout).toContain('"msg":"stopped"');
     const password = new URL(db.roleUrl('api')).password;
-    for (const secret of [password, env.STREAMS_HMAC_KEY, env.AUDIT_HMAC_KEY, env.METRICS_BEARER, NEEDS.api!.SECRET_STORE_KEK!]) {
+    for (const secret of [password, env.STREAMS_HMAC_KEY, env.AUDIT_HMAC_KEY, env.METRICS_BEARER, NEEDS.api!.SECRET_STORE_KEK!, NEEDS.api!.CARACAL_ADMIN_TOKEN!]) {
       expect(r.stdout + r.stderr).not.toContain(secret);
     }
   });

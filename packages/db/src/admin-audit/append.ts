@@ -1,0 +1,44 @@
+// Admin audit (R-AUD-5): one installation-wide hash chain, appended inside the mutation's own transaction so
+// nothing is reported as done unless its audit row committed with it.
+import { createHash, createHmac } from 'node:crypto';
+import type { PoolClient } from '../pool.js';
+
+export interface AdminAuditEvent {
+  actor: string;
+  action: string;
+  zoneId?: string | null;
+  target?: string | null;
+  requestId?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+/** Serialises appends across the whole installation; distinct from the migration lock. */
+export const ADMIN_AUDIT_LOCK_KEY = 0x61647574; // "adut"
+export const GENESIS = '0'.repeat(64);
+const SEP = '\u001f';
+
+export function adminContentSha256(seq: number, occurredAt: string, e: AdminAuditEvent): string {
+  const fields = [String(seq), occurredAt, e.actor, e.action, e.zoneId ?? '', e.target ?? '', e.requestId ?? '', JSON.stringify(e.detail ?? {})];
+  const h = createHash('sha256');
+  for (const f of fields) h.update(f, 'utf8').update(SEP);
+  return h.digest('hex');
+}
+
+export function adminChainHmac(key: string, content: string, prev: string): string {
+  return createHmac('sha256', Buffer.from(key, 'hex')).update(`${content}|${prev}`).digest('hex');
+}
+
+export async function appendAdminAudit(client: PoolClient, hmacKey: string, e: AdminAuditEvent): Promise<{ seq: number; contentSha256: string }> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_AUDIT_LOCK_KEY]);
+  const head = await client.query<{ seq: string; content_sha256: string }>('SELECT seq, content_sha256 FROM admin_audit_events ORDER BY seq DESC LIMIT 1');
+  const seq = head.rows[0] ? Number(head.rows[0].seq) + 1 : 1;
+  const prev = head.rows[0]?.content_sha256 ?? GENESIS;
+  const occurredAt = new Date().toISOString();
+  const content = adminContentSha256(seq, occurredAt, e);
+  await client.query(
+    `INSERT INTO admin_audit_events (seq, occurred_at, actor, action, zone_id, target, request_id, detail, content_sha256, prev_content_sha256, chain_hmac)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [seq, occurredAt, e.actor, e.action, e.zoneId ?? null, e.target ?? null, e.requestId ?? null, JSON.stringify(e.detail ?? {}), content, prev, adminChainHmac(hmacKey, content, prev)],
+  );
+  return { seq, contentSha256: content };
+}

@@ -1,0 +1,65 @@
+// What every api route group receives: config, dependencies, and the audited-mutation helper (R-AUD-5).
+import type { FastifyRequest } from 'fastify';
+import { appendAdminAudit, withTransaction, withZone, type PoolClient } from '@caracal/db';
+import type { Logger } from '@caracal/logging';
+import { Conflict, ServiceUnavailable, type ServiceDeps } from '@caracal/service-kit';
+import { publishSigned } from '@caracal/streams';
+import { actorOf } from './auth/admin-auth.js';
+import type { ApiConfig } from './config.js';
+
+export interface ApiContext {
+  config: ApiConfig;
+  deps: ServiceDeps;
+  logger: Logger;
+}
+
+export interface Mutation<T> {
+  zoneId: string | null;
+  action: string;
+  target: (result: NoInfer<T>) => string;
+  detail?: (result: NoInfer<T>) => Record<string, unknown>;
+  run: (client: PoolClient) => Promise<T>;
+}
+
+/** Postgres unique violation → 409; FK violation → 409 with the given message. */
+export function mapDbError(err: unknown, conflict: string): never {
+  const code = (err as { code?: string }).code;
+  if (code === '23505') throw new Conflict(conflict);
+  if (code === '23503') throw new Conflict(`${conflict}: it is still referenced`);
+  throw err;
+}
+
+/**
+ * Runs a mutation and its admin-audit row in one transaction: success is never returned for a change whose
+ * audit row did not commit (R-AUD-5).
+ */
+export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutation<T>): Promise<T> {
+  const key = ctx.config.AUDIT_HMAC_KEY;
+  if (!key) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: admin changes cannot be audited');
+  const body = async (client: PoolClient) => {
+    const result = await m.run(client);
+    await appendAdminAudit(client, key, {
+      actor: actorOf(req.admin!),
+      action: m.action,
+      zoneId: m.zoneId,
+      target: m.target(result),
+      requestId: req.id,
+      detail: m.detail?.(result),
+    });
+    return result;
+  };
+  return m.zoneId ? withZone(ctx.deps.pool, m.zoneId, body) : withTransaction(ctx.deps.pool, body);
+}
+
+/** Publishes a signed stream message after commit; a failure is logged, the periodic snapshots converge. */
+export async function announce(ctx: ApiContext, stream: string, fields: Record<string, string>): Promise<boolean> {
+  const key = ctx.config.STREAMS_HMAC_KEY;
+  if (!key) return false;
+  try {
+    await publishSigned(ctx.deps.redis, ctx.deps.keys, stream, fields, key);
+    return true;
+  } catch (err) {
+    ctx.logger.warn({ stream, err: { message: (err as Error).message } }, 'stream publish failed; snapshots will converge');
+    return false;
+  }
+}

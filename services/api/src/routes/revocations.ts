@@ -1,0 +1,103 @@
+// Revocation in one call (R-STS-6): durable in Postgres, then announced on `caracal.sessions.revoke`.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { withZone, type PoolClient } from '@caracal/db';
+import { NotFound } from '@caracal/service-kit';
+import { STREAMS } from '@caracal/streams';
+import { authorize } from '../auth/admin-auth.js';
+import { announce, audited, type ApiContext } from '../context.js';
+import { insertRevocation, listRevocations, markRevoked, type RevocationTarget } from '../repos/revocations.js';
+import { resolveZone } from '../repos/zones.js';
+import { list, zoneAndId, zoneParam } from './schemas.js';
+
+const revocationOut = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    zone_id: { type: 'string' },
+    target_type: { type: 'string' },
+    target_id: { type: 'string' },
+    reason: { type: ['string', 'null'] },
+    revoked_by: { type: 'string' },
+    revoked_at: { type: 'string', format: 'date-time' },
+    created: { type: 'boolean' },
+  },
+} as const;
+
+const TARGETS = ['authority_session', 'agent_session', 'delegation_edge', 'application'] as const;
+
+async function revoke(ctx: ApiContext, req: FastifyRequest, zoneRef: string, type: RevocationTarget, targetId: string, reason: string | null) {
+  const zone = await resolveZone(ctx.deps.pool, zoneRef);
+  const admin = authorize(req, 'write', zone.id);
+  const result = await audited(ctx, req, {
+    zoneId: zone.id,
+    action: 'revocation.create',
+    target: () => `${type}:${targetId}`,
+    detail: (r) => ({ created: r.created, reason }),
+    run: async (c: PoolClient) => {
+      if (!(await markRevoked(c, type, targetId))) throw new NotFound(`${type.replace('_', ' ')} '${targetId}' does not exist in zone '${zone.slug}'`);
+      return insertRevocation(c, zone.id, type, targetId, reason, admin.name);
+    },
+  });
+  await announce(ctx, STREAMS.sessionsRevoke, { zone_id: zone.id, target_type: type, target_id: targetId, revoked_at: result.row.revoked_at.toISOString() });
+  return { ...result.row, created: result.created };
+}
+
+export function revocationRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.post<{ Params: { zone: string }; Body: { target_type: RevocationTarget; target_id: string; reason?: string } }>(
+    '/v1/zones/:zone/revocations',
+    {
+      schema: {
+        params: zoneParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['target_type', 'target_id'],
+          properties: { target_type: { type: 'string', enum: TARGETS }, target_id: { type: 'string', format: 'uuid' }, reason: { type: 'string', maxLength: 500 } },
+        },
+        response: { 200: revocationOut },
+      },
+    },
+    async (req) => revoke(ctx, req, req.params.zone, req.body.target_type, req.body.target_id, req.body.reason ?? null),
+  );
+
+  app.post<{ Params: { zone: string; session: string }; Body: { reason?: string } | undefined }>(
+    '/v1/zones/:zone/sessions/:session/revoke',
+    {
+      schema: {
+        params: zoneAndId('session'),
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
+        response: { 200: revocationOut },
+      },
+    },
+    async (req) => revoke(ctx, req, req.params.zone, 'authority_session', req.params.session, req.body?.reason ?? null),
+  );
+
+  app.get<{ Params: { zone: string } }>('/v1/zones/:zone/revocations', { schema: { params: zoneParam, response: { 200: list(revocationOut) } } }, async (req) => {
+    const zone = await resolveZone(ctx.deps.pool, req.params.zone);
+    authorize(req, 'read', zone.id);
+    return { items: await withZone(ctx.deps.pool, zone.id, (c) => listRevocations(c, 500)) };
+  });
+
+  app.get<{ Params: { zone: string } }>(
+    '/v1/zones/:zone/sessions',
+    {
+      schema: {
+        params: zoneParam,
+        response: {
+          200: list({
+            type: 'object',
+            properties: { id: { type: 'string' }, application_id: { type: 'string' }, issued_at: { type: 'string', format: 'date-time' }, expires_at: { type: 'string', format: 'date-time' }, revoked_at: { type: ['string', 'null'], format: 'date-time' } },
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const zone = await resolveZone(ctx.deps.pool, req.params.zone);
+      authorize(req, 'read', zone.id);
+      const rows = await withZone(ctx.deps.pool, zone.id, (c) =>
+        c.query('SELECT id, application_id, issued_at, expires_at, revoked_at FROM authority_sessions ORDER BY issued_at DESC LIMIT 500'),
+      );
+      return { items: rows.rows };
+    },
+  );
+}

@@ -1,0 +1,39 @@
+// Signs a mandate with the zone's key and registers its jti (R-STS-4); any failure denies with 503.
+import { signMandate, type MandateInput, type SignedMandate } from '@caracal/mandates';
+import type { StsContext } from '../context.js';
+import { unavailable } from './oauth-errors.js';
+
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+export async function registerJti(ctx: StsContext, jti: string, ttlSeconds: number): Promise<void> {
+  let res: string | null;
+  try {
+    res = await ctx.deps.redis.set(`${ctx.config.REDIS_KEY_PREFIX}caracal:jti:issued:${jti}`, '1', 'EX', Math.max(1, ttlSeconds), 'NX');
+  } catch {
+    throw unavailable('replay registry unavailable', 'replay_store_unavailable');
+  }
+  if (res !== 'OK') throw unavailable('jti collision', 'jti_collision');
+}
+
+export async function mint(ctx: StsContext, zoneId: string, input: MandateInput): Promise<SignedMandate> {
+  let signed: SignedMandate;
+  try {
+    const key = await ctx.keys.signingKey(zoneId);
+    signed = await signMandate(input, key.key, key.kid);
+  } catch (err) {
+    ctx.logger.error({ err: { message: (err as Error).message }, zone_id: zoneId }, 'signing failed');
+    throw unavailable('signing key unavailable', 'signing_unavailable');
+  }
+  await registerJti(ctx, signed.claims.jti, input.ttlSeconds);
+  return signed;
+}
+
+export function tokenResponse(signed: SignedMandate) {
+  return {
+    access_token: signed.token,
+    token_type: 'Bearer',
+    expires_in: signed.claims.exp - signed.claims.iat,
+    scope: signed.claims.scope,
+    issued_token_type: ACCESS_TOKEN_TYPE,
+  };
+}
