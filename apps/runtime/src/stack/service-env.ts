@@ -30,6 +30,10 @@ export function serviceEnv(ctx: StackContext, service: ServiceName): Record<stri
   };
   for (const [key, file] of Object.entries({ ...COMMON_SECRETS, ...SERVICE_SECRETS[service] })) env[`${key}_FILE`] = secret(file);
   if (service === 'sts') env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
-  if (service === 'gateway') env.CARACAL_STS_URL = serviceUrl(ctx, 'sts');
+  if (service === 'gateway') {
+    env.CARACAL_STS_URL = serviceUrl(ctx, 'sts');
+    env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
+    env.GATEWAY_PUBLIC_URL = serviceUrl(ctx, 'gateway');
+  }
   return env;
 }

@@ -18,7 +18,7 @@ const NEEDS: Record<string, Record<string, string>> = {
   api: { SECRET_STORE_KEK: hex(), CARACAL_ADMIN_TOKEN: hex() },
   coordinator: { IDEMPOTENCY_HMAC_KEY: hex() },
   sts: { SECRET_STORE_KEK: hex(), GATEWAY_STS_HMAC_KEY: hex(), CARACAL_ISSUER_URL: 'http://127.0.0.1:8080' },
-  gateway: { GATEWAY_STS_HMAC_KEY: hex(), CARACAL_STS_URL: 'http://127.0.0.1:8080' },
+  gateway: { GATEWAY_STS_HMAC_KEY: hex(), CARACAL_STS_URL: 'http://127.0.0.1:8080', CARACAL_ISSUER_URL: 'http://127.0.0.1:8080' },
   audit: {},
 };
 

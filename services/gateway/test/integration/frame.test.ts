@@ -4,4 +4,4 @@ import { describeServiceFrame } from '../../../../test-support/service-frame.js'
 import { buildApp, GROUPS } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
-describeServiceFrame({ service: 'gateway', loadConfig, buildApp, groups: GROUPS, extraEnv: { GATEWAY_STS_HMAC_KEY: randomBytes(32).toString('hex'), CARACAL_STS_URL: 'http://127.0.0.1:8080' } });
+describeServiceFrame({ service: 'gateway', loadConfig, buildApp, groups: GROUPS, extraEnv: { GATEWAY_STS_HMAC_KEY: randomBytes(32).toString('hex'), CARACAL_STS_URL: 'http://127.0.0.1:8080', CARACAL_ISSUER_URL: 'http://127.0.0.1:8080' } });

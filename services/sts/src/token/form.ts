@@ -28,7 +28,6 @@ export function parseForm(raw: Buffer): Form {
     const eq = pair.indexOf('=');
     const key = decode(eq === -1 ? pair : pair.slice(0, eq));
     const value = decode(eq === -1 ? '' : pair.slice(eq + 1));
-    // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(key + value)) throw invalidRequest(`parameter '${key.replace(/[^\x20-\x7e]/g, '?')}' contains control characters`);
     const list = form.get(key) ?? [];
     list.push(value);

@@ -1,0 +1,25 @@
+// What the gateway's routes receive.
+import type { LookupFunction } from 'node:net';
+import type { Logger } from '@caracal/logging';
+import type { ServiceDeps } from '@caracal/service-kit';
+import type { AuditEmitter } from '@caracal/streams';
+import type { GatewayConfig } from './config.js';
+import type { JwksCache } from './jwks-cache.js';
+import type { Resolve, SsrfPolicy } from './proxy/ssrf-guard.js';
+import type { RevocationCache } from './revocations.js';
+import type { StsClient } from './sts-client.js';
+
+export interface GatewayContext {
+  config: GatewayConfig;
+  deps: ServiceDeps;
+  logger: Logger;
+  issuer: string;
+  publicUrl: string;
+  jwks: JwksCache;
+  revocations: RevocationCache;
+  sts: StsClient;
+  emit: AuditEmitter;
+  policy: SsrfPolicy;
+  resolve: Resolve;
+  lookup: LookupFunction;
+}
