@@ -2,6 +2,13 @@
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/** The exit codes as every command's --help states them (R-CLI). */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  failure (a check failed, a dependency is unusable, the operation could not complete)
+  2  usage error (unknown command or flag, invalid value)`;
+
 export class CliError extends Error {
   constructor(
     message: string,

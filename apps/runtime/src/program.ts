@@ -9,13 +9,8 @@ import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runV
 import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
 import { printStatus, runStatus } from './commands/status.js';
 import { printUp, runUp } from './commands/up.js';
+import { EXIT_CODES_HELP } from './errors.js';
 import { cliVersion } from './version.js';
-
-const EXIT_CODES = `
-Exit codes:
-  0  success
-  1  failure (a check failed, a dependency is unusable, the operation could not complete)
-  2  usage error (unknown command or flag, invalid value)`;
 
 export interface ProgramResult {
   /** Set by commands whose outcome is a verdict (status, doctor, validate). */
@@ -28,7 +23,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .version(cliVersion(), '-V, --version', 'print the version')
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
   program
@@ -45,7 +40,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('--port <service=port>', 'port of a service (repeatable), e.g. --port api=3000', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--redis-key-prefix <prefix>', 'prefix for every Redis key (to share one Redis)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts) => printInit(await runInit(opts, io), io, opts.json));
 
   program
@@ -54,7 +49,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('--no-install', 'never install missing Postgres/Redis packages; print the command instead')
     .option('--timeout <seconds>', 'readiness deadline (default 120)', nonNegativeInt('--timeout'))
     .option('--json', 'print endpoints as JSON')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts) => printUp(await runUp(opts, io), io, opts.json));
 
   program
@@ -63,7 +58,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('--volumes', 'also delete managed Postgres and Redis data (asks for confirmation)')
     .option('-y, --yes', 'confirm --volumes without a prompt')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts) => printDown(await runDown(opts, io), io, opts.json));
 
   program
@@ -72,7 +67,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('--ready', 'probe /ready instead of /health')
     .option('--wait <seconds>', 'keep probing until all are ok or this many seconds pass', nonNegativeInt('--wait'))
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts) => {
       const r = await runStatus(opts, io);
       printStatus(r, io, opts.json);
@@ -85,10 +80,10 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .argument('[service]', 'one service; all when omitted')
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --lines <n>', 'lines per log (default 100)', nonNegativeInt('--lines'))
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (service: string | undefined, opts) => runLogs(service, opts, io));
 
-  const migrate = program.command('migrate').description('database migrations (expand/contract)').addHelpText('after', EXIT_CODES);
+  const migrate = program.command('migrate').description('database migrations (expand/contract)').addHelpText('after', EXIT_CODES_HELP);
   migrate
     .command('status')
     .description('list migrations and whether each is applied')
@@ -118,7 +113,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .command('doctor')
     .description('preflight report: Node, Postgres/Redis, ports, Docker, file modes; exit 1 on any FAIL')
     .option('--json', 'print as JSON')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (opts) => {
       const checks = await runDoctor(io);
       printDoctor(checks, io, opts.json);
@@ -132,7 +127,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('-y, --yes', 'confirm without a prompt')
     .option('--dry-run', 'show what would be removed and change nothing')
     .option('--json', 'print as JSON')
-    .addHelpText('after', EXIT_CODES)
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (targets: string[], opts) => printPurge(await runPurge(targets, opts, io), io, opts.json));
 
   return program;
