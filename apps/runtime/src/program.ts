@@ -1,5 +1,12 @@
 // The `caracal` command tree. Commands are thin: they parse flags and call one run* function each.
 import { Command, Option } from 'commander';
+import { registerAppCommands } from './commands/admin/app.js';
+import { registerGrantCommands } from './commands/admin/grant.js';
+import { registerResourceCommands } from './commands/admin/resource.js';
+import { registerRevocationCommands } from './commands/admin/revocation.js';
+import { registerSessionCommands } from './commands/admin/session.js';
+import { registerTokenCommands } from './commands/admin/token.js';
+import { registerZoneCommands } from './commands/admin/zone.js';
 import { printDoctor, runDoctor } from './commands/doctor.js';
 import { printDown, runDown } from './commands/down.js';
 import { printInit, runInit } from './commands/init.js';
@@ -129,6 +136,11 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('--json', 'print as JSON')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (targets: string[], opts) => printPurge(await runPurge(targets, opts, io), io, opts.json));
+
+  // Admin operations against the API (R-API-1), one group per object.
+  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerTokenCommands]) {
+    register(program, io);
+  }
 
   return program;
 }

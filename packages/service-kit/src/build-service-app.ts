@@ -29,6 +29,11 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Errors raised before routing (a URL that does not decode, a bad content type) get the same RFC shape.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_ASYNC_CONSTRAINT' ? 400 : (err.statusCode ?? 400);
+      void sendError(reply, status, status >= 500 ? 'server_error' : 'invalid_request', err.code === 'FST_ERR_BAD_URL' ? 'malformed URL' : 'the request could not be processed');
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 

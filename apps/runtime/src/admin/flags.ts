@@ -33,7 +33,7 @@ export const slug = matching('slug', /^[a-z0-9][a-z0-9-]{0,62}$/, '1-63 lowercas
 export const appRef = (flag: string) => matching(flag, /^[a-z0-9_-]{1,128}$/, 'an application id or client_id');
 export const uuid = (flag: string) => matching(flag, UUID, 'a UUID');
 export const resourceId = matching('--id', /^resource:\/\/[a-z0-9][a-z0-9._-]{0,187}$/, 'resource://<name> (lowercase letters, digits, ".", "_", "-"), at most 200 characters');
-export const resourceRef = (flag: string) => matching(flag, /^[^\s]{1,200}$/, 'a resource id, identifier or name');
+export const resourceRef = (flag: string) => matching(flag, /^(?!\.{1,2}$)[\x21-\x7e]{1,200}$/, 'a resource id, identifier or name');
 
 export function text(flag: string, max: number): Parser<string> {
   return (v) => {

@@ -1,0 +1,90 @@
+// bench/lib/load: a closed-loop HTTP load generator on undici — N connections each keep one request in flight, every answer's status is checked and its latency recorded.
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+
+const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+const r2 = (x) => Math.round(x * 100) / 100;
+
+/** Latency summary in milliseconds. */
+export function summarize(latenciesMs) {
+  const s = Float64Array.from(latenciesMs).sort();
+  return { p50_ms: r2(pct(s, 50)), p90_ms: r2(pct(s, 90)), p99_ms: r2(pct(s, 99)), max_ms: r2(s[s.length - 1] ?? NaN) };
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+function machineJiffies() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Runs `connections` closed loops against `origin` for `durationMs` (after an untimed `warmupMs`).
+ * `next()` returns the next request ({path, method?, headers?, body?}) or null when it has none left (single-use
+ * credentials run out), which ends that loop early. Answers whose status is not in `expect` are counted as errors.
+ * `cpuOf` maps names to functions returning CPU seconds used so far, sampled around the timed phase.
+ */
+export async function closedLoop({ origin, connections, durationMs, warmupMs = 0, next, expect = [200], cpuOf = {} }) {
+  const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const statuses = {};
+  const failures = [];
+  const phase = async (ms, record) => {
+    const latencies = [];
+    const deadline = performance.now() + ms;
+    let errors = 0;
+    const loop = async () => {
+      while (performance.now() < deadline) {
+        const req = next();
+        if (req === null) return;
+        const t0 = performance.now();
+        let status;
+        try {
+          const res = await pool.request({ method: req.method ?? 'GET', path: req.path, headers: req.headers, body: req.body });
+          status = res.statusCode;
+          const text = await res.body.text();
+          if (!expect.includes(status) && failures.length < 5) failures.push(`${status} ${text.slice(0, 200)}`);
+        } catch (err) {
+          status = `error:${err.code ?? err.message}`;
+          if (failures.length < 5) failures.push(status);
+        }
+        const ms = performance.now() - t0;
+        if (!record) continue;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        if (expect.includes(status)) latencies.push(ms);
+        else errors++;
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: connections }, loop));
+    return { latencies, errors, seconds: (performance.now() - t0) / 1000 };
+  };
+  try {
+    if (warmupMs > 0) await phase(warmupMs, false);
+    const cpu0 = Object.fromEntries(Object.entries(cpuOf).map(([k, f]) => [k, f()]));
+    const m0 = machineJiffies();
+    const { latencies, errors, seconds } = await phase(durationMs, true);
+    const m1 = machineJiffies();
+    const cpu = Object.fromEntries(Object.entries(cpuOf).map(([k, f]) => [k, r2((f() - cpu0[k]) / seconds)]));
+    return {
+      connections,
+      seconds: r2(seconds),
+      requests: latencies.length + errors,
+      errors,
+      statuses,
+      failures,
+      rps: Math.round(latencies.length / seconds),
+      ...summarize(latencies),
+      // cores busy on average during the timed phase: per process, and the whole machine
+      cpu_cores: { ...cpu, machine: r2(((m1.busy - m0.busy) / (m1.total - m0.total)) * (readFileSync('/proc/stat', 'utf8').match(/^cpu\d+ /gm)?.length ?? 1)) },
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** CPU seconds this process has used so far (the load generator). */
+export const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
