@@ -14,6 +14,7 @@ import { buildApp as buildSts } from '../services/sts/dist/app.js';
 import { loadConfig as stsConfig } from '../services/sts/dist/config.js';
 import { createMigratedDatabase, type MigratedDatabase } from './db.js';
 import { freePort } from './deps.js';
+import { Redis } from 'ioredis';
 import { clearPrefix, redisUrl, testRedis, uniquePrefix } from './redis.js';
 
 const hex = (n = 32) => randomBytes(n).toString('hex');
@@ -64,7 +65,7 @@ interface Running {
 export interface AuthorityStack {
   db: MigratedDatabase;
   prefix: string;
-  env: Record<string, string>;
+  env: StackEnv;
   adminToken: string;
   api: Running;
   sts: Running;
@@ -78,6 +79,16 @@ export interface AuthorityStack {
   auditEvents: () => Promise<Array<Record<string, any>>>;
   restartGateway: (overrides?: Record<string, string>, o?: GatewayOverrides) => Promise<void>;
   stop: () => Promise<void>;
+}
+
+export interface StackEnv {
+  [key: string]: string;
+  REDIS_URL: string;
+  STREAMS_HMAC_KEY: string;
+  AUDIT_HMAC_KEY: string;
+  SECRET_STORE_KEK: string;
+  GATEWAY_STS_HMAC_KEY: string;
+  CARACAL_ISSUER_URL: string;
 }
 
 export interface Provisioned {
@@ -106,7 +117,13 @@ async function stopOne(r: Running): Promise<void> {
   await closeDeps(r.deps);
 }
 
-export async function startAuthorityStack(label: string, gatewayOverrides: GatewayOverrides = {}): Promise<AuthorityStack> {
+export interface StackOptions {
+  /** Another Redis than the shared test one (e.g. a private server a test stops and restarts). */
+  redisUrl?: string;
+  apiEnv?: Record<string, string>;
+}
+
+export async function startAuthorityStack(label: string, gatewayOverrides: GatewayOverrides = {}, opts: StackOptions = {}): Promise<AuthorityStack> {
   const db = await createMigratedDatabase(label);
   const prefix = uniquePrefix(label);
   const upstream = await startUpstream();
@@ -116,7 +133,7 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
   const env = {
     CARACAL_MODE: 'stable',
     LOG_LEVEL: 'silent',
-    REDIS_URL: redisUrl(),
+    REDIS_URL: opts.redisUrl ?? redisUrl(),
     REDIS_KEY_PREFIX: prefix,
     STREAMS_HMAC_KEY: hex(),
     AUDIT_HMAC_KEY: hex(),
@@ -126,7 +143,7 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
     CARACAL_ISSUER_URL: issuer,
     CARACAL_STS_URL: issuer,
   };
-  const api = await start('api', buildApi, apiConfig({ ...env, PORT: String(apiPort), DATABASE_URL: db.roleUrl('api'), CARACAL_ADMIN_TOKEN: adminToken }));
+  const api = await start('api', buildApi, apiConfig({ ...env, PORT: String(apiPort), DATABASE_URL: db.roleUrl('api'), CARACAL_ADMIN_TOKEN: adminToken, ...opts.apiEnv }));
   const sts = await start('sts', buildSts, stsConfig({ ...env, PORT: String(stsPort), DATABASE_URL: db.roleUrl('sts'), AUTH_FAILURES_PER_MIN: '1000' }));
   const gwConfig = (o: Record<string, string> = {}) =>
     gatewayConfig({ ...env, PORT: String(gwPort), DATABASE_URL: db.roleUrl('gateway'), GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gwPort}`, UPSTREAM_TIMEOUT_MS: '1500', ...o });
@@ -190,7 +207,7 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
       return res.body.access_token;
     },
     auditEvents: async () => {
-      const r = testRedis();
+      const r = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
       try {
         const entries = await r.xrange(`${prefix}caracal.audit.events`, '-', '+');
         return entries.map(([, flat]) => {

@@ -1,5 +1,5 @@
 // bench/lib/oidc-peer: the STS benchmark's peer baseline — oidc-provider (in-memory adapter) issuing ES256 JWT access tokens for resource://bench through client_credentials, in its own process.
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -24,6 +24,7 @@ server.listen(0, '127.0.0.1', () => {
       id_token_signed_response_alg: 'ES256', // the only key is ES256; no ID token is ever issued here
     })),
     jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
     scopes: ['items:read'],
     features: {
       devInteractions: { enabled: false },

@@ -1,6 +1,6 @@
 // bench/lib/stack: what the authority-path benchmarks share — a throwaway `caracal up` stack, admin-API provisioning, STS minting, a local upstream, cleanup and bench/out output.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,10 +31,20 @@ export class Misbehaviour extends Error {}
 
 // ---- cleanup: every process a benchmark starts is registered here and stopped in reverse order, even on failure.
 const cleanups = [];
-export const onCleanup = (fn) => cleanups.push(fn);
+/** Registers a cleanup step; the returned function runs it early (once) and takes it off the list. */
+export function onCleanup(fn) {
+  const entry = { fn };
+  cleanups.push(entry);
+  return async () => {
+    const i = cleanups.indexOf(entry);
+    if (i < 0) return;
+    cleanups.splice(i, 1);
+    await fn();
+  };
+}
 export async function cleanup() {
   while (cleanups.length > 0) {
-    const fn = cleanups.pop();
+    const { fn } = cleanups.pop();
     try {
       await fn();
     } catch (err) {
@@ -81,7 +91,7 @@ export async function startStack(label) {
   for (const n of [...SERVICES, 'pg', 'redis']) ports[n] = await freePort();
   onCleanup(() => rmSync(home, { recursive: true, force: true }));
   caracal(['init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])], env);
-  onCleanup(() => caracal(['purge', 'all', '--yes'], env));
+  const purge = onCleanup(() => caracal(['purge', 'all', '--yes'], env));
   caracal(['up'], env);
   const url = Object.fromEntries(SERVICES.map((s) => [s, `http://127.0.0.1:${ports[s]}`]));
   const adminToken = readFileSync(join(env.CARACAL_HOME, 'secrets/caracalAdminToken'), 'utf8').trim();
@@ -89,7 +99,7 @@ export async function startStack(label) {
     const state = JSON.parse(readFileSync(join(env.CARACAL_HOME, 'data/supervisor.json'), 'utf8'));
     return Object.fromEntries(SERVICES.map((s) => [s, state.services[s].pid]));
   };
-  return { home: env.CARACAL_HOME, url, adminToken, pids };
+  return { home: env.CARACAL_HOME, ports, url, adminToken, pids, purge };
 }
 
 async function call(method, url, { headers = {}, body, expect = [200, 201] } = {}) {
@@ -162,7 +172,7 @@ export const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base
 /** Spawns `node <script> …args` and waits for its first stdout line, which must be JSON ({port, …}). */
 export async function spawnNode(script, args = [], env = {}) {
   const child = spawn(process.execPath, [join(REPO, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  onCleanup(async () => {
+  const stop = onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -184,7 +194,7 @@ export async function spawnNode(script, args = [], env = {}) {
     child.stdout.on('data', onData);
     child.once('exit', onExit);
   });
-  return { child, ...JSON.parse(line) };
+  return { child, stop, ...JSON.parse(line) };
 }
 
 /** The tiny upstream (bench/lib/upstream.mjs) in its own process. */
@@ -197,8 +207,47 @@ export async function upstreamStats(upstream) {
   return call('GET', `${upstream.url}/__stats`, { expect: [200] });
 }
 
-/** CPU seconds (user+sys) a process has used so far, from /proc. */
-export function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+// ---- CPU accounting from /proc, to show where the cores went during a timed phase
+const CLK_TCK = 100;
+
+function procTable() {
+  const rows = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      // utime stime cutime cstime: reaped children (e.g. finished postgres backends) stay counted in cutime/cstime
+      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      rows.push({ pid: Number(name), ppid: Number(f[1]), ticks, cmdline: readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ') });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return rows;
+}
+
+/** CPU seconds used so far by the processes matching `pred` and all their descendants. */
+export function treeCpuSeconds(pred) {
+  const rows = procTable();
+  const roots = new Set(rows.filter(pred).map((r) => r.pid));
+  const byPid = new Map(rows.map((r) => [r.pid, r]));
+  const inTree = (r) => {
+    for (let x = r, depth = 0; x !== undefined && depth < 64; x = byPid.get(x.ppid), depth++) if (roots.has(x.pid)) return true;
+    return false;
+  };
+  return rows.filter(inTree).reduce((a, r) => a + r.ticks, 0) / CLK_TCK;
+}
+
+export const cpuSeconds = (pid) => treeCpuSeconds((r) => r.pid === pid);
+
+/** CPU meters for a stack's processes: the services named, the rest of the services, and managed Postgres and Redis. */
+export function stackCpu(stack, named) {
+  const pids = stack.pids();
+  const meters = Object.fromEntries(named.map((s) => [s, () => cpuSeconds(pids[s])]));
+  const rest = SERVICES.filter((s) => !named.includes(s)).map((s) => pids[s]);
+  meters.other_services = () => treeCpuSeconds((r) => rest.includes(r.pid));
+  meters.postgres = () => treeCpuSeconds((r) => r.cmdline.includes(stack.home) && /postgres/.test(r.cmdline.split(' ')[0]));
+  meters.redis = () => treeCpuSeconds((r) => r.cmdline.includes('redis-server') && r.cmdline.trim().endsWith(`:${stack.ports.redis}`));
+  return meters;
 }

@@ -1,7 +1,7 @@
 // Builds the gateway service (the reverse proxy enforcing mandates per request) from config and dependencies;
 // used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { createAuditEmitter, STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -71,7 +71,7 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
 
   const consumers: StreamConsumer[] = [];
   // Each blocking reader needs its own connection; they are closed in stop().
-  const readers = [deps.redisBlocking.duplicate(), deps.redisBlocking.duplicate()];
+  const readers = [1, 2].map((n) => createRedis(config.REDIS_URL, `caracal-gateway-stream-${n}`, logger));
   const key = config.STREAMS_HMAC_KEY;
   if (key) {
     const consume = (stream: string, redis: (typeof readers)[number], handle: (f: Record<string, string>) => void) =>

@@ -15,7 +15,6 @@ export function printable(value: unknown): string {
   else if (Array.isArray(value)) s = value.length ? value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : '-';
   else if (typeof value === 'object') s = JSON.stringify(value);
   else s = String(value);
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
