@@ -49,6 +49,7 @@ export default tseslint.config(
   },
   {
     files: ['**/test/**/*.ts', 'test-support/**/*.ts', 'bench/**'],
-    rules: { 'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }] },
+    // Tests read arbitrary JSON bodies; `any` there is the honest type.
+    rules: { 'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }], '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

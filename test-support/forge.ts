@@ -33,7 +33,7 @@ export async function signWith(key: ZoneKey['privateKey'], kid: string, claims: 
 }
 
 /** The same claims re-signed by a key nobody published. */
-export async function signWithStrangerKey(claims: Record<string, unknown>, kid = randomUUID()): Promise<string> {
+export async function signWithStrangerKey(claims: Record<string, unknown>, kid: string = randomUUID()): Promise<string> {
   const { privateKey } = await generateKeyPair('ES256');
   return signWith(privateKey, kid, claims);
 }

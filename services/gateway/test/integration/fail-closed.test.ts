@@ -1,34 +1,21 @@
 // Fail closed (R-STS-3, R-GW-1, §15): with Redis stopped the STS refuses to mint and the gateway refuses to
 // forward, both with 503 and a clear reason; both recover by themselves when Redis comes back.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRedisServer } from '../../../../apps/runtime/dist/managed/binaries.js';
-import { managedRedisUrl, startRedis, stopRedis, type ManagedRedis } from '../../../../apps/runtime/dist/managed/redis.js';
 import { ACCESS, EXCHANGE, startAuthorityStack, waitReady, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
-import { freePort } from '../../../../test-support/deps.js';
-import { REPO } from '../../../../test-support/cli.js';
+import { privateRedis, type PrivateRedis } from '../../../../test-support/private-redis.js';
 
 let s: AuthorityStack;
 let p: Provisioned;
-let redis: ManagedRedis;
-let dir: string;
+let redis: PrivateRedis;
 
 beforeAll(async () => {
-  const server = findRedisServer(process.env);
-  if (!server) throw new Error('redis-server is required for this suite');
-  dir = mkdtempSync(join(tmpdir(), 'caracal-failclosed-'));
-  redis = { server, dir, logFile: join(dir, 'redis.log'), port: await freePort(), password: randomBytes(16).toString('hex'), baseConfig: join(REPO, 'infra', 'redis', 'redis.conf') };
-  await startRedis(redis);
-  s = await startAuthorityStack('failclosed', {}, { redisUrl: managedRedisUrl(redis) });
+  redis = await privateRedis();
+  s = await startAuthorityStack('failclosed', {}, { redisUrl: redis.url });
   p = await s.provision('fc');
 });
 afterAll(async () => {
   await s.stop();
-  await stopRedis(redis);
-  rmSync(dir, { recursive: true, force: true });
+  await redis.remove();
 });
 
 const gw = (token: string) => fetch(`${s.gateway.url}/${p.resource.slice(11)}/items`, { headers: { authorization: `Bearer ${token}` } });
@@ -41,7 +28,7 @@ describe('Redis down', () => {
     expect((await gw(await s.mandate(p, session))).status).toBe(200);
     const before = s.upstream.requests.length;
 
-    await stopRedis(redis);
+    await redis.stop();
 
     const exchange = await s.token({ grant_type: EXCHANGE, subject_token: session, subject_token_type: ACCESS, resource: p.resource, scope: 'items:read' });
     expect(exchange.status).toBe(503);
@@ -56,7 +43,7 @@ describe('Redis down', () => {
     expect(s.upstream.requests.length).toBe(before);
     for (const url of [s.sts.url, s.gateway.url]) expect((await ready(url)).body.reason).toBe('redis_unreachable');
 
-    await startRedis(redis);
+    await redis.start();
     await waitReady(s.sts.url, 20_000);
     await waitReady(s.gateway.url, 20_000);
     // The refused mandate was never consumed: it works now.

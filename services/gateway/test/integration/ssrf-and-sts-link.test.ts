@@ -81,7 +81,7 @@ describe('SSRF: blocked upstream spellings', () => {
     const mandate = await s.mandate({ ...p, resource: `resource://${name}` });
     const res = await fetch(`${s.gateway.url}/${name}/x`, { headers: { authorization: `Bearer ${mandate}` } });
     expect(res.status).toBe(502);
-    expect(await res.json()).toEqual({ error: 'bad_gateway', error_description: 'the upstream is refused by the SSRF guard' });
+    expect((await res.json()) as any).toEqual({ error: 'bad_gateway', error_description: 'the upstream is refused by the SSRF guard' });
     const event = (await s.auditEvents()).find((e) => e.request_id === res.headers.get('x-request-id') && e.source === 'gateway');
     expect(event).toMatchObject({ decision: 'deny', reason: 'upstream_blocked' });
   });
@@ -90,7 +90,7 @@ describe('SSRF: blocked upstream spellings', () => {
 describe('the gateway → STS link', () => {
   const PATH = '/internal/v1/gateway/authorize';
   const send = (body: string, headers: Record<string, string>) =>
-    fetch(`${s.sts.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(`${s.sts.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
   const body = async () => JSON.stringify({ token: await s.mandate(p), resource: p.resource, method: 'GET', path: '/x' });
 
   it('a correctly signed request gets a directive', async () => {
@@ -139,7 +139,7 @@ describe('the gateway → STS link', () => {
     await s.sts.runnable.app.close();
     const res = await fetch(`${s.gateway.url}/${p.resource.slice(11)}/x`, { headers: { authorization: `Bearer ${mandate}` } });
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'the STS is unavailable' });
+    expect((await res.json()) as any).toEqual({ error: 'temporarily_unavailable', error_description: 'the STS is unavailable' });
     expect(s.upstream.requests.length).toBe(before);
   });
 });

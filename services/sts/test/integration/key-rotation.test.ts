@@ -52,7 +52,7 @@ describe('rotation', () => {
     expect(await jwksKids()).toEqual([newKid]);
     const denied = await gw(oldMandates[1]!);
     expect(denied.status).toBe(401);
-    expect((await denied.json()).error_description).toBe('the mandate is not acceptable (unknown_key)');
+    expect(((await denied.json()) as any).error_description).toBe('the mandate is not acceptable (unknown_key)');
     const exchange = await s.token({ grant_type: EXCHANGE, subject_token: session, subject_token_type: ACCESS, resource: p.resource, scope: 'items:read' });
     expect(exchange.status).toBe(400);
     expect(exchange.body.error_description).toBe('the subject token is not acceptable (unknown_key)');

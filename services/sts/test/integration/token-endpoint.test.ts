@@ -153,7 +153,7 @@ function decodeHeaderKid(token: string): string {
 
 describe('bad input (§15)', () => {
   const raw = (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }, query = '') =>
-    fetch(`${s.sts.url}/oauth/2/token${query}`, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(`${s.sts.url}/oauth/2/token${query}`, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
 
   it.each([
     ['application/json', '{"grant_type":"client_credentials"}'],
@@ -235,7 +235,7 @@ describe('discovery', () => {
     expect(meta).toMatchObject({ issuer: s.env.CARACAL_ISSUER_URL, token_endpoint: `${s.env.CARACAL_ISSUER_URL}/oauth/2/token` });
     const jwks = await fetch(`${s.sts.url}/.well-known/jwks.json?zone_id=${p.zoneId}`);
     expect(jwks.headers.get('cache-control')).toBe('max-age=300');
-    const body = await jwks.json();
+    const body = (await jwks.json()) as any;
     expect(body.keys).toHaveLength(1);
     expect(body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
     expect(body.keys[0].d).toBeUndefined();

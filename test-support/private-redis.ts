@@ -1,0 +1,33 @@
+// A private redis-server a test may stop and start again, started the way the managed runtime starts one.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findRedisServer } from '../apps/runtime/dist/managed/binaries.js';
+import { managedRedisUrl, startRedis, stopRedis, type ManagedRedis } from '../apps/runtime/dist/managed/redis.js';
+import { REPO } from './cli.js';
+import { freePort } from './deps.js';
+
+export interface PrivateRedis {
+  url: string;
+  start: () => Promise<void>;
+  stop: () => Promise<void>;
+  remove: () => Promise<void>;
+}
+
+export async function privateRedis(): Promise<PrivateRedis> {
+  const server = findRedisServer(process.env);
+  if (!server) throw new Error('redis-server is required for this suite');
+  const dir = mkdtempSync(join(tmpdir(), 'caracal-redis-'));
+  const r: ManagedRedis = { server, dir, logFile: join(dir, 'redis.log'), port: await freePort(), password: randomBytes(16).toString('hex'), baseConfig: join(REPO, 'infra', 'redis', 'redis.conf') };
+  await startRedis(r);
+  return {
+    url: managedRedisUrl(r),
+    start: async () => void (await startRedis(r)),
+    stop: async () => void (await stopRedis(r)),
+    remove: async () => {
+      await stopRedis(r);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
