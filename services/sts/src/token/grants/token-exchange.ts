@@ -9,7 +9,8 @@ import type { StsContext } from '../../context.js';
 import { param, required, type Form } from '../form.js';
 import { checkLineage } from '../lineage.js';
 import { ACCESS_TOKEN_TYPE, mint, tokenResponse } from '../mint.js';
-import { accessDenied, invalidGrant, invalidRequest, invalidTarget, slowDown, unavailable } from '../oauth-errors.js';
+import { authenticateClient } from '../client-auth.js';
+import { accessDenied, invalidClient, invalidGrant, invalidRequest, invalidTarget, slowDown, unavailable } from '../oauth-errors.js';
 import { findResourceGrant } from '../resource-grant.js';
 import { verifySubject } from '../subject.js';
 
@@ -69,6 +70,12 @@ export async function handleTokenExchange(ctx: StsContext, req: FastifyRequest, 
   const p = parse(form);
   const subject: MandateClaims = await verifySubject(ctx, req, p.subjectToken);
   const zoneId = subject.zone_id;
+  // Client authentication is optional here (the subject token authenticates), but credentials that are presented
+  // must be valid and must belong to the subject's client.
+  if (req.headers.authorization !== undefined || form.has('client_secret')) {
+    const client = await authenticateClient(ctx, req, form);
+    if (client.clientId !== subject.client_id) throw invalidClient('the authenticated client is not the subject token\'s client', 'client_mismatch');
+  }
   req.auditZone = zoneId;
   req.auditDetail = { client_id: subject.client_id, resource: p.resource, subject: subject.sub };
   if (p.approvalId) throw accessDenied('this scope needs no approval here; approval_id is not accepted', 'approval_not_applicable');
