@@ -20,6 +20,8 @@ export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Log
   const ctx: ApiContext = { config, deps, logger };
   // Everything under /v1 is admin-only; health, readiness and metrics stay outside.
   await app.register(async (v1) => {
+    // JSON only: anything else is a 415, not a body the schema would try to read.
+    v1.removeContentTypeParser('text/plain');
     v1.addHook(
       'onRequest',
       adminAuth({ pool: deps.pool, redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX, bootstrapToken: config.CARACAL_ADMIN_TOKEN, ratePerMinute: config.API_RATE_PER_MIN }),

@@ -80,8 +80,8 @@ export const scopes = csv('--scopes', SCOPE, 'scope');
 export const capabilities = csv('--capabilities', /^(read|write|approve)$/, 'capability (read, write, approve)');
 
 /** Makes a parser repeatable: each occurrence of the flag adds one checked value. */
-export function repeatable<T>(parse: Parser<T>): (value: string, previous: T[]) => T[] {
-  return (value, previous) => [...previous, parse(value)];
+export function repeatable<T>(parse: Parser<T>): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => [...(previous ?? []), parse(value)];
 }
 
 export const label = matching('--label', /^[A-Za-z0-9:._=-]{1,64}$/, 'a label of 1-64 characters from A-Z a-z 0-9 : . _ = -');

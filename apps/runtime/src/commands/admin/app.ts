@@ -51,8 +51,8 @@ export function registerAppCommands(program: Command, io: Io): void {
   const app = group(program, 'app', 'applications: create, list, get, rotate-secret, delete');
   zoned(app, 'create', 'register an application; prints client_id and client_secret once')
     .requiredOption('--name <name>', 'display name', text('--name', 200))
-    .option('--label <label>', 'a label (repeatable)', repeatable(label), [] as string[])
-    .action(async (opts: ZoneOpt & { name: string; label: string[] }) => printWithSecret(io, opts.json, await runAppCreate(opts.zone, opts.name, opts.label, io)));
+    .option('--label <label>', 'a label (repeatable)', repeatable(label))
+    .action(async (opts: ZoneOpt & { name: string; label?: string[] }) => printWithSecret(io, opts.json, await runAppCreate(opts.zone, opts.name, opts.label ?? [], io)));
   zoned(app, 'list', 'list applications').action(async (opts: ZoneOpt) => printList(io, opts.json, await runAppList(opts.zone, io), LIST_FIELDS));
   zoned(app, 'get', 'show one application (never its secret)')
     .argument('<app>', 'application id or client_id', appRef('<app>'))

@@ -24,7 +24,7 @@ export interface ResourceCreateOptions extends ZoneOpt {
   upstream: string;
   credentialFile?: string;
   placement?: Placement;
-  operation: Operation[];
+  operation?: Operation[];
 }
 
 const showPlacement = (p: Placement | null | undefined) => (p ? [p.in, p.name, ...(p.prefix !== undefined ? [JSON.stringify(p.prefix)] : [])].join(':') : null);
@@ -61,7 +61,7 @@ export async function runResourceCreate(opts: ResourceCreateOptions, io: Io): Pr
     upstream_url: opts.upstream,
     ...(credential !== undefined ? { credential } : {}),
     ...(opts.placement ? { auth_placement: opts.placement } : {}),
-    ...(opts.operation.length ? { operations: opts.operation } : {}),
+    ...(opts.operation?.length ? { operations: opts.operation } : {}),
   };
   return adminApi(io).call<Resource>('POST', resources(opts.zone), body);
 }
@@ -76,7 +76,7 @@ export function registerResourceCommands(program: Command, io: Io): void {
     .requiredOption('--upstream <url>', 'upstream base URL (http or https, no credentials, query or fragment)', httpUrl('--upstream'))
     .option('--credential-file <file>', 'file holding the upstream credential (one line)')
     .option('--placement <spec>', 'where the gateway puts the credential: header:NAME[:PREFIX] or query:NAME', placement)
-    .option('--operation <spec>', "an allowed operation 'METHOD /path[*]=scope' (repeatable)", repeatable(operation), [] as Operation[])
+    .option('--operation <spec>', "an allowed operation 'METHOD /path[*]=scope' (repeatable)", repeatable(operation))
     .action(async (opts: ResourceCreateOptions) => printRecord(io, opts.json, await runResourceCreate(opts, io), RESOURCE_FIELDS));
   zoned(resource, 'list', 'list resources').action(async (opts: ZoneOpt) => printList(io, opts.json, await runResourceList(opts.zone, io), LIST_FIELDS));
   zoned(resource, 'get', 'show one resource (never its credential)')
