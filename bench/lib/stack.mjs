@@ -247,7 +247,7 @@ export function stackCpu(stack, named) {
   const meters = Object.fromEntries(named.map((s) => [s, () => cpuSeconds(pids[s])]));
   const rest = SERVICES.filter((s) => !named.includes(s)).map((s) => pids[s]);
   meters.other_services = () => treeCpuSeconds((r) => rest.includes(r.pid));
-  meters.postgres = () => treeCpuSeconds((r) => r.cmdline.includes(stack.home) && /postgres/.test(r.cmdline.split(' ')[0]));
+  meters.postgres = () => treeCpuSeconds((r) => /postgres$/.test(r.cmdline.split(' ')[0]) && r.cmdline.trim().endsWith(` -p ${stack.ports.pg}`));
   meters.redis = () => treeCpuSeconds((r) => r.cmdline.includes('redis-server') && r.cmdline.trim().endsWith(`:${stack.ports.redis}`));
   return meters;
 }
