@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { appendAdminAudit, withTransaction, withZone, type PoolClient } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import { Conflict, ServiceUnavailable, type ServiceDeps } from '@caracal/service-kit';
-import { publishSigned } from '@caracal/streams';
+import { publishSigned, type AuditEmitter } from '@caracal/streams';
 import { actorOf } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
 
@@ -11,6 +11,8 @@ export interface ApiContext {
   config: ApiConfig;
   deps: ServiceDeps;
   logger: Logger;
+  /** Decisions the control plane makes that belong in the zone's ledger (revocations). */
+  emit: AuditEmitter;
 }
 
 export interface Mutation<T> {

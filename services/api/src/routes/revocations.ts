@@ -39,6 +39,7 @@ async function revoke(ctx: ApiContext, req: FastifyRequest, zoneRef: string, typ
     },
   });
   await announce(ctx, STREAMS.sessionsRevoke, { zone_id: zone.id, target_type: type, target_id: targetId, revoked_at: result.row.revoked_at.toISOString() });
+  await ctx.emit({ zone_id: zone.id, type: 'lineage.revoked', decision: 'deny', reason: reason ?? 'revoked', request_id: req.id, subject: `${type}:${targetId}`, data: { target_type: type, target_id: targetId, created: result.created, revoked_by: admin.name } });
   return { ...result.row, created: result.created };
 }
 
