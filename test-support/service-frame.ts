@@ -19,6 +19,8 @@ export interface FrameSpec<C> {
   groups: readonly GroupSpec[];
   /** Extra environment the service needs in stable mode (e.g. KEK, service URLs). */
   extraEnv?: Record<string, string>;
+  /** A path no route serves and the RFC-shaped body it gets (the gateway proxies most paths). */
+  notFound?: { path: string; body: Record<string, string> };
 }
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -124,9 +126,10 @@ export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
 
     it('answers unknown routes with an RFC-shaped 404 and no-store headers', async () => {
       const app = await start();
-      const res = await app.inject('/nope?x=1');
+      const nf = spec.notFound ?? { path: '/nope?x=1', body: { error: 'not_found', error_description: 'no route for GET /nope' } };
+      const res = await app.inject(nf.path);
       expect(res.statusCode).toBe(404);
-      expect(res.json()).toEqual({ error: 'not_found', error_description: 'no route for GET /nope' });
+      expect(res.json()).toEqual(nf.body);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
     });

@@ -1,5 +1,5 @@
 // bench/lib/nginx: a plain nginx reverse proxy (keepalive to the upstream) on a free port, as a child process with a generated config in a temp dir; installs the Debian package if it is missing.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,13 +28,8 @@ function ensureNginx() {
   return { bin, installed_now: true };
 }
 
-function version(bin) {
-  try {
-    return execFileSync(bin, ['-v'], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' }).trim() || 'unknown';
-  } catch (err) {
-    return String(err.stderr ?? '').trim(); // `nginx -v` prints to stderr
-  }
-}
+// `nginx -v` prints its version on stderr
+const version = (bin) => spawnSync(bin, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
 
 const listening = (port) =>
   new Promise((resolve) => {

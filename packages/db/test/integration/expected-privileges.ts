@@ -27,7 +27,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     delegation_edges: SU,
     approvals: SU,
     audit_events: S,
-    signing_keys: S,
+    // 0005: the api rotates zone signing keys.
+    signing_keys: SIU,
   },
   coordinator: {
     zones: S,

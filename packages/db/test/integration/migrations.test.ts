@@ -153,7 +153,7 @@ describe('an applied file changed afterwards', () => {
     const victim = REAL[1]!.file;
     const set = migrationsWith({
       [victim]: edit(readFileSync(join(MIGRATIONS_DIR, victim), 'utf8')),
-      '0005_create_later.up.sql': 'CREATE TABLE caracal.later (id int);\n',
+      '0095_create_later.up.sql': 'CREATE TABLE caracal.later (id int);\n',
     });
     const err = await migrationError(run(db, set.files()));
     expect(err.file).toBe(victim);
@@ -164,8 +164,8 @@ describe('an applied file changed afterwards', () => {
 });
 
 describe('contract migrations', () => {
-  const CONTRACT = '0005_drop_zone_disabled.up.sql';
-  const AFTER = '0006_create_after_contract.up.sql';
+  const CONTRACT = '0095_drop_zone_disabled.up.sql';
+  const AFTER = '0096_create_after_contract.up.sql';
   const files = () =>
     migrationsWith({
       [CONTRACT]: '-- Drops zones.disabled_at.\n-- caracal:phase contract\n\nALTER TABLE caracal.zones DROP COLUMN disabled_at;\n',
@@ -192,8 +192,8 @@ describe('contract migrations', () => {
     expect(applied).toEqual([CONTRACT, AFTER]);
     expect(await columnExists(db, 'zones', 'disabled_at')).toBe(false);
     expect((await recorded(db)).slice(-2).map((r) => [r.name, r.phase])).toEqual([
-      ['0005_drop_zone_disabled', 'contract'],
-      ['0006_create_after_contract', 'expand'],
+      ['0095_drop_zone_disabled', 'contract'],
+      ['0096_create_after_contract', 'expand'],
     ]);
   });
 });
@@ -209,7 +209,7 @@ describe('the expand-only guard', () => {
     ['a contract header below the first statement', 'SELECT 1;\n-- caracal:phase contract\nALTER TABLE caracal.zones DROP COLUMN disabled_at;\n', 'DROP COLUMN'],
   ])('refuses %s in an expand file before touching the database', async (_label, sql, construct) => {
     const db = await freshDb();
-    const file = '0005_alter_zones.up.sql';
+    const file = '0095_alter_zones.up.sql';
     const err = await migrationError(run(db, migrationsWith({ [file]: sql }).files()));
     expect(err.file).toBe(file);
     expect(err.message).toContain(`${file}:`);
