@@ -1,6 +1,7 @@
 // The `caracal` command tree. Commands are thin: they parse flags and call one run* function each.
 import { Command, Option } from 'commander';
 import { registerAppCommands } from './commands/admin/app.js';
+import { registerApprovalCommands } from './commands/admin/approval.js';
 import { registerGrantCommands } from './commands/admin/grant.js';
 import { registerResourceCommands } from './commands/admin/resource.js';
 import { registerRevocationCommands } from './commands/admin/revocation.js';
@@ -138,7 +139,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .action(async (targets: string[], opts) => printPurge(await runPurge(targets, opts, io), io, opts.json));
 
   // Admin operations against the API (R-API-1), one group per object.
-  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerTokenCommands]) {
+  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands]) {
     register(program, io);
   }
 

@@ -13,15 +13,15 @@ const FRAMEWORK: Record<string, { status: number; error: string; description: st
   FST_ERR_CTP_INVALID_TYPE: { status: 415, error: 'unsupported_media_type', description: 'invalid content type' },
 };
 
-export function sendError(reply: FastifyReply, status: number, error: string, description: string, headers: Record<string, string> = {}) {
-  return reply.code(status).headers(headers).type('application/json; charset=utf-8').send({ error, error_description: description });
+export function sendError(reply: FastifyReply, status: number, error: string, description: string, headers: Record<string, string> = {}, extra: Record<string, string> = {}) {
+  return reply.code(status).headers(headers).type('application/json; charset=utf-8').send({ error, error_description: description, ...extra });
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ServiceError) {
       if (err.statusCode >= 500) req.log.warn({ err: { message: err.message, code: err.error } }, 'request refused');
-      return sendError(reply, err.statusCode, err.error, err.description, err.headers);
+      return sendError(reply, err.statusCode, err.error, err.description, err.headers, err.extra);
     }
     if (err.validation) {
       const first = err.validation[0];

@@ -2,6 +2,9 @@
 // They are turned into responses in exactly one place: error-handler.ts.
 
 export class ServiceError extends Error {
+  /** Extra members of the error body, e.g. `approval_id` with `interaction_required` (R-STS-5). */
+  extra: Record<string, string> = {};
+
   constructor(
     readonly statusCode: number,
     readonly error: string,

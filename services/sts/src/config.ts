@@ -14,6 +14,8 @@ const schema = baseSchema(8080).extend({
   AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(60),
   /** Mints per (zone, resource, actor) per minute (R-STS-4). */
   MINTS_PER_MIN: z.coerce.number().int().min(1).max(10_000_000).default(6000),
+  /** How long an approver has to decide a step-up request, and the client to use the approval (R-STS-5). */
+  APPROVAL_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
 });
 
 export type StsConfig = z.output<typeof schema>;

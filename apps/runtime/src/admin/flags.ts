@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 type Parser<T> = (value: string) => T;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const SCOPE = /^[A-Za-z0-9:._/-]{1,128}$/;
+export const SCOPE = /^[A-Za-z0-9:._/-]{1,128}$/;
 const OPERATION_PATH = /^\/[A-Za-z0-9/_.~:@!$&'()+,;=%-]*\*?$/;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', '*'] as const;
 

@@ -1,7 +1,7 @@
 // Grants (R-API-1): which application may ask for which scopes of which resource.
 import type { FastifyInstance } from 'fastify';
 import { withZone, type PoolClient } from '@caracal/db';
-import { NotFound } from '@caracal/service-kit';
+import { InvalidRequest, NotFound } from '@caracal/service-kit';
 import { authorize } from '../auth/admin-auth.js';
 import { audited, mapDbError, type ApiContext } from '../context.js';
 import { findApplication } from '../repos/applications.js';
@@ -15,6 +15,7 @@ interface GrantBody {
   resource: string;
   scopes: string[];
   roles?: string[];
+  approval_scopes?: string[];
   max_ttl_seconds?: number;
 }
 
@@ -33,6 +34,7 @@ export function grantRoutes(app: FastifyInstance, ctx: ApiContext): void {
             resource: { type: 'string', minLength: 1, maxLength: 200 },
             scopes: scopeList,
             roles: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[a-z0-9:._-]{1,64}$' } },
+            approval_scopes: { ...scopeList, minItems: 0 },
             max_ttl_seconds: { type: 'integer', minimum: 1, maximum: 3600 },
           },
         },
@@ -42,6 +44,9 @@ export function grantRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (req, reply) => {
       const zone = await resolveZone(ctx.deps.pool, req.params.zone);
       authorize(req, 'write', zone.id);
+      const gated = req.body.approval_scopes ?? [];
+      const outside = gated.filter((x) => !req.body.scopes.includes(x));
+      if (outside.length > 0) throw new InvalidRequest(`approval_scopes must be granted scopes: ${outside.join(', ')} is not in scopes`);
       const created = await audited(ctx, req, {
         zoneId: zone.id,
         action: 'grant.create',
@@ -57,6 +62,7 @@ export function grantRoutes(app: FastifyInstance, ctx: ApiContext): void {
             resourceId: resource.id,
             scopes: req.body.scopes,
             roles: req.body.roles ?? [],
+            approvalScopes: gated,
             maxTtlSeconds: req.body.max_ttl_seconds ?? 900,
           }).catch((e) => mapDbError(e, `application '${application.client_id}' already has a grant on '${resource.identifier}'`));
         },

@@ -96,6 +96,7 @@ export const grantOut = {
     client_id: { type: 'string' },
     roles: { type: 'array', items: { type: 'string' } },
     scopes: { type: 'array', items: { type: 'string' } },
+    approval_scopes: { type: 'array', items: { type: 'string' } },
     max_ttl_seconds: { type: 'integer' },
     created_at: ts,
   },

@@ -17,3 +17,10 @@ export const unsupportedGrantType = (d: string) => new OAuthError(400, 'unsuppor
 export const accessDenied = (d: string, reason: string) => new OAuthError(403, 'access_denied', d, reason);
 export const slowDown = (d: string, retryAfter: number, reason: string) => new OAuthError(429, 'slow_down', d, reason, { 'retry-after': String(retryAfter) });
 export const unavailable = (d: string, reason: string) => new OAuthError(503, 'temporarily_unavailable', d, reason);
+
+/** RFC 6749-style step-up answer (R-STS-5): the client retries with `approval_id` once an approver said yes. */
+export function interactionRequired(description: string, reason: string, approvalId: string): OAuthError {
+  const err = new OAuthError(401, 'interaction_required', description, reason);
+  err.extra = { approval_id: approvalId };
+  return err;
+}

@@ -15,12 +15,12 @@ export interface ResourceGrant {
   placement: { in: 'header' | 'query'; name: string; prefix?: string };
   credentialSealed: Buffer | null;
   /** null when the application holds no grant on this resource. */
-  grant: { scopes: string[]; maxTtlSeconds: number } | null;
+  grant: { scopes: string[]; maxTtlSeconds: number; approvalScopes: string[] } | null;
 }
 
 export async function findResourceGrant(c: PoolClient, identifier: string, applicationId: string): Promise<ResourceGrant | undefined> {
   const res = await c.query(
-    `SELECT r.id, r.identifier, r.upstream_url, r.operations, r.auth_placement, r.credential_sealed, g.scopes, g.max_ttl_seconds
+    `SELECT r.id, r.identifier, r.upstream_url, r.operations, r.auth_placement, r.credential_sealed, g.scopes, g.max_ttl_seconds, g.approval_scopes
        FROM resources r LEFT JOIN grants g ON g.resource_id = r.id AND g.application_id = $2 AND g.revoked_at IS NULL
       WHERE r.identifier = $1`,
     [identifier, applicationId],
@@ -34,7 +34,7 @@ export async function findResourceGrant(c: PoolClient, identifier: string, appli
     operations: r.operations,
     placement: r.auth_placement,
     credentialSealed: r.credential_sealed,
-    grant: r.scopes ? { scopes: r.scopes, maxTtlSeconds: r.max_ttl_seconds } : null,
+    grant: r.scopes ? { scopes: r.scopes, maxTtlSeconds: r.max_ttl_seconds, approvalScopes: r.approval_scopes ?? [] } : null,
   };
 }
 

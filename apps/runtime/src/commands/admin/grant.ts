@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { adminApi, apiPath } from '../../admin/client.js';
 import { group, zoned, type ZoneOpt } from '../../admin/define.js';
-import { appRef, csv, intIn, resourceRef, scopes, uuid } from '../../admin/flags.js';
+import { appRef, csv, intIn, resourceRef, SCOPE, scopes, uuid } from '../../admin/flags.js';
 import { col, printList, printRecord, type Field } from '../../admin/render.js';
 import type { Io } from '../io.js';
 
@@ -15,6 +15,7 @@ export interface Grant {
   client_id: string;
   roles: string[];
   scopes: string[];
+  approval_scopes: string[];
   max_ttl_seconds: number;
   created_at: string;
 }
@@ -24,6 +25,7 @@ export interface GrantCreateOptions extends ZoneOpt {
   resource: string;
   scopes: string[];
   roles?: string[];
+  approvalScopes?: string[];
   maxTtl?: number;
 }
 
@@ -32,6 +34,7 @@ const GRANT_FIELDS: ReadonlyArray<Field<Grant>> = [
   col('client_id'),
   col('resource'),
   col('scopes'),
+  col('approval_scopes'),
   col('roles'),
   col('max_ttl_seconds'),
   col('zone_id'),
@@ -47,6 +50,7 @@ export function runGrantCreate(opts: GrantCreateOptions, io: Io): Promise<Grant>
     resource: opts.resource,
     scopes: opts.scopes,
     ...(opts.roles ? { roles: opts.roles } : {}),
+    ...(opts.approvalScopes ? { approval_scopes: opts.approvalScopes } : {}),
     ...(opts.maxTtl !== undefined ? { max_ttl_seconds: opts.maxTtl } : {}),
   });
 }
@@ -60,6 +64,7 @@ export function registerGrantCommands(program: Command, io: Io): void {
     .requiredOption('--resource <resource>', 'resource id, resource://name or bare name', resourceRef('--resource'))
     .requiredOption('--scopes <scopes>', 'comma-separated scopes, e.g. items:read,items:write', scopes)
     .option('--roles <roles>', 'comma-separated roles', csv('--roles', /^[a-z0-9:._-]{1,64}$/, 'role'))
+    .option('--approval-scopes <scopes>', 'granted scopes that need an approver before each mint (step-up)', csv('--approval-scopes', SCOPE, 'scope'))
     .option('--max-ttl <seconds>', 'longest token lifetime for this grant, 1-3600 (API default 900)', intIn('--max-ttl', 1, 3600))
     .action(async (opts: GrantCreateOptions) => printRecord(io, opts.json, await runGrantCreate(opts, io), GRANT_FIELDS));
   zoned(grant, 'list', 'list grants').action(async (opts: ZoneOpt) => printList(io, opts.json, await runGrantList(opts.zone, io), LIST_FIELDS));

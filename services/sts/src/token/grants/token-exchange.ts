@@ -12,6 +12,7 @@ import { ACCESS_TOKEN_TYPE, mint, tokenResponse } from '../mint.js';
 import { authenticateClient } from '../client-auth.js';
 import { accessDenied, invalidClient, invalidGrant, invalidRequest, invalidTarget, slowDown, unavailable } from '../oauth-errors.js';
 import { findResourceGrant } from '../resource-grant.js';
+import { requireApproval } from '../step-up.js';
 import { verifySubject } from '../subject.js';
 
 export const GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -78,7 +79,6 @@ export async function handleTokenExchange(ctx: StsContext, req: FastifyRequest, 
   }
   req.auditZone = zoneId;
   req.auditDetail = { client_id: subject.client_id, resource: p.resource, subject: subject.sub };
-  if (p.approvalId) throw accessDenied('this scope needs no approval here; approval_id is not accepted', 'approval_not_applicable');
 
   const loaded = await withZone(ctx.deps.pool, zoneId, async (c) => {
     const lineage = await checkLineage(c, { sid: subject.sid, clientId: subject.client_id, agentSessionId: p.agentSessionId, delegationEdgeId: p.edgeId });
@@ -112,6 +112,17 @@ export async function handleTokenExchange(ctx: StsContext, req: FastifyRequest, 
   }
   const decision = evaluateContract(input);
   if (!allows(decision)) throw accessDenied(`denied: ${decision.reason}`, decision.reason);
+  const approvalId = await requireApproval(ctx, {
+    zoneId,
+    applicationId: state.applicationId,
+    resourceId: rg.resourceId,
+    resource: rg.identifier,
+    scopes: p.scopes,
+    gated: rg.grant!.approvalScopes,
+    sid: subject.sid,
+    clientId: subject.client_id,
+    approvalId: p.approvalId,
+  });
 
   let rate;
   try {
@@ -150,7 +161,7 @@ export async function handleTokenExchange(ctx: StsContext, req: FastifyRequest, 
     client_id: subject.client_id,
     resource: rg.identifier,
     subject: signed.claims.sub,
-    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti },
+    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(approvalId ? { approval_id: approvalId } : {}) },
   });
   return tokenResponse(signed);
 }
