@@ -2,15 +2,14 @@
 // single-use nonce) presenting the caller's mandate. The STS re-checks everything and, on allow, returns the
 // upstream directive with the credential opened from its seal. Policy denials are data (200, decision deny).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { withZone } from '@caracal/db';
 import { verifyRequest } from '@caracal/internal-auth';
 import { scopesOf, verifyMandate } from '@caracal/mandates';
 import { unseal } from '@caracal/seal';
 import { InvalidRequest, ServiceError, ServiceUnavailable } from '@caracal/service-kit';
 import type { StsContext } from '../context.js';
 import { allows, evaluateContract } from '../policy/contract.js';
-import { checkLineage } from '../token/lineage.js';
-import { findResourceGrant, requiredScope } from '../token/resource-grant.js';
+import { loadAuthorityContext } from '../token/authority-context.js';
+import { requiredScope } from '../token/resource-grant.js';
 
 export const AUTHORIZE_PATH = '/internal/v1/gateway/authorize';
 
@@ -38,10 +37,7 @@ async function decide(ctx: StsContext, req: FastifyRequest, b: AuthorizeBody): P
   const claims = verified.claims;
   const zone = claims.zone_id;
   const detail = { client_id: claims.client_id, resource: b.resource, subject: claims.sub };
-  const loaded = await withZone(ctx.deps.pool, zone, async (c) => {
-    const lineage = await checkLineage(c, { sid: claims.sid, clientId: claims.client_id, agentSessionId: claims.agent_session_id, delegationEdgeId: claims.delegation_edge_id });
-    return lineage.ok ? { lineage, rg: await findResourceGrant(c, b.resource, lineage.state.applicationId) } : { lineage, rg: undefined };
-  }).catch(() => {
+  const loaded = await loadAuthorityContext(ctx.deps.pool, zone, { sid: claims.sid, clientId: claims.client_id, agentSessionId: claims.agent_session_id, delegationEdgeId: claims.delegation_edge_id }, b.resource).catch(() => {
     throw new ServiceUnavailable('authority store unavailable');
   });
   if (!loaded.lineage.ok) return { decision: 'deny', reason: loaded.lineage.reason, zone, detail };

@@ -7,11 +7,10 @@ import { hitRateLimit } from '@caracal/service-kit';
 import { allows, evaluateContract, type DecisionInput } from '../../policy/contract.js';
 import type { StsContext } from '../../context.js';
 import { param, required, type Form } from '../form.js';
-import { checkLineage } from '../lineage.js';
+import { loadAuthorityContext } from '../authority-context.js';
 import { ACCESS_TOKEN_TYPE, mint, tokenResponse } from '../mint.js';
 import { authenticateClient } from '../client-auth.js';
 import { accessDenied, invalidClient, invalidGrant, invalidRequest, invalidTarget, slowDown, unavailable } from '../oauth-errors.js';
-import { findResourceGrant } from '../resource-grant.js';
 import { requireApproval } from '../step-up.js';
 import { verifySubject } from '../subject.js';
 
@@ -54,11 +53,11 @@ function parse(form: Form) {
 
 type Parsed = ReturnType<typeof parse>;
 
-async function loadDelegation(c: PoolClient, p: Parsed, applicationId: string) {
+async function loadDelegation(c: PoolClient, p: Parsed) {
   if (!p.agentSessionId && !p.edgeId) return { agent: null, edge: null };
   if (!p.agentSessionId) throw accessDenied('a delegation edge needs agent_session_id', 'restriction_active');
   const agent = (await c.query('SELECT id, status, expires_at, application_id FROM agent_sessions WHERE id = $1', [p.agentSessionId])).rows[0];
-  if (!agent || agent.application_id !== applicationId) throw accessDenied('unknown agent session', 'agent_session_unknown');
+  if (!agent) throw accessDenied('unknown agent session', 'agent_session_unknown');
   if (agent.status !== 'active' || agent.expires_at <= new Date()) throw accessDenied('the agent session is not active', 'lineage_revoked');
   if (!p.edgeId) return { agent, edge: null };
   const edge = (await c.query('SELECT id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at FROM delegation_edges WHERE id = $1', [p.edgeId])).rows[0];
@@ -80,22 +79,28 @@ export async function handleTokenExchange(ctx: StsContext, req: FastifyRequest, 
   req.auditZone = zoneId;
   req.auditDetail = { client_id: subject.client_id, resource: p.resource, subject: subject.sub };
 
-  const loaded = await withZone(ctx.deps.pool, zoneId, async (c) => {
-    const lineage = await checkLineage(c, { sid: subject.sid, clientId: subject.client_id, agentSessionId: p.agentSessionId, delegationEdgeId: p.edgeId });
-    if (!lineage.ok) return { lineage };
-    const rg = await findResourceGrant(c, p.resource, lineage.state.applicationId);
-    const delegation = await loadDelegation(c, p, lineage.state.applicationId);
-    return { lineage, rg, delegation };
-  }).catch((err) => {
-    if (err instanceof Error && 'statusCode' in err) throw err;
-    throw unavailable('authority store unavailable', 'postgres_unavailable');
-  });
+  // The authority context (one round trip) and the rate limit (Redis) are independent: ask both at once.
+  const [loaded, delegation, rate] = await Promise.all([
+    loadAuthorityContext(ctx.deps.pool, zoneId, { sid: subject.sid, clientId: subject.client_id, agentSessionId: p.agentSessionId, delegationEdgeId: p.edgeId }, p.resource).catch(() => {
+      throw unavailable('authority store unavailable', 'postgres_unavailable');
+    }),
+    p.agentSessionId || p.edgeId
+      ? withZone(ctx.deps.pool, zoneId, (c) => loadDelegation(c, p)).catch((err) => {
+          if (err instanceof Error && 'statusCode' in err) throw err;
+          throw unavailable('authority store unavailable', 'postgres_unavailable');
+        })
+      : Promise.resolve({ agent: null, edge: null }),
+    hitRateLimit(ctx.deps.redis, `${ctx.config.REDIS_KEY_PREFIX}caracal:rl:mint:${zoneId}:${p.resource}:${subject.client_id}`, ctx.config.MINTS_PER_MIN, 60).catch(() => {
+      throw unavailable('rate limiter unavailable', 'redis_unavailable');
+    }),
+  ]);
   if (!loaded.lineage.ok) throw invalidGrant(`the subject token's lineage is not valid (${loaded.lineage.reason})`, loaded.lineage.reason);
   const { state } = loaded.lineage;
   req.auditDetail.application_id = state.applicationId;
   const rg = loaded.rg;
   if (!rg) throw invalidTarget(`unknown resource '${p.resource}'`, 'unknown_resource');
-  const edge = loaded.delegation?.edge ?? null;
+  if (delegation.agent && delegation.agent.application_id !== state.applicationId) throw accessDenied('unknown agent session', 'agent_session_unknown');
+  const edge = delegation.edge;
 
   const input: DecisionInput = {
     schema_version: 1,
@@ -124,12 +129,6 @@ export async function handleTokenExchange(ctx: StsContext, req: FastifyRequest, 
     approvalId: p.approvalId,
   });
 
-  let rate;
-  try {
-    rate = await hitRateLimit(ctx.deps.redis, `${ctx.config.REDIS_KEY_PREFIX}caracal:rl:mint:${zoneId}:${rg.resourceId}:${subject.client_id}`, ctx.config.MINTS_PER_MIN, 60);
-  } catch {
-    throw unavailable('rate limiter unavailable', 'redis_unavailable');
-  }
   if (!rate.allowed) throw slowDown('mint rate limit exceeded for this resource', rate.retryAfterSeconds, 'mint_rate_limited');
 
   const now = Math.floor(Date.now() / 1000);
