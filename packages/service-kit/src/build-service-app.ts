@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@caracal/logging';
 import { installErrorHandler, sendError } from './error-handler.js';
+import { OneLineRequestLog } from './request-log.js';
 import { bearerMatches, type ServiceMetrics } from './metrics.js';
 import { runLadder, type ReadinessCheck } from './readiness.js';
 
@@ -29,6 +30,7 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    logController: new OneLineRequestLog(),
     // Errors raised before routing (a URL that does not decode, a bad content type) get the same RFC shape.
     frameworkErrors: (err, _req, reply) => {
       const status = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_ASYNC_CONSTRAINT' ? 400 : (err.statusCode ?? 400);
