@@ -1,12 +1,12 @@
-// bench/gateway: protected requests/s and added latency through the gateway of a `caracal up` stack (mandate check,
-// jti single use, signed STS re-exchange, credential injection) to a local upstream, against the same upstream
-// reached directly and through a plain nginx reverse proxy, all measured in the same run by the same generator.
+// bench/gateway: protected requests/s and added latency of the gateway, against the same upstream direct and via nginx.
+// The gateway path is a `caracal up` stack (mandate check, jti single use, signed STS re-exchange, credential
+// injection) in front of a local upstream; direct, nginx and gateway are measured in the same run by one generator.
 // Usage: pnpm bench:gateway [--duration S] [--warmup S] [--connections N]
 import { loadavg } from 'node:os';
 import { closedLoop, leastDisturbed, selfCpu } from './lib/load.mjs';
 import { startNginx } from './lib/nginx.mjs';
 import {
-  bootstrap, cpuSeconds, machine, mintMany, Misbehaviour, provision, runBench, stackCpu, startStack, startUpstream, upstreamStats, writeOut,
+  bootstrap, cpuSeconds, machine, mintMany, Misbehaviour, provision, source, runBench, stackCpu, startStack, startUpstream, upstreamStats, writeOut,
 } from './lib/stack.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
@@ -96,6 +96,7 @@ await runBench(async () => {
   const addedSingle = +(gw.single.p50_ms - direct.single.p50_ms).toFixed(2);
   const result = {
     when: new Date().toISOString(),
+    source: source(),
     machine: { ...machine(), loadavg_before: loadBefore },
     config: { connections: CONNECTIONS, duration_s: DURATION_S, warmup_s: WARMUP_S, single_connection_s: SINGLE_S, path: PATH, nginx: nginx.version, nginx_installed_by_this_run: nginx.installed_now },
     direct: direct,
@@ -113,6 +114,7 @@ await runBench(async () => {
   console.log(`  added p50 over direct     ${added} ms   target ≤ ${TARGETS.addedP50Ms} ms: ${ok(result.targets.added_p50_at_most_3ms)}   (nginx adds ${result.added_p50_ms.nginx_over_direct} ms)`);
   console.log(`  one connection p50        gateway ${gw.single.p50_ms} ms (+${addedSingle} ms)   direct ${direct.single.p50_ms} ms   nginx ${proxied.single.p50_ms} ms (+${result.added_p50_ms.nginx_over_direct_one_connection} ms)`);
   console.log(`  cores busy (of ${result.machine.cpus})        gateway run ${JSON.stringify(g.cpu_cores)}`);
+  console.log(`  disturbance (runs kept)   canary slowdown direct ${d.canary_slowdown}, nginx ${n.canary_slowdown}, gateway ${g.canary_slowdown}; cores outside the benchmark ${d.cpu_cores.unaccounted} / ${n.cpu_cores.unaccounted} / ${g.cpu_cores.unaccounted}; attempts ${d.attempts} / ${n.attempts} / ${g.attempts}`);
   writeOut('gateway', result);
 
   const runs = { direct: d, direct_single: direct.single, nginx: n, nginx_single: proxied.single, gateway: g, gateway_single: gw.single };

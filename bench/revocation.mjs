@@ -1,12 +1,12 @@
-// bench/revocation: time from a session revoke call returning (admin API) to the gateway denying that session's
-// lineage, over many trials, polling with fresh pre-minted mandates. Baselines measured in the same run on the same
-// connection: the fastest possible gateway denial (replaying a used mandate, refused at the same stage as a revoked
-// lineage, so the difference is propagation) and one allowed gateway call of the same lineage.
+// bench/revocation: time from a session revoke call returning to the gateway denying that session's lineage.
+// Many trials, each polling with fresh pre-minted mandates. Baselines measured in the same run on the same connection:
+// the fastest possible gateway denial (replaying a used mandate, refused at the same stage as a revoked lineage, so
+// the difference is propagation) and one allowed gateway call of the same lineage.
 // Usage: pnpm bench:revocation [--trials N] [--polls N]
 import { loadavg } from 'node:os';
 import { Pool } from 'undici';
 import { summarize, waitForQuiet } from './lib/load.mjs';
-import { admin, bootstrap, claimsOf, machine, mintMany, Misbehaviour, provision, runBench, startStack, startUpstream, writeOut } from './lib/stack.mjs';
+import { admin, bootstrap, claimsOf, machine, mintMany, Misbehaviour, provision, runBench, source, startStack, startUpstream, writeOut } from './lib/stack.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const TRIALS = arg('--trials', 200);
@@ -81,6 +81,7 @@ await runBench(async () => {
   const f = summarize(replayDeny);
   const result = {
     when: new Date().toISOString(),
+    source: source(),
     machine: { ...machine(), loadavg_before: loadBefore, ...quiet },
     config: { trials: TRIALS, polls_per_trial: POLLS, applications: APPS },
     revoke_to_deny_ms: d,

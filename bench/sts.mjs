@@ -1,11 +1,11 @@
-// bench/sts: RFC 8693 token-exchange throughput and latency of the real STS of a `caracal up` stack at 50 concurrent
-// clients, against oidc-provider serving client_credentials (ES256 JWT access tokens) as the peer baseline, measured
-// in the same run on the same load generator. Also both at one client (latency without queueing).
+// bench/sts: token-exchange throughput and latency of the STS of a `caracal up` stack, against oidc-provider as the peer.
+// RFC 8693 exchanges at 50 concurrent clients vs oidc-provider serving client_credentials (ES256 JWT access tokens),
+// measured in the same run on the same load generator; also both at one client (latency without queueing).
 // Usage: pnpm bench:sts [--duration S] [--warmup S] [--connections N]
 import { loadavg } from 'node:os';
 import { closedLoop, leastDisturbed, selfCpu } from './lib/load.mjs';
 import {
-  bootstrap, claimsOf, cpuSeconds, exchange, exchangeBody, exchangeHeaders, machine, Misbehaviour, provision, RESOURCE, runBench, SCOPE, spawnNode, stackCpu, startStack, writeOut,
+  bootstrap, claimsOf, cpuSeconds, exchange, exchangeBody, exchangeHeaders, machine, Misbehaviour, provision, RESOURCE, runBench, SCOPE, source, spawnNode, stackCpu, startStack, writeOut,
 } from './lib/stack.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
@@ -65,6 +65,7 @@ await runBench(async () => {
   const p = peer.concurrent;
   const result = {
     when: new Date().toISOString(),
+    source: source(),
     machine: { ...machine(), loadavg_before: loadBefore },
     config: { connections: CONNECTIONS, duration_s: DURATION_S, warmup_s: WARMUP_S, single_client_s: SINGLE_S, applications: CONNECTIONS },
     caracal_token_exchange: caracal,
@@ -88,6 +89,7 @@ await runBench(async () => {
   console.log(`  latency p50 / p99         ${c.p50_ms} / ${c.p99_ms} ms   target p99 ≤ ${TARGETS.p99Ms} ms: ${ok(result.targets.p99_at_most_20ms)}   peer ${p.p50_ms} / ${p.p99_ms} ms (p99 ${result.ratio_caracal_over_peer.p99}×)`);
   console.log(`  one client p50 / p99      ${caracal.single.p50_ms} / ${caracal.single.p99_ms} ms   peer ${peer.single.p50_ms} / ${peer.single.p99_ms} ms (p50 ${result.ratio_caracal_over_peer.single_client_p50}×)`);
   console.log(`  cores busy (of ${result.machine.cpus})      caracal run ${JSON.stringify(c.cpu_cores)}   peer run ${JSON.stringify(p.cpu_cores)}`);
+  console.log(`  disturbance (runs kept)   canary slowdown ${c.canary_slowdown} / ${p.canary_slowdown}, cores outside the benchmark ${c.cpu_cores.unaccounted} / ${p.cpu_cores.unaccounted}, attempts ${c.attempts} / ${p.attempts}`);
   writeOut('sts', result);
   const bad = [caracal.concurrent, caracal.single, peer.concurrent, peer.single].filter((r) => r.errors + r.warmup_errors + r.discarded_runs_errors > 0);
   if (bad.length > 0) throw new Misbehaviour(`non-200 token answers: ${bad.map((r) => `${JSON.stringify(r.statuses)} ${r.failures.join(' | ')}`).join('; ')}`);

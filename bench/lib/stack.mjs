@@ -18,6 +18,17 @@ const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const machine = () => ({ cpus: cpus().length, node: process.version });
 
+/** The commit measured, and whether system code differs from it (the services run the built dist/ of the tree). */
+export function source() {
+  const git = (args) => execFileSync('git', args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const dirty = git(['status', '--porcelain', '--', 'apps', 'services', 'packages', 'infra']).split('\n').filter(Boolean).length;
+    return { commit: git(['rev-parse', '--short', 'HEAD']), system_files_changed_since_commit: dirty };
+  } catch {
+    return { commit: 'unknown' };
+  }
+}
+
 export const freePort = () =>
   new Promise((resolve, reject) => {
     const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
@@ -42,18 +53,25 @@ export function onCleanup(fn) {
     await fn();
   };
 }
-export async function cleanup() {
-  while (cleanups.length > 0) {
-    const { fn } = cleanups.pop();
-    try {
-      await fn();
-    } catch (err) {
-      console.error(`cleanup: ${err.message}`);
+let cleaning;
+let interrupted = false;
+/** Runs every registered cleanup once, newest first; concurrent callers share the same pass. */
+export function cleanup() {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const { fn } = cleanups.pop();
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`cleanup: ${err.message}`);
+      }
     }
-  }
+  })();
+  return cleaning;
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
+    interrupted = true;
     console.error(`${sig}: cleaning up`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -65,8 +83,8 @@ export async function runBench(main) {
   try {
     await main();
   } catch (err) {
-    console.error(err instanceof Misbehaviour ? `MISBEHAVIOUR: ${err.message}` : err);
-    code = 1;
+    if (!interrupted) console.error(err instanceof Misbehaviour ? `MISBEHAVIOUR: ${err.message}` : err);
+    code = interrupted ? 130 : 1;
   } finally {
     await cleanup();
   }
