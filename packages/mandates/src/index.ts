@@ -2,4 +2,5 @@
 export { MANDATE_ALG, MANDATE_TYP, MAX_TOKEN_BYTES, UUID, scopesOf, type MandateClaims, type MandateUse } from './claims.js';
 export { signMandate, uuidv7, type MandateInput, type SignedMandate } from './sign.js';
 export { verifyMandate, type KeyResolver, type VerifyFailure, type VerifyOptions, type VerifyResult } from './verify.js';
-export { createZoneKey, openZoneKey, publicKeyOf, type NewZoneKey } from './zone-key.js';
+export { createZoneKey, openZoneKey, publicKeyOf, type NewZoneKey, type PublicJwk } from './zone-key.js';
+export { decodeCompact, signCompact, verifyEs256, type DecodedJws, type JwsHeader } from './jws.js';

@@ -1,10 +1,10 @@
 // The zones' public keys, fetched from the STS JWKS (R-GW-1): cached, refetched once on an unknown kid with a
 // per-zone cooldown, never following redirects. A fetch failure throws, so verification denies.
-import { importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
-import type { KeyResolver } from '@caracal/mandates';
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import { publicKeyOf, type KeyResolver } from '@caracal/mandates';
 
 interface ZoneEntry {
-  keys: Map<string, CryptoKey | KeyObject>;
+  keys: Map<string, KeyObject>;
   fetchedAt: number;
 }
 
@@ -32,11 +32,11 @@ export class JwksCache {
       signal: AbortSignal.timeout(this.o.timeoutMs),
     });
     if (res.status !== 200) throw new Error(`JWKS fetch answered ${res.status}`);
-    const body = (await res.json()) as { keys?: JWK[] };
-    const keys = new Map<string, CryptoKey | KeyObject>();
+    const body = (await res.json()) as { keys?: Array<JsonWebKey & { kid?: unknown }> };
+    const keys = new Map<string, KeyObject>();
     for (const jwk of body.keys ?? []) {
       if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.kid !== 'string' || 'd' in jwk) continue;
-      keys.set(jwk.kid, (await importJWK(jwk, 'ES256')) as CryptoKey | KeyObject);
+      keys.set(jwk.kid, publicKeyOf(jwk));
     }
     return { keys, fetchedAt: this.now() };
   }

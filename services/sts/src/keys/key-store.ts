@@ -1,11 +1,11 @@
 // Per-zone signing keys (R-STS-2): the first mint in a zone creates its key; private halves are sealed with the
 // KEK in Postgres and cached opened for a short while. Any failure here throws, and callers deny.
-import type { JWK } from 'jose';
+import type { KeyObject } from 'node:crypto';
 import { withZone, type Pool } from '@caracal/db';
-import { createZoneKey, openZoneKey, publicKeyOf } from '@caracal/mandates';
-import type { CryptoKey, KeyObject } from 'jose';
+import { createZoneKey, openZoneKey, publicKeyOf, type PublicJwk } from '@caracal/mandates';
 
-type Key = CryptoKey | KeyObject;
+type Key = KeyObject;
+type JWK = PublicJwk;
 
 interface KeyRow {
   kid: string;
@@ -61,7 +61,7 @@ export class KeyStore {
     const verifying = new Map<string, { key: Key; jwk: JWK; retireAfter: number | null }>();
     let active: ZoneKeys['active'];
     for (const r of rows) {
-      verifying.set(r.kid, { key: await publicKeyOf(r.public_jwk), jwk: r.public_jwk, retireAfter: r.retire_after?.getTime() ?? null });
+      verifying.set(r.kid, { key: publicKeyOf(r.public_jwk), jwk: r.public_jwk, retireAfter: r.retire_after?.getTime() ?? null });
       if (r.status === 'active') active = { kid: r.kid, key: await openZoneKey(this.kek(), zoneId, r.kid, r.private_sealed) };
     }
     return { loadedAt: this.now(), active, verifying };
