@@ -28,7 +28,7 @@ export function decodePayload(token: string): Record<string, any> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
 }
 
-export async function signWith(key: ZoneKey['privateKey'], kid: string, claims: Record<string, unknown>): Promise<string> {
+export async function signWith(key: ZoneKey['privateKey'] | CryptoKey, kid: string, claims: Record<string, unknown>): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).sign(key);
 }
 
