@@ -3,16 +3,13 @@
 // injection) in front of a local upstream; direct, nginx and gateway are measured in the same run by one generator.
 // Usage: pnpm bench:gateway [--duration S] [--warmup S] [--connections N]
 import { loadavg } from 'node:os';
-import { closedLoop, leastDisturbed, selfCpu } from './lib/load.mjs';
+import { closedLoop, leastDisturbed, loadShape, selfCpu } from './lib/load.mjs';
 import { startNginx } from './lib/nginx.mjs';
 import {
   bootstrap, cpuSeconds, machine, mintMany, Misbehaviour, provision, source, runBench, stackCpu, startStack, startUpstream, upstreamStats, writeOut,
 } from './lib/stack.mjs';
 
-const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
-const DURATION_S = arg('--duration', 15);
-const WARMUP_S = arg('--warmup', 5);
-const CONNECTIONS = arg('--connections', 50);
+const { durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS } = loadShape();
 const SINGLE_S = 3;
 const PATH = '/items';
 const TARGETS = { rps: 1000, addedP50Ms: 3 };

@@ -5,10 +5,9 @@
 // Usage: pnpm bench:revocation [--trials N] [--polls N]
 import { loadavg } from 'node:os';
 import { Pool } from 'undici';
-import { summarize, waitForQuiet } from './lib/load.mjs';
+import { arg, summarize, waitForQuiet } from './lib/load.mjs';
 import { admin, bootstrap, claimsOf, machine, mintMany, Misbehaviour, provision, runBench, source, startStack, startUpstream, writeOut } from './lib/stack.mjs';
 
-const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const TRIALS = arg('--trials', 200);
 const POLLS = arg('--polls', 20); // fresh mandates per trial for polling after the revoke
 const APPS = 10; // trials rotate over applications, keeping each well under the STS mint limit

@@ -3,15 +3,12 @@
 // measured in the same run on the same load generator; also both at one client (latency without queueing).
 // Usage: pnpm bench:sts [--duration S] [--warmup S] [--connections N]
 import { loadavg } from 'node:os';
-import { closedLoop, leastDisturbed, selfCpu } from './lib/load.mjs';
+import { closedLoop, leastDisturbed, loadShape, selfCpu } from './lib/load.mjs';
 import {
   bootstrap, claimsOf, cpuSeconds, exchange, exchangeBody, exchangeHeaders, machine, Misbehaviour, provision, RESOURCE, runBench, SCOPE, source, spawnNode, stackCpu, startStack, writeOut,
 } from './lib/stack.mjs';
 
-const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
-const DURATION_S = arg('--duration', 15);
-const WARMUP_S = arg('--warmup', 5);
-const CONNECTIONS = arg('--connections', 50);
+const { durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS } = loadShape();
 const SINGLE_S = 3;
 const TARGETS = { rps: 1500, p99Ms: 20 };
 

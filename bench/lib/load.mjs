@@ -157,3 +157,9 @@ export async function leastDisturbed(attempt, { attempts = 3, maxUnaccounted = 0
   best.discarded_runs_errors = runs.filter((r) => r !== best).reduce((a, r) => a + r.errors + r.warmup_errors, 0);
   return best;
 }
+
+/** A numeric command-line flag (`--duration 15`), or its default. */
+export const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
+
+/** The load shape the closed-loop benchmarks share: `--duration S`, `--warmup S`, `--connections N`. */
+export const loadShape = () => ({ durationS: arg('--duration', 15), warmupS: arg('--warmup', 5), connections: arg('--connections', 50) });
