@@ -18,3 +18,4 @@ export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standa
 export { buildStandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';
+export { serviceAuditEmitter } from './audit.js';

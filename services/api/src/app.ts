@@ -1,8 +1,8 @@
 // Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations)
 // from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { createAuditEmitter, type GroupSpec } from '@caracal/streams';
+import { buildStandardApp, serviceAuditEmitter, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import type { GroupSpec } from '@caracal/streams';
 import { adminAuth } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
 import type { ApiContext } from './context.js';
@@ -18,13 +18,7 @@ export const GROUPS: readonly GroupSpec[] = [];
 
 export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
   const { app } = buildStandardApp({ service: 'api', config, deps, logger, groups: GROUPS });
-  const emit = createAuditEmitter({
-    redis: deps.redis,
-    keys: deps.keys,
-    hmacKey: config.AUDIT_HMAC_KEY ?? '',
-    source: 'api',
-    onError: (event, err) => logger.error({ event_id: event.id, type: event.type, err: { message: (err as Error).message } }, 'audit event not published'),
-  });
+  const emit = serviceAuditEmitter('api', config, deps, logger);
   const ctx: ApiContext = { config, deps, logger, emit };
   // Everything under /v1 is admin-only; health, readiness and metrics stay outside.
   await app.register(async (v1) => {

@@ -1,8 +1,8 @@
 // Builds the gateway service (the reverse proxy enforcing mandates per request) from config and dependencies;
 // used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { createAuditEmitter, STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
+import { buildStandardApp, serviceAuditEmitter, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { JwksCache } from './jwks-cache.js';
@@ -55,13 +55,7 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
     jwks: new JwksCache({ stsUrl, cooldownMs: config.JWKS_COOLDOWN_MS, timeoutMs: config.STS_TIMEOUT_MS }),
     revocations,
     sts: new StsClient({ stsUrl, hmacKey: config.GATEWAY_STS_HMAC_KEY ?? '', timeoutMs: config.STS_TIMEOUT_MS }),
-    emit: createAuditEmitter({
-      redis: deps.redis,
-      keys: deps.keys,
-      hmacKey: config.AUDIT_HMAC_KEY ?? '',
-      source: 'gateway',
-      onError: (event, err) => logger.error({ event_id: event.id, type: event.type, err: { message: (err as Error).message } }, 'audit event not published'),
-    }),
+    emit: serviceAuditEmitter('gateway', config, deps, logger),
     policy,
     resolve,
     lookup: guardedLookup(resolve, policy),

@@ -1,7 +1,7 @@
 // Builds the sts service (the sole issuer of mandates) from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { createAuditEmitter, STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
+import { buildStandardApp, serviceAuditEmitter, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
 import { KeyStore } from './keys/key-store.js';
@@ -18,13 +18,7 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
   const { app, metrics } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS });
   const issuer = (config.CARACAL_ISSUER_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/$/, '');
   const keys = new KeyStore({ pool: deps.pool, kek: config.SECRET_STORE_KEK });
-  const emit = createAuditEmitter({
-    redis: deps.redis,
-    keys: deps.keys,
-    hmacKey: config.AUDIT_HMAC_KEY ?? '',
-    source: 'sts',
-    onError: (event, err) => logger.error({ event_id: event.id, type: event.type, err: { message: (err as Error).message } }, 'audit event not published'),
-  });
+  const emit = serviceAuditEmitter('sts', config, deps, logger);
   const ctx: StsContext = { config, deps, logger, keys, emit, issuer };
   await tokenRoutes(app, ctx);
   await gatewayAuthorizeRoutes(app, ctx);
