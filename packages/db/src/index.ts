@@ -17,4 +17,5 @@ export {
   type AppliedRow,
 } from './migrations/runner.js';
 export { checkManifest, writeManifest, type ManifestProblem } from './migrations/manifest.js';
-export { appendAdminAudit, adminContentSha256, adminChainHmac, ADMIN_AUDIT_LOCK_KEY, GENESIS, type AdminAuditEvent } from './admin-audit/append.js';
+export { appendAdminAudit, adminContentSha256, adminChainHmac, ADMIN_AUDIT_LOCK_KEY, type AdminAuditEvent } from './admin-audit/append.js';
+export { GENESIS, sha256Fields, chainKey, chainHmac } from './chain.js';

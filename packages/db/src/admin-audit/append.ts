@@ -1,6 +1,6 @@
 // Admin audit (R-AUD-5): one installation-wide hash chain, appended inside the mutation's own transaction so
 // nothing is reported as done unless its audit row committed with it.
-import { createHash, createHmac } from 'node:crypto';
+import { chainHmac, GENESIS, sha256Fields } from '../chain.js';
 import type { PoolClient } from '../pool.js';
 
 export interface AdminAuditEvent {
@@ -14,19 +14,13 @@ export interface AdminAuditEvent {
 
 /** Serialises appends across the whole installation; distinct from the migration lock. */
 export const ADMIN_AUDIT_LOCK_KEY = 0x61647574; // "adut"
-export const GENESIS = '0'.repeat(64);
-const SEP = '\u001f';
 
 export function adminContentSha256(seq: number, occurredAt: string, e: AdminAuditEvent): string {
   const fields = [String(seq), occurredAt, e.actor, e.action, e.zoneId ?? '', e.target ?? '', e.requestId ?? '', JSON.stringify(e.detail ?? {})];
-  const h = createHash('sha256');
-  for (const f of fields) h.update(f, 'utf8').update(SEP);
-  return h.digest('hex');
+  return sha256Fields(fields);
 }
 
-export function adminChainHmac(key: string, content: string, prev: string): string {
-  return createHmac('sha256', Buffer.from(key, 'hex')).update(`${content}|${prev}`).digest('hex');
-}
+export const adminChainHmac = (key: string, content: string, prev: string): string => chainHmac(key, content, prev);
 
 export async function appendAdminAudit(client: PoolClient, hmacKey: string, e: AdminAuditEvent): Promise<{ seq: number; contentSha256: string }> {
   await client.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_AUDIT_LOCK_KEY]);
