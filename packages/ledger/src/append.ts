@@ -7,13 +7,17 @@ import { contentFields, type LedgerEvent } from './event.js';
 /** Namespace of the per-zone append lock (pg_advisory_xact_lock(ns, hashtext(zone))). */
 export const APPEND_LOCK_NS = 0x6c656467; // "ledg"
 
+/**
+ * What became of each input event, by position: appended to the chain; a duplicate (its id is already in the
+ * ledger with the same content: a redelivery, acknowledged without a new row); or a conflict (its id is already in
+ * the ledger, or earlier in the batch, with different content: an alert and a DLQ entry).
+ */
+export type AppendStatus = 'appended' | 'duplicate' | 'conflict';
+
 export interface AppendResult {
+  status: AppendStatus[];
   /** Events now in the chain, with their sequence. */
   appended: Array<{ event_id: string; seq: number; content_sha256: string }>;
-  /** Ids already in the ledger with the same content: a redelivery, acknowledged without a new row. */
-  duplicates: string[];
-  /** Ids already in the ledger (or twice in the batch) with different content: an alert and a DLQ entry. */
-  conflicts: string[];
   head: { seq: number; content_sha256: string } | null;
 }
 
@@ -34,7 +38,7 @@ export async function chainTip(client: PoolClient, zoneId: string): Promise<{ se
 }
 
 export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId: string, events: readonly LedgerEvent[], recordedAt: Date): Promise<AppendResult> {
-  const result: AppendResult = { appended: [], duplicates: [], conflicts: [], head: null };
+  const result: AppendResult = { status: [], appended: [], head: null };
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [APPEND_LOCK_NS, zoneId]);
   const hashed = events.map((e) => ({ e, content: contentSha256(e) }));
   const stored = await client.query<{ event_id: string; content_sha256: string }>(
@@ -48,8 +52,8 @@ export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId
     if (prior === undefined) {
       known.set(h.e.event_id, h.content);
       fresh.push(h);
-    } else if (prior === h.content) result.duplicates.push(h.e.event_id);
-    else result.conflicts.push(h.e.event_id);
+    }
+    result.status.push(prior === undefined ? 'appended' : prior === h.content ? 'duplicate' : 'conflict');
   }
   if (fresh.length === 0) return result;
 

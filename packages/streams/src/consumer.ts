@@ -1,6 +1,8 @@
 // A consumer-group reader that acknowledges only after durable handling (R-STR-4): failed messages stay pending,
-// are reclaimed with XAUTOCLAIM once idle, and after too many deliveries go to the DLQ with a reason.
+// are reclaimed with XAUTOCLAIM once idle, and after too many deliveries go to the DLQ with a reason. Messages are
+// handled a batch at a time (the audit ledger commits a batch per zone); `handle` is the one-message form.
 import type { Redis } from 'ioredis';
+import { ensureGroups } from './groups.js';
 import type { StreamKeys } from './keys.js';
 import { dlqOf } from './names.js';
 
@@ -9,27 +11,29 @@ export interface StreamMessage {
   fields: Record<string, string>;
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: string };
+export type Verdict = { ok: true } | { ok: false; reason: string; detail?: string };
+
+/** What became of one message of a batch: acknowledged, dead-lettered with a reason, or left for redelivery. */
+export type Outcome = { kind: 'done' } | { kind: 'dlq'; reason: string; detail?: string } | { kind: 'retry'; error: unknown };
 
 export interface ConsumerHooks {
   /** A message failed verification; it was acknowledged and dropped (or dead-lettered). */
   onRejected?: (msg: StreamMessage, reason: string) => void;
-  /** A message exhausted its deliveries and was moved to the DLQ. */
+  /** A message was moved to the DLQ (exhausted deliveries, or the handler's verdict). */
   onDeadLettered?: (msg: StreamMessage, reason: string) => void;
-  /** The handler threw; the message stays pending for redelivery. */
+  /** The handler failed; the message stays pending for redelivery. */
   onHandlerError?: (msg: StreamMessage, err: unknown) => void;
   /** Reading from Redis failed; the loop backs off and retries. */
   onReadError?: (err: unknown) => void;
 }
 
-export interface ConsumerOptions {
+interface ConsumerBase {
   redis: Redis;
   keys: StreamKeys;
   stream: string;
   group: string;
   consumer: string;
   verify: (msg: StreamMessage) => Verdict;
-  handle: (msg: StreamMessage) => Promise<void>;
   /** What happens to a message that fails verification: dropped (R-STR-2) or kept in the DLQ (audit). */
   onInvalid?: 'drop' | 'dlq';
   maxDeliveries?: number;
@@ -40,20 +44,43 @@ export interface ConsumerOptions {
   hooks?: ConsumerHooks;
 }
 
+export type ConsumerOptions = ConsumerBase &
+  (
+    | { handle: (msg: StreamMessage) => Promise<void>; handleBatch?: never }
+    /** Every verified message of a read, in stream order; returns an outcome per message id (missing = retry). */
+    | { handleBatch: (msgs: readonly StreamMessage[]) => Promise<Map<string, Outcome>>; handle?: never }
+  );
+
 export function toFields(flat: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
   return out;
 }
 
+type Entry = [string, string[]];
+
 export class StreamConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   private lastReclaim = 0;
-  private readonly o: Required<Omit<ConsumerOptions, 'hooks'>> & { hooks: ConsumerHooks };
+  private readonly o: Required<Omit<ConsumerBase, 'hooks'>> & { hooks: ConsumerHooks };
+  private readonly handleBatch: (msgs: readonly StreamMessage[]) => Promise<Map<string, Outcome>>;
 
   constructor(opts: ConsumerOptions) {
     this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, hooks: {}, ...opts };
+    const one = opts.handle;
+    this.handleBatch = opts.handleBatch ?? (async (msgs) => {
+      const out = new Map<string, Outcome>();
+      for (const m of msgs) {
+        try {
+          await one!(m);
+          out.set(m.id, { kind: 'done' });
+        } catch (error) {
+          out.set(m.id, { kind: 'retry', error });
+        }
+      }
+      return out;
+    });
   }
 
   start(): void {
@@ -75,17 +102,18 @@ export class StreamConsumer {
       this.lastReclaim = Date.now();
       n += await this.reclaim();
     }
-    const key = this.o.keys.key(this.o.stream);
     const res = (await this.o.redis.xreadgroup(
-      'GROUP', this.o.group, this.o.consumer, 'COUNT', this.o.count, 'BLOCK', this.o.blockMs, 'STREAMS', key, '>',
-    )) as Array<[string, Array<[string, string[]]>]> | null;
+      'GROUP', this.o.group, this.o.consumer, 'COUNT', this.o.count, 'BLOCK', this.o.blockMs, 'STREAMS', this.key, '>',
+    )) as Array<[string, Entry[]]> | null;
     for (const [, entries] of res ?? []) {
-      for (const [id, flat] of entries) {
-        await this.process({ id, fields: toFields(flat) }, 1);
-        n++;
-      }
+      await this.process(entries, new Map());
+      n += entries.length;
     }
     return n;
+  }
+
+  private get key(): string {
+    return this.o.keys.key(this.o.stream);
   }
 
   private async run(): Promise<void> {
@@ -96,6 +124,10 @@ export class StreamConsumer {
         backoff = 100;
       } catch (err) {
         this.o.hooks.onReadError?.(err);
+        // A Redis that lost the group (restarted without persistence, or the stream is new) gets it back.
+        if (String((err as Error)?.message).startsWith('NOGROUP')) {
+          await ensureGroups(this.o.redis, this.o.keys, [{ stream: this.o.stream, group: this.o.group }]).catch(() => undefined);
+        }
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -103,64 +135,74 @@ export class StreamConsumer {
   }
 
   private async reclaim(): Promise<number> {
-    const key = this.o.keys.key(this.o.stream);
     let cursor = '0-0';
     let n = 0;
     do {
-      const res = (await this.o.redis.xautoclaim(key, this.o.group, this.o.consumer, this.o.reclaimIdleMs, cursor, 'COUNT', this.o.count)) as [
+      const res = (await this.o.redis.xautoclaim(this.key, this.o.group, this.o.consumer, this.o.reclaimIdleMs, cursor, 'COUNT', this.o.count)) as [
         string,
-        Array<[string, string[]] | null>,
+        Array<Entry | null>,
         string[]?,
       ];
       cursor = res[0];
-      for (const entry of res[1]) {
-        if (!entry) continue;
-        const [id, flat] = entry;
-        await this.process({ id, fields: toFields(flat) }, await this.deliveries(id));
-        n++;
-      }
       // Entries deleted from the stream while pending are dropped from the PEL by XAUTOCLAIM itself.
+      const entries = res[1].filter((e): e is Entry => e !== null);
+      if (entries.length > 0) {
+        await this.process(entries, await this.deliveries(entries));
+        n += entries.length;
+      }
     } while (cursor !== '0-0' && this.running);
     return n;
   }
 
-  private async deliveries(id: string): Promise<number> {
-    const key = this.o.keys.key(this.o.stream);
-    const rows = (await this.o.redis.xpending(key, this.o.group, id, id, 1)) as Array<[string, string, number, number]>;
-    return rows[0]?.[3] ?? 1;
+  /** Delivery counts of reclaimed entries, in one XPENDING over their id range. */
+  private async deliveries(entries: readonly Entry[]): Promise<Map<string, number>> {
+    const first = entries[0]![0];
+    const last = entries.at(-1)![0];
+    const rows = (await this.o.redis.xpending(this.key, this.o.group, first, last, entries.length * 2)) as Array<[string, string, number, number]>;
+    return new Map(rows.map((r) => [r[0], r[3]]));
   }
 
-  private async process(msg: StreamMessage, deliveries: number): Promise<void> {
-    const key = this.o.keys.key(this.o.stream);
-    const verdict = this.o.verify(msg);
-    if (!verdict.ok) {
-      if (this.o.onInvalid === 'dlq') await this.deadLetter(msg, verdict.reason, deliveries);
-      else await this.o.redis.xack(key, this.o.group, msg.id);
-      this.o.hooks.onRejected?.(msg, verdict.reason);
-      return;
+  private async process(entries: readonly Entry[], deliveries: Map<string, number>): Promise<void> {
+    const valid: StreamMessage[] = [];
+    for (const [id, flat] of entries) {
+      const msg = { id, fields: toFields(flat) };
+      const verdict = this.o.verify(msg);
+      const n = deliveries.get(id) ?? 1;
+      if (!verdict.ok) {
+        if (this.o.onInvalid === 'dlq') await this.deadLetter(msg, verdict.reason, verdict.detail ?? '', n);
+        else await this.o.redis.xack(this.key, this.o.group, id);
+        this.o.hooks.onRejected?.(msg, verdict.reason);
+      } else if (n > this.o.maxDeliveries) {
+        await this.deadLetter(msg, 'max_deliveries_exceeded', `${n - 1} attempts failed`, n);
+        this.o.hooks.onDeadLettered?.(msg, 'max_deliveries_exceeded');
+      } else valid.push(msg);
     }
-    if (deliveries > this.o.maxDeliveries) {
-      await this.deadLetter(msg, `max_deliveries_exceeded (${deliveries - 1} attempts)`, deliveries);
-      this.o.hooks.onDeadLettered?.(msg, 'max_deliveries_exceeded');
-      return;
-    }
+    if (valid.length === 0) return;
+    let outcomes: Map<string, Outcome>;
     try {
-      await this.o.handle(msg);
-    } catch (err) {
-      this.o.hooks.onHandlerError?.(msg, err);
-      return;
+      outcomes = await this.handleBatch(valid);
+    } catch (error) {
+      outcomes = new Map(valid.map((m) => [m.id, { kind: 'retry', error }]));
     }
-    await this.o.redis.xack(key, this.o.group, msg.id);
+    const done: string[] = [];
+    for (const msg of valid) {
+      const o = outcomes.get(msg.id) ?? { kind: 'retry', error: new Error('no outcome') };
+      if (o.kind === 'done') done.push(msg.id);
+      else if (o.kind === 'dlq') {
+        await this.deadLetter(msg, o.reason, o.detail ?? '', deliveries.get(msg.id) ?? 1);
+        this.o.hooks.onDeadLettered?.(msg, o.reason);
+      } else this.o.hooks.onHandlerError?.(msg, o.error);
+    }
+    if (done.length > 0) await this.o.redis.xack(this.key, this.o.group, ...done);
   }
 
-  private async deadLetter(msg: StreamMessage, reason: string, deliveries: number): Promise<void> {
-    const key = this.o.keys.key(this.o.stream);
+  private async deadLetter(msg: StreamMessage, reason: string, detail: string, deliveries: number): Promise<void> {
     const dlq = this.o.keys.key(dlqOf(this.o.stream));
     // The DLQ entry keeps the original fields (and signature) so it can be inspected and replayed.
-    const extra = ['_dlq_reason', reason, '_dlq_source_id', msg.id, '_dlq_deliveries', String(deliveries), '_dlq_at', new Date().toISOString()];
+    const extra = ['_dlq_reason', reason, '_dlq_detail', detail, '_dlq_source_id', msg.id, '_dlq_deliveries', String(deliveries), '_dlq_at', new Date().toISOString()];
     // Ack only once the DLQ write succeeded (R-STR-4). Not MULTI: a failing XADD inside MULTI does not stop the
     // XACK, so the message would be lost. A crash in between leaves a duplicate DLQ entry, never a lost message.
     await this.o.redis.xadd(dlq, '*', ...Object.entries(msg.fields).flat(), ...extra);
-    await this.o.redis.xack(key, this.o.group, msg.id);
+    await this.o.redis.xack(this.key, this.o.group, msg.id);
   }
 }

@@ -16,5 +16,5 @@ export {
 } from './sign.js';
 export { ensureGroups, missingGroup, type GroupSpec } from './groups.js';
 export { publishSigned, publishAudit, AUDIT_STREAM_MAXLEN } from './publish.js';
-export { StreamConsumer, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict } from './consumer.js';
+export { StreamConsumer, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict, type Outcome } from './consumer.js';
 export { createAuditEmitter, type AuditEmitter, type AuditEmitterOptions, type AuditEvent, type AuditEventInput } from './audit-emitter.js';

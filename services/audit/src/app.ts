@@ -1,14 +1,115 @@
-// Builds the audit service (stream ingest into the per-zone hash-chained ledger) from config and dependencies; used by main.ts and tests.
+// Builds the audit service (stream ingest into the per-zone hash-chained ledger, tamper sweep, DLQ, retention and
+// export) from config and dependencies; used by main.ts and tests.
+import { hostname } from 'node:os';
+import { chainKey } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { STREAMS, type GroupSpec } from '@caracal/streams';
+import { STREAMS, StreamConsumer, type GroupSpec } from '@caracal/streams';
 import type { AuditConfig } from './config.js';
+import { createIngest } from './ingest/ingest.js';
+import { trimAcknowledged } from './ingest/trim.js';
+import { ZoneDirectory } from './ingest/zone-directory.js';
+import { Leadership } from './ledger-ops/leader.js';
+import { maintain } from './ledger-ops/maintenance.js';
+import { TamperSweep } from './ledger-ops/sweep.js';
+import { auditMetrics } from './metrics.js';
 
-export const GROUPS: readonly GroupSpec[] = [
-  { stream: STREAMS.auditEvents, group: 'audit' },
-];
+export const GROUP = 'audit';
+export const GROUPS: readonly GroupSpec[] = [{ stream: STREAMS.auditEvents, group: GROUP }];
 
-export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
-  const { app } = buildStandardApp({ service: 'audit', config, deps, logger, groups: GROUPS });
-  return { app };
+export interface AuditRunnable extends Runnable {
+  sweep: TamperSweep;
+  consumer: StreamConsumer;
+  /** One round of housekeeping now (partitions, export, retention); exposed for tests and operations. */
+  maintain: () => ReturnType<typeof maintain>;
+}
+
+export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: Logger): Promise<AuditRunnable> {
+  const key = chainKey(config.AUDIT_HMAC_KEY!);
+  const zones = new ZoneDirectory(deps.pool);
+  let sweep: TamperSweep | undefined;
+  const { app, metrics: base } = buildStandardApp({
+    service: 'audit',
+    config,
+    deps,
+    logger,
+    groups: GROUPS,
+    readiness: [
+      {
+        reason: 'audit_chain_broken',
+        check: async () => {
+          const broken = sweep?.result?.broken ?? [];
+          if (broken.length > 0) throw new Error(`tamper sweep found breaks in ${broken.length} zone(s)`);
+        },
+      },
+    ],
+  });
+  const metrics = auditMetrics(base.registry);
+  sweep = new TamperSweep({ pool: deps.pool, redis: deps.redis, keys: deps.keys, key }, zones, metrics, logger);
+  let stopping = false;
+
+  const consumer = new StreamConsumer({
+    redis: deps.redisBlocking,
+    keys: deps.keys,
+    stream: STREAMS.auditEvents,
+    group: GROUP,
+    consumer: config.AUDIT_CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
+    // Every check (signature included) happens in the batch handler, which names the DLQ reason.
+    verify: () => ({ ok: true }),
+    handleBatch: createIngest({
+      pool: deps.pool,
+      redis: deps.redis,
+      keys: deps.keys,
+      key,
+      hmacKeyHex: config.AUDIT_HMAC_KEY!,
+      zones,
+      metrics,
+      logger,
+      maxEventBytes: config.AUDIT_MAX_EVENT_BYTES,
+      stopping: () => stopping,
+    }),
+    maxDeliveries: config.AUDIT_MAX_DELIVERIES,
+    reclaimIdleMs: config.AUDIT_RECLAIM_IDLE_MS,
+    count: config.AUDIT_BATCH_SIZE,
+    hooks: {
+      onDeadLettered: (m, reason) => logger.warn({ stream_id: m.id, reason }, 'audit message dead-lettered'),
+      onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'audit stream read failed'),
+    },
+  });
+
+  const leader = new Leadership(deps.pool);
+  const housekeeping = () => maintain({ pool: deps.pool, config, zones, leader, metrics, logger });
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+    let busy = false;
+    const tick = () => {
+      if (busy || stopping) return;
+      busy = true;
+      fn()
+        .catch((err: Error) => logger.warn({ err: { message: err.message } }, `${what} failed; retrying on schedule`))
+        .finally(() => (busy = false));
+    };
+    setImmediate(tick);
+    if (ms > 0) timers.push(setInterval(tick, ms).unref());
+  };
+
+  app.addHook('onReady', async () => {
+    consumer.start();
+    every(config.AUDIT_SWEEP_INTERVAL_S * 1000, 'tamper sweep', () => sweep.run());
+    every(config.AUDIT_MAINTENANCE_INTERVAL_S * 1000, 'ledger housekeeping', housekeeping);
+    every(5000, 'stream trim', () => trimAcknowledged(deps.redis, deps.keys.key(STREAMS.auditEvents), GROUP));
+  });
+
+  return {
+    app,
+    sweep,
+    consumer,
+    maintain: housekeeping,
+    stop: async () => {
+      stopping = true;
+      for (const t of timers) clearInterval(t);
+      await consumer.stop();
+      await leader.release();
+    },
+  };
 }

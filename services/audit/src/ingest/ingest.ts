@@ -1,0 +1,113 @@
+// The ingest pipeline (R-AUD-2), one stream read at a time: parse and canonicalise each message, group by zone,
+// append each zone's events in one transaction under its advisory lock, publish the zone's signed head, and only
+// then report the messages done (the consumer acknowledges after commit). Zones commit in parallel; a zone's
+// events keep their stream order.
+import type { KeyObject } from 'node:crypto';
+import { withZone, type Pool } from '@caracal/db';
+import { appendZoneBatch, parseAuditMessage, publishHead, signHead, type LedgerEvent } from '@caracal/ledger';
+import type { Logger } from '@caracal/logging';
+import type { Outcome, StreamKeys, StreamMessage } from '@caracal/streams';
+import type { Redis } from 'ioredis';
+import type { AuditMetrics } from '../metrics.js';
+import { isTransient } from './db-errors.js';
+import type { ZoneDirectory } from './zone-directory.js';
+
+export interface IngestDeps {
+  pool: Pool;
+  redis: Redis;
+  keys: StreamKeys;
+  key: KeyObject;
+  hmacKeyHex: string;
+  zones: ZoneDirectory;
+  metrics: AuditMetrics;
+  logger: Logger;
+  maxEventBytes: number;
+  /** Stops retrying a batch during an outage when the service shuts down. */
+  stopping: () => boolean;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+type Item = { msg: StreamMessage; event: LedgerEvent };
+
+const dlq = (reason: string, detail: string): Outcome => ({ kind: 'dlq', reason, detail });
+
+export function createIngest(d: IngestDeps) {
+  const now = d.now ?? (() => new Date());
+  const sleep = d.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+
+  /** One zone's events in one transaction; returns an outcome per message. */
+  async function appendZone(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
+    const result = await withZone(d.pool, zoneId, (c) => appendZoneBatch(c, d.key, zoneId, items.map((i) => i.event), now()));
+    items.forEach(({ msg, event }, i) => {
+      if (result.status[i] === 'conflict') {
+        d.metrics.conflicts.inc();
+        d.logger.error({ alert: 'audit_event_id_conflict', zone_id: zoneId, event_id: event.event_id, stream_id: msg.id }, 'an event id already in the ledger arrived with different content');
+        out.set(msg.id, dlq('duplicate_event_id', `event ${event.event_id} is already in the ledger with different content`));
+      } else out.set(msg.id, { kind: 'done' });
+    });
+    d.metrics.appended.inc(result.appended.length);
+    d.metrics.duplicates.inc(result.status.filter((s) => s === 'duplicate').length);
+    if (result.head) {
+      const head = signHead(d.key, { zone_id: zoneId, seq: result.head.seq, content_sha256: result.head.content_sha256, published_at: now().toISOString() });
+      // The rows are committed; a head that fails to publish is caught up by the zone's next append.
+      await publishHead(d.redis, d.keys, head).catch((err: Error) => d.logger.warn({ zone_id: zoneId, err: { message: err.message } }, 'chain head not published'));
+    }
+  }
+
+  /** A zone's batch, retried through outages; an error caused by the data is narrowed to the event behind it. */
+  async function appendZoneSafely(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await appendZone(zoneId, items, out);
+      } catch (err) {
+        if (!isTransient(err)) break;
+        if (d.stopping()) {
+          for (const { msg } of items) out.set(msg.id, { kind: 'retry', error: err });
+          return;
+        }
+        if (attempt === 0) d.logger.warn({ zone_id: zoneId, err: { message: (err as Error).message } }, 'ledger append failed; retrying until the database answers');
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+      }
+    }
+    if (items.length === 1) {
+      const { msg } = items[0]!;
+      return void out.set(msg.id, dlq('rejected_by_database', 'the database refused this event'));
+    }
+    for (const item of items) await appendZoneSafely(zoneId, [item], out);
+  }
+
+  return async function handleBatch(msgs: readonly StreamMessage[]): Promise<Map<string, Outcome>> {
+    const out = new Map<string, Outcome>();
+    const byZone = new Map<string, Item[]>();
+    for (const msg of msgs) {
+      const parsed = parseAuditMessage(msg.fields, d.hmacKeyHex, d.maxEventBytes);
+      if (!parsed.ok) {
+        out.set(msg.id, dlq(parsed.reason, parsed.detail));
+        continue;
+      }
+      const list = byZone.get(parsed.event.zone_id) ?? [];
+      list.push({ msg, event: parsed.event });
+      byZone.set(parsed.event.zone_id, list);
+    }
+    for (const [zoneId, items] of byZone) {
+      let known: boolean;
+      try {
+        known = await d.zones.has(zoneId);
+      } catch (error) {
+        for (const { msg } of items) out.set(msg.id, { kind: 'retry', error });
+        byZone.delete(zoneId);
+        continue;
+      }
+      if (!known) {
+        for (const { msg } of items) out.set(msg.id, dlq('unknown_zone', `zone ${zoneId} does not exist`));
+        byZone.delete(zoneId);
+      }
+    }
+    const started = process.hrtime.bigint();
+    await Promise.all([...byZone].map(([zoneId, items]) => appendZoneSafely(zoneId, items, out)));
+    d.metrics.batchSeconds.set(Number(process.hrtime.bigint() - started) / 1e9);
+    for (const [id, o] of out) if (o.kind === 'dlq') d.metrics.deadLettered.inc({ reason: o.reason });
+    return out;
+  };
+}

@@ -1,0 +1,123 @@
+// A real audit service in-process (its own database, Redis key prefix and keys), plus producers' helpers:
+// signed events published with the shared publisher, zones created as the operator would, row reads as superuser.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createLogger } from '../../../../packages/logging/dist/index.js';
+import { closeDeps, connectDeps, startConnecting, type ServiceDeps } from '../../../../packages/service-kit/dist/index.js';
+import { STREAMS, StreamKeys, publishAudit } from '../../../../packages/streams/dist/index.js';
+import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
+import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
+import { buildApp, type AuditRunnable } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+
+export const hex = (n = 32) => randomBytes(n).toString('hex');
+
+export interface Harness {
+  db: MigratedDatabase;
+  prefix: string;
+  keys: StreamKeys;
+  hmacKey: string;
+  redis: ReturnType<typeof testRedis>;
+  env: (overrides?: Record<string, string>) => Record<string, string>;
+  start: (overrides?: Record<string, string>) => Promise<AuditRunnable & { deps: ServiceDeps }>;
+  stopAll: () => Promise<void>;
+  zone: (slug?: string) => Promise<string>;
+  event: (zoneId: string, extra?: Record<string, unknown>) => Record<string, unknown>;
+  publish: (event: Record<string, unknown>) => Promise<string>;
+  publishRaw: (fields: Record<string, string>) => Promise<string>;
+  rows: (zoneId: string) => Promise<Array<Record<string, any>>>;
+  dlq: () => Promise<Array<Record<string, string>>>;
+  waitFor: (what: string, done: () => Promise<boolean>, timeoutMs?: number) => Promise<void>;
+  cleanup: () => Promise<void>;
+}
+
+export async function createHarness(label: string): Promise<Harness> {
+  const db = await createMigratedDatabase(label);
+  const prefix = uniquePrefix(label);
+  const keys = new StreamKeys(prefix);
+  const hmacKey = hex();
+  const redis = testRedis();
+  const running: Array<AuditRunnable & { deps: ServiceDeps }> = [];
+  const env = (overrides: Record<string, string> = {}) => ({
+    CARACAL_MODE: 'stable',
+    DATABASE_URL: db.roleUrl('audit'),
+    REDIS_URL: redisUrl(),
+    REDIS_KEY_PREFIX: prefix,
+    STREAMS_HMAC_KEY: hex(),
+    AUDIT_HMAC_KEY: hmacKey,
+    METRICS_BEARER: hex(),
+    LOG_LEVEL: 'silent',
+    PORT: '9',
+    AUDIT_RECLAIM_IDLE_MS: '500',
+    ...overrides,
+  });
+  const stopOne = async (r: AuditRunnable & { deps: ServiceDeps }) => {
+    await r.app.close();
+    await r.stop?.();
+    await closeDeps(r.deps);
+  };
+  const h: Harness = {
+    db,
+    prefix,
+    keys,
+    hmacKey,
+    redis,
+    env,
+    async start(overrides = {}) {
+      const config = loadConfig(env(overrides));
+      const logger = createLogger({ service: 'audit', level: 'silent' });
+      const deps = connectDeps(config, 'audit', logger);
+      startConnecting(deps);
+      const r = Object.assign(await buildApp(config, deps, logger), { deps });
+      await r.app.ready();
+      running.push(r);
+      return r;
+    },
+    async stopAll() {
+      for (const r of running.splice(0)) await stopOne(r);
+    },
+    async zone(slug = `z-${hex(4)}`) {
+      const res = await adminQuery<{ id: string }>(db.adminUrl, 'INSERT INTO caracal.zones (slug, name) VALUES ($1, $1) RETURNING id', [slug]);
+      return res.rows[0]!.id;
+    },
+    event: (zoneId, extra = {}) => ({
+      id: randomUUID(),
+      source: 'test',
+      occurred_at: new Date().toISOString(),
+      zone_id: zoneId,
+      type: 'mandate.issued',
+      decision: 'allow',
+      reason: 'granted',
+      request_id: randomUUID(),
+      data: { n: Math.random() },
+      ...extra,
+    }),
+    publish: (event) => publishAudit(redis, keys, STREAMS.auditEvents, JSON.stringify(event), hmacKey),
+    publishRaw: async (fields) => (await redis.xadd(keys.key(STREAMS.auditEvents), '*', ...Object.entries(fields).flat())) as string,
+    async rows(zoneId) {
+      const res = await adminQuery(db.adminUrl, 'SELECT * FROM caracal.audit_events WHERE zone_id = $1 ORDER BY chain_seq', [zoneId]);
+      return res.rows;
+    },
+    async dlq() {
+      const entries = (await redis.xrange(keys.key(STREAMS.auditDlq), '-', '+')) as Array<[string, string[]]>;
+      return entries.map(([id, flat]) => {
+        const o: Record<string, string> = { _id: id };
+        for (let i = 0; i + 1 < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
+        return o;
+      });
+    },
+    async waitFor(what, done, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      while (!(await done())) {
+        if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async cleanup() {
+      await h.stopAll();
+      await clearPrefix(redis, prefix);
+      redis.disconnect();
+      await db.drop();
+    },
+  };
+  return h;
+}
