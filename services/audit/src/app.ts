@@ -19,6 +19,7 @@ export const GROUPS: readonly GroupSpec[] = [{ stream: STREAMS.auditEvents, grou
 
 export interface AuditRunnable extends Runnable {
   sweep: TamperSweep;
+  metricsBearer: string | undefined;
   consumer: StreamConsumer;
   /** One round of housekeeping now (partitions, export, retention); exposed for tests and operations. */
   maintain: () => ReturnType<typeof maintain>;
@@ -103,6 +104,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
   return {
     app,
     sweep,
+    metricsBearer: config.METRICS_BEARER,
     consumer,
     maintain: housekeeping,
     stop: async () => {

@@ -1,0 +1,90 @@
+// Tamper evidence (R-AUD-3): with a superuser connection, each way of rewriting history — one field changed, a
+// middle row deleted, the newest rows deleted, two sequence numbers swapped, a content hash recomputed without the
+// key — is detected by the sweep, named with zone, sequence and kind, and shown by /ready and /metrics.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminQuery } from '../../../../test-support/db.js';
+import { sha256Fields } from '../../../../packages/db/dist/index.js';
+import { canonicalJson, contentFields } from '../../../../packages/ledger/dist/index.js';
+import type { AuditRunnable } from '../../src/app.js';
+import { createHarness, type Harness } from './harness.js';
+
+let h: Harness;
+let svc: AuditRunnable;
+const N = 10;
+
+beforeAll(async () => {
+  h = await createHarness('tamper');
+  svc = await h.start({ AUDIT_SWEEP_INTERVAL_S: '0' });
+});
+afterAll(async () => h.cleanup());
+
+async function chain(): Promise<string> {
+  const z = await h.zone();
+  for (let i = 0; i < N; i++) await h.publish(h.event(z, { data: { i } }));
+  await h.waitFor('chain', async () => (await h.rows(z)).length === N);
+  return z;
+}
+
+const sql = (text: string, params: unknown[]) => adminQuery(h.db.adminUrl, text, params);
+
+async function breaksOf(zone: string) {
+  const result = await svc.sweep.run();
+  const report = result.broken.find((r) => r.zone_id === zone);
+  return report?.breaks.map((b) => ({ zone_id: b.zone_id, seq: b.seq, kind: b.kind })) ?? [];
+}
+
+describe('tamper sweep', () => {
+  it('finds nothing in intact chains, and /ready passes', async () => {
+    const z = await chain();
+    expect(await breaksOf(z)).toEqual([]);
+    expect((await svc.app.inject('/ready')).statusCode).toBe(200);
+  });
+
+  it('one field of one row changed → content_mismatch at that sequence; /ready and /metrics report it', async () => {
+    const z = await chain();
+    await sql("UPDATE caracal.audit_events SET decision = 'deny' WHERE zone_id = $1 AND chain_seq = 5", [z]);
+    expect(await breaksOf(z)).toEqual([{ zone_id: z, seq: 5, kind: 'content_mismatch' }]);
+    const ready = await svc.app.inject('/ready');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ ok: false, ready: false, service: 'audit', reason: 'audit_chain_broken' });
+    const metrics = await svc.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${svc.metricsBearer}` } });
+    expect(metrics.body).toContain(`caracal_audit_chain_breaks{zone="${z}",service="audit"} 1`);
+  });
+
+  it('a middle row deleted → sequence_gap there and a chain_break at the next row', async () => {
+    const z = await chain();
+    await sql('DELETE FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq = 5', [z]);
+    expect(await breaksOf(z)).toEqual([
+      { zone_id: z, seq: 5, kind: 'sequence_gap' },
+      { zone_id: z, seq: 6, kind: 'chain_break' },
+    ]);
+  });
+
+  it('the newest rows deleted → truncated, caught by the published head', async () => {
+    const z = await chain();
+    await sql('DELETE FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq > 8', [z]);
+    expect(await breaksOf(z)).toEqual([{ zone_id: z, seq: 9, kind: 'truncated' }]);
+  });
+
+  it("two rows' sequence numbers swapped → chain_break at both and at the row after", async () => {
+    const z = await chain();
+    // Three steps: the primary key is checked row by row.
+    for (const [from, to] of [[5, 1000], [6, 5], [1000, 6]]) await sql('UPDATE caracal.audit_events SET chain_seq = $3 WHERE zone_id = $1 AND chain_seq = $2', [z, from, to]);
+    expect(await breaksOf(z)).toEqual([
+      { zone_id: z, seq: 5, kind: 'chain_break' },
+      { zone_id: z, seq: 6, kind: 'chain_break' },
+      { zone_id: z, seq: 7, kind: 'chain_break' },
+    ]);
+  });
+
+  it('a row changed and its content_sha256 recomputed without the key → hmac_mismatch there, chain_break next', async () => {
+    const z = await chain();
+    const row = (await h.rows(z))[4]!;
+    const forged = { ...row, reason: 'rewritten', occurred_at: row.occurred_at.toISOString(), data: canonicalJson(row.data) };
+    await sql("UPDATE caracal.audit_events SET reason = 'rewritten', content_sha256 = $2 WHERE zone_id = $1 AND chain_seq = 5", [z, sha256Fields(contentFields(forged))]);
+    expect(await breaksOf(z)).toEqual([
+      { zone_id: z, seq: 5, kind: 'hmac_mismatch' },
+      { zone_id: z, seq: 6, kind: 'chain_break' },
+    ]);
+  });
+});
