@@ -8,9 +8,8 @@ const SEP = '\u001f';
 
 /** SHA-256 over the fields in the given order, each followed by 0x1F. */
 export function sha256Fields(fields: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const f of fields) h.update(f, 'utf8').update(SEP);
-  return h.digest('hex');
+  // One update of the joined string: the same bytes as one update per field, at a fraction of the calls.
+  return createHash('sha256').update(`${fields.join(SEP)}${SEP}`, 'utf8').digest('hex');
 }
 
 const HEX_KEY = /^(?:[0-9a-fA-F]{2})+$/;

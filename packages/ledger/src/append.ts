@@ -1,11 +1,9 @@
 // Appends a batch of one zone's events to its chain (R-AUD-2), inside the caller's zone-bound transaction:
-// per-zone advisory lock, idempotency on event id, then one multi-row INSERT continuing the chain.
+// per-zone advisory lock, idempotency on event id, then one multi-row INSERT continuing the chain. The canonical
+// JSON is stored beside the jsonb copy so verification hashes exactly the text that was hashed here.
 import type { KeyObject } from 'node:crypto';
 import { chainHmac, GENESIS, sha256Fields, type PoolClient } from '@caracal/db';
 import { contentFields, type LedgerEvent } from './event.js';
-
-/** Namespace of the per-zone append lock (pg_advisory_xact_lock(ns, hashtext(zone))). */
-export const APPEND_LOCK_NS = 0x6c656467; // "ledg"
 
 /**
  * What became of each input event, by position: appended to the chain; a duplicate (its id is already in the
@@ -25,27 +23,16 @@ export function contentSha256(e: LedgerEvent): string {
   return sha256Fields(contentFields(e));
 }
 
-export async function chainTip(client: PoolClient, zoneId: string): Promise<{ seq: number; content_sha256: string }> {
-  const tip = await client.query<{ chain_seq: string; content_sha256: string }>(
-    `(SELECT chain_seq, content_sha256 FROM audit_events WHERE zone_id = $1 ORDER BY chain_seq DESC LIMIT 1)
-     UNION ALL
-     (SELECT through_seq, content_sha256 FROM audit_chain_anchors WHERE zone_id = $1 ORDER BY through_seq DESC LIMIT 1)
-     ORDER BY 1 DESC LIMIT 1`,
-    [zoneId],
-  );
-  const t = tip.rows[0];
-  return t ? { seq: Number(t.chain_seq), content_sha256: t.content_sha256 } : { seq: 0, content_sha256: GENESIS };
-}
-
 export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId: string, events: readonly LedgerEvent[], recordedAt: Date): Promise<AppendResult> {
   const result: AppendResult = { status: [], appended: [], head: null };
-  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [APPEND_LOCK_NS, zoneId]);
   const hashed = events.map((e) => ({ e, content: contentSha256(e) }));
-  const stored = await client.query<{ event_id: string; content_sha256: string }>(
-    'SELECT event_id, content_sha256 FROM audit_events WHERE zone_id = $1 AND event_id = ANY($2::uuid[])',
+  // Lock, chain tip and already-stored ids in one round trip (migration 0009).
+  const prep = await client.query<{ kind: 'tip' | 'known'; event_id: string | null; chain_seq: string; content_sha256: string }>(
+    'SELECT kind, event_id, chain_seq, content_sha256 FROM caracal.audit_append_prepare($1, $2::uuid[])',
     [zoneId, hashed.map((h) => h.e.event_id)],
   );
-  const known = new Map(stored.rows.map((r) => [r.event_id, r.content_sha256]));
+  const known = new Map(prep.rows.filter((r) => r.kind === 'known').map((r) => [r.event_id!, r.content_sha256]));
+  const tip = prep.rows.find((r) => r.kind === 'tip');
   const fresh: typeof hashed = [];
   for (const h of hashed) {
     const prior = known.get(h.e.event_id);
@@ -57,23 +44,24 @@ export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId
   }
   if (fresh.length === 0) return result;
 
-  let { seq, content_sha256: prev } = await chainTip(client, zoneId);
-  const cols: unknown[][] = Array.from({ length: 16 }, () => []);
+  let seq = tip ? Number(tip.chain_seq) : 0;
+  let prev = tip?.content_sha256 ?? GENESIS;
+  const cols: unknown[][] = Array.from({ length: 17 }, () => []);
   const at = recordedAt.toISOString();
   for (const { e, content } of fresh) {
     seq++;
-    const row = [e.event_id, seq, at, e.occurred_at, e.source, e.event_type, e.decision, e.reason, e.request_id, e.application_id, e.resource, e.subject, e.data, content, prev, chainHmac(key, content, prev)];
+    const row = [e.event_id, seq, at, e.occurred_at, e.source, e.event_type, e.decision, e.reason, e.request_id, e.application_id, e.resource, e.subject, e.data, e.data, content, prev, chainHmac(key, content, prev)];
     row.forEach((v, i) => cols[i]!.push(v));
     result.appended.push({ event_id: e.event_id, seq, content_sha256: content });
     prev = content;
   }
   await client.query(
     `INSERT INTO audit_events (event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, decision, reason, request_id,
-                               application_id, resource, subject, data, content_sha256, prev_content_sha256, chain_hmac)
-     SELECT e, $1, s, r, o, src, t, d, rs, rq, a, res, sub, j::jsonb, c, p, h
+                               application_id, resource, subject, data, data_canonical, content_sha256, prev_content_sha256, chain_hmac)
+     SELECT e, $1, s, r, o, src, t, d, rs, rq, a, res, sub, j::jsonb, jt, c, p, h
        FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[],
-                   $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
-            AS u(e, s, r, o, src, t, d, rs, rq, a, res, sub, j, c, p, h)`,
+                   $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+            AS u(e, s, r, o, src, t, d, rs, rq, a, res, sub, j, jt, c, p, h)`,
     [zoneId, ...cols],
   );
   result.head = { seq, content_sha256: prev };

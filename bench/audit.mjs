@@ -1,0 +1,202 @@
+// bench/audit: the audit ledger's sustained ingest (events/s from XADD to committed chain row, 10 zones) against
+// plain INSERTs of the same rows without chaining (the reference, same run, same batch size and parallelism),
+// `caracal audit verify`'s verification throughput (rows/s), and a run with the consumer killed (SIGKILL) half-way
+// that must lose and duplicate nothing. Uses the machine's Postgres and Redis (a throwaway database and key prefix).
+// Usage: pnpm bench:audit [--events N] [--zones N] [--batch N]
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { chainKey, createPool, loadMigrations, roleName, runMigrations, SERVICE_NAMES, withZone } from '../packages/db/dist/index.js';
+import { canonicalEvent, contentSha256, verifyZone } from '../packages/ledger/dist/index.js';
+import { signAuditData, STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
+import { arg } from './lib/load.mjs';
+import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, writeOut } from './lib/stack.mjs';
+
+const EVENTS = arg('--events', 200_000);
+const ZONES = arg('--zones', 10);
+const BATCH = arg('--batch', 1000);
+const TARGET_INGEST = 10_000;
+const TARGET_VERIFY = 100_000;
+const BASE_URL = process.env.CARACAL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.CARACAL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const hex = (n = 32) => randomBytes(n).toString('hex');
+
+async function adminQuery(url, sql, params = []) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+async function database() {
+  const name = `caracal_bench_audit_${hex(4)}`;
+  await adminQuery(BASE_URL, `CREATE DATABASE ${name}`);
+  const u = new URL(BASE_URL);
+  u.pathname = `/${name}`;
+  const adminUrl = u.toString();
+  onCleanup(async () => {
+    await adminQuery(BASE_URL, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await adminQuery(BASE_URL, `DROP DATABASE IF EXISTS ${name}`);
+    for (const r of (await adminQuery(BASE_URL, 'SELECT rolname FROM pg_roles WHERE rolname LIKE $1', [`${name}\\_%`])).rows) await adminQuery(BASE_URL, `DROP ROLE IF EXISTS "${r.rolname}"`);
+  });
+  const passwords = Object.fromEntries(SERVICE_NAMES.map((s) => [s, hex(16)]));
+  await runMigrations({ adminUrl, files: loadMigrations(join(REPO, 'infra/postgres/migrations')), rolePrefix: name, rolePasswords: passwords });
+  const roleUrl = (s) => {
+    const x = new URL(adminUrl);
+    x.username = roleName(name, s);
+    x.password = passwords[s];
+    return x.toString();
+  };
+  return { name, adminUrl, roleUrl };
+}
+
+const event = (zone, i) => ({ id: randomUUID(), source: 'bench', occurred_at: new Date().toISOString(), zone_id: zone, type: 'mandate.issued', decision: i % 7 ? 'allow' : 'deny', reason: 'granted', request_id: randomUUID(), client_id: 'bench-client', resource: 'resource://bench', data: { i, scope: 'items:read', ttl: 900 } });
+
+async function publish(redis, keys, key, zones, count, onChunk) {
+  for (let sent = 0; sent < count; sent += 2000) {
+    const p = redis.pipeline();
+    for (let i = sent; i < Math.min(count, sent + 2000); i++) {
+      const s = signAuditData(JSON.stringify(event(zones[i % zones.length], i)), key);
+      p.xadd(keys.key(STREAMS.auditEvents), '*', 'data', s.data, 'sig', s.sig);
+    }
+    await p.exec();
+    await onChunk?.(sent + 2000);
+  }
+}
+
+async function startAudit(env) {
+  const child = spawn(process.execPath, [join(REPO, 'services/audit/dist/main.js')], { env: { ...env, PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+  return child;
+}
+
+/** The reference: the same rows (hashes precomputed, nothing chained) INSERTed in batches of the same size, a zone per connection. */
+async function plainInsert(db, zones, perZone) {
+  await adminQuery(db.adminUrl, 'CREATE TABLE caracal.bench_plain (LIKE caracal.audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)');
+  const rows = zones.map((z) => Array.from({ length: perZone }, (_, i) => {
+    const e = canonicalEvent(event(z, i)).event;
+    return { e, c: contentSha256(e) };
+  }));
+  const pool = new pg.Pool({ connectionString: db.adminUrl, max: zones.length });
+  const per = Math.max(1, Math.floor(BATCH / zones.length));
+  const t0 = performance.now();
+  await Promise.all(rows.map(async (list) => {
+    const client = await pool.connect();
+    try {
+      for (let off = 0; off < list.length; off += per) {
+        const chunk = list.slice(off, off + per);
+        const cols = Array.from({ length: 16 }, () => []);
+        chunk.forEach(({ e, c }, k) => [e.event_id, off + k + 1, new Date(), e.occurred_at, e.source, e.event_type, e.decision, e.reason, e.request_id, e.application_id, e.resource, e.subject, e.data, c, c, c].forEach((v, j) => cols[j].push(v)));
+        await client.query(
+          `INSERT INTO caracal.bench_plain (event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, decision, reason, request_id, application_id, resource, subject, data, content_sha256, prev_content_sha256, chain_hmac)
+           SELECT e, $1, s, r, o, src, t, d, rs, rq, a, res, sub, j::jsonb, c, p, h FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) AS u(e, s, r, o, src, t, d, rs, rq, a, res, sub, j, c, p, h)`,
+          [list[0].e.zone_id, ...cols],
+        );
+      }
+    } finally {
+      client.release();
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  await pool.end();
+  return { rows: zones.length * perZone, seconds: +seconds.toFixed(2), rows_per_s: Math.round((zones.length * perZone) / seconds) };
+}
+
+const countRows = async (url, zones) => Number((await adminQuery(url, 'SELECT count(*) AS n FROM caracal.audit_events WHERE zone_id = ANY($1::uuid[])', [zones])).rows[0].n);
+
+await runBench(async () => {
+  const db = await database();
+  const redis = new Redis(REDIS_URL);
+  const keys = new StreamKeys(`caracal-bench:audit:${hex(4)}:`);
+  onCleanup(async () => {
+    for (let cursor = '0'; ; ) {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}*`, 'COUNT', 500);
+      if (found.length) await redis.del(...found);
+      if ((cursor = next) === '0') break;
+    }
+    redis.disconnect();
+  });
+  const hmacKey = hex();
+  const env = { PATH: process.env.PATH, CARACAL_MODE: 'stable', DATABASE_URL: db.roleUrl('audit'), REDIS_URL, REDIS_KEY_PREFIX: keys.prefix, STREAMS_HMAC_KEY: hex(), AUDIT_HMAC_KEY: hmacKey, METRICS_BEARER: hex(), LOG_LEVEL: 'warn', AUDIT_BATCH_SIZE: String(BATCH), AUDIT_RECLAIM_IDLE_MS: '2000', AUDIT_SWEEP_INTERVAL_S: '0' };
+  const mkZones = async (tag) => (await adminQuery(db.adminUrl, "INSERT INTO caracal.zones (slug, name) SELECT $1 || '-' || g, 'bench' FROM generate_series(1, $2) g RETURNING id", [tag, ZONES])).rows.map((r) => r.id);
+
+  // 1. Reference: plain INSERT of the same rows, no chaining.
+  const reference = await plainInsert(db, await mkZones('ref'), Math.floor(EVENTS / ZONES));
+  console.error(`reference INSERT: ${reference.rows_per_s} rows/s`);
+
+  // 2. Sustained ingest: publish as fast as the pipeline allows while the service chains.
+  const zones = await mkZones('ingest');
+  let child = await startAudit(env);
+  await sleep(1500);
+  const cpu0 = cpuSeconds(child.pid);
+  const t0 = performance.now();
+  let published = 0;
+  await publish(redis, keys, hmacKey, zones, EVENTS, (n) => (published = n));
+  const publishSeconds = (performance.now() - t0) / 1000;
+  while ((await countRows(db.adminUrl, zones)) < EVENTS) await sleep(50);
+  const ingestSeconds = (performance.now() - t0) / 1000;
+  const ingestCpu = cpuSeconds(child.pid) - cpu0;
+  const ingest = { events: EVENTS, zones: ZONES, seconds: +ingestSeconds.toFixed(2), events_per_s: Math.round(EVENTS / ingestSeconds), publish_seconds: +publishSeconds.toFixed(2), audit_process_cpu_s: +ingestCpu.toFixed(1) };
+  console.error(`ingest: ${ingest.events_per_s} events/s`);
+
+  // 3. Verification throughput over the ingested chains (the same code `caracal audit verify` runs in the API).
+  const pool = createPool({ connectionString: db.roleUrl('api'), applicationName: 'bench-verify' });
+  const deps = { pool, redis, keys, key: chainKey(hmacKey) };
+  const v0 = performance.now();
+  let checked = 0;
+  for (const z of zones) {
+    const r = await verifyZone(deps, z);
+    if (!r.ok) throw new Misbehaviour(`zone ${z} did not verify: ${JSON.stringify(r.breaks.slice(0, 3))}`);
+    checked += r.checked;
+  }
+  const verifySeconds = (performance.now() - v0) / 1000;
+  const verify = { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds) };
+  console.error(`verify: ${verify.rows_per_s} rows/s`);
+
+  // 4. Zero loss: SIGKILL the consumer half-way through another run, restart it, count.
+  const killZones = await mkZones('kill');
+  let killedAt = -1;
+  const k0 = performance.now();
+  await publish(redis, keys, hmacKey, killZones, EVENTS, async () => {
+    if (killedAt < 0 && (await countRows(db.adminUrl, killZones)) >= EVENTS / 4) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      killedAt = await countRows(db.adminUrl, killZones);
+      child = await startAudit(env);
+    }
+  });
+  while ((await countRows(db.adminUrl, killZones)) < EVENTS && performance.now() - k0 < 300_000) await sleep(100);
+  await sleep(3000); // anything reclaimed late must not add rows
+  const stats = (await adminQuery(db.adminUrl, 'SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM caracal.audit_events WHERE zone_id = ANY($1::uuid[])', [killZones])).rows[0];
+  const dlq = await redis.xlen(keys.key(STREAMS.auditDlq));
+  let chainsOk = true;
+  for (const z of killZones) chainsOk &&= (await verifyZone(deps, z)).ok;
+  await pool.end();
+  const kill = { events: EVENTS, killed_after_rows: killedAt, rows: Number(stats.n), distinct_ids: Number(stats.ids), lost: EVENTS - Number(stats.ids), duplicated: Number(stats.n) - Number(stats.ids), dlq, chains_verify: chainsOk, seconds: +((performance.now() - k0) / 1000).toFixed(2) };
+  if (kill.lost || kill.duplicated || dlq || !chainsOk || killedAt < 0) throw new Misbehaviour(`kill run: ${JSON.stringify(kill)}`);
+
+  const result = {
+    bench: 'audit',
+    ...source(),
+    machine: machine(),
+    ingest: { ...ingest, target: TARGET_INGEST, met: ingest.events_per_s >= TARGET_INGEST },
+    reference_plain_insert: reference,
+    ingest_vs_plain_insert: +(ingest.events_per_s / reference.rows_per_s).toFixed(2),
+    verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY },
+    verify_vs_plain_insert: +(verify.rows_per_s / reference.rows_per_s).toFixed(2),
+    kill_run: kill,
+  };
+  writeOut('audit', result);
+  console.log(JSON.stringify(result, null, 2));
+});
