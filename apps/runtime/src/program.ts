@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { registerAppCommands } from './commands/admin/app.js';
 import { registerApprovalCommands } from './commands/admin/approval.js';
+import { registerAuditCommands } from './commands/admin/audit.js';
 import { registerGrantCommands } from './commands/admin/grant.js';
 import { registerResourceCommands } from './commands/admin/resource.js';
 import { registerRevocationCommands } from './commands/admin/revocation.js';
@@ -142,6 +143,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
   for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands]) {
     register(program, io);
   }
+  registerAuditCommands(program, io, result);
 
   return program;
 }

@@ -9,6 +9,7 @@ import type { ApiContext } from './context.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { applicationRoutes } from './routes/applications.js';
 import { approvalRoutes } from './routes/approvals.js';
+import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { resourceRoutes } from './routes/resources.js';
 import { revocationRoutes } from './routes/revocations.js';
@@ -28,7 +29,7 @@ export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Log
       'onRequest',
       adminAuth({ pool: deps.pool, redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX, bootstrapToken: config.CARACAL_ADMIN_TOKEN, ratePerMinute: config.API_RATE_PER_MIN }),
     );
-    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, approvalRoutes, adminTokenRoutes]) routes(v1, ctx);
+    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, approvalRoutes, adminTokenRoutes, auditRoutes]) routes(v1, ctx);
   });
   return { app };
 }

@@ -10,9 +10,14 @@ export type Json = Record<string, unknown>;
 
 export const TIMEOUT_MS = 10_000;
 
+export interface CallOptions {
+  /** A longer deadline for calls known to be slow (e.g. verifying a whole chain); default TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
 export interface AdminApi {
   readonly baseUrl: string;
-  call<T = Json>(method: Method, path: string, body?: unknown): Promise<T>;
+  call<T = Json>(method: Method, path: string, body?: unknown, opts?: CallOptions): Promise<T>;
 }
 
 /**
@@ -36,7 +41,8 @@ export function adminApi(io: Io, fetchImpl: typeof fetch = fetch): AdminApi {
   const tokenSource = io.env[TOKEN_FILE_ENV] !== undefined ? `${TOKEN_FILE_ENV} (${io.env[TOKEN_FILE_ENV]})` : `${ctx.home.secretsDir}/caracalAdminToken`;
   return {
     baseUrl,
-    async call<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    async call<T>(method: Method, path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+      const timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
       let res: Response;
       let text: string;
       try {
@@ -49,11 +55,11 @@ export function adminApi(io: Io, fetchImpl: typeof fetch = fetch): AdminApi {
           },
           body: body === undefined ? undefined : JSON.stringify(body),
           redirect: 'error',
-          signal: AbortSignal.timeout(TIMEOUT_MS),
+          signal: AbortSignal.timeout(timeoutMs),
         });
         text = await res.text();
       } catch (err) {
-        throw transportError(baseUrl, err);
+        throw transportError(baseUrl, err, timeoutMs);
       }
       const parsed = parseJson(text);
       if (!res.ok) throw failure(method, path, res, parsed, tokenSource);
@@ -73,10 +79,10 @@ function parseJson(text: string): unknown {
   }
 }
 
-function transportError(baseUrl: string, err: unknown): CliError {
+function transportError(baseUrl: string, err: unknown, timeoutMs: number): CliError {
   const e = err as (Error & { cause?: { code?: string; message?: string } }) | undefined;
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-    return new CliError(`the API at ${baseUrl} did not answer within ${TIMEOUT_MS / 1000} s`, 1, '`caracal status --ready` and `caracal logs api` show what it is doing');
+    return new CliError(`the API at ${baseUrl} did not answer within ${timeoutMs / 1000} s`, 1, '`caracal status --ready` and `caracal logs api` show what it is doing');
   }
   if (/redirect/i.test(e?.cause?.message ?? '')) return new CliError(`the API at ${baseUrl} answered with a redirect, which the CLI refuses to follow`);
   const detail = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? 'unknown error';
