@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { chainKey, createPool, loadMigrations, roleName, runMigrations, SERVICE_NAMES, withZone } from '../packages/db/dist/index.js';
+import { chainKey, createPool, loadMigrations, roleName, runMigrations, SERVICE_NAMES } from '../packages/db/dist/index.js';
 import { canonicalEvent, contentSha256, verifyZone } from '../packages/ledger/dist/index.js';
 import { signAuditData, STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
 import { arg } from './lib/load.mjs';
@@ -141,8 +141,7 @@ await runBench(async () => {
   await sleep(1500);
   const cpu0 = cpuSeconds(child.pid);
   const t0 = performance.now();
-  let published = 0;
-  await publish(redis, keys, hmacKey, zones, EVENTS, (n) => (published = n));
+  await publish(redis, keys, hmacKey, zones, EVENTS);
   const publishSeconds = (performance.now() - t0) / 1000;
   while ((await countRows(db.adminUrl, zones)) < EVENTS) await sleep(50);
   const ingestSeconds = (performance.now() - t0) / 1000;

@@ -28,7 +28,8 @@ export interface AuditRunnable extends Runnable {
 export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: Logger): Promise<AuditRunnable> {
   const key = chainKey(config.AUDIT_HMAC_KEY!);
   const zones = new ZoneDirectory(deps.pool);
-  let sweep: TamperSweep | undefined;
+  // The readiness check reads the sweep, which needs the app's metrics registry: filled in just below.
+  const late: { sweep?: TamperSweep } = {};
   const { app, metrics: base } = buildStandardApp({
     service: 'audit',
     config,
@@ -39,14 +40,14 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
       {
         reason: 'audit_chain_broken',
         check: async () => {
-          const broken = sweep?.result?.broken ?? [];
+          const broken = late.sweep?.result?.broken ?? [];
           if (broken.length > 0) throw new Error(`tamper sweep found breaks in ${broken.length} zone(s)`);
         },
       },
     ],
   });
   const metrics = auditMetrics(base.registry);
-  sweep = new TamperSweep({ pool: deps.pool, redis: deps.redis, keys: deps.keys, key }, zones, metrics, logger);
+  const sweep = (late.sweep = new TamperSweep({ pool: deps.pool, redis: deps.redis, keys: deps.keys, key }, zones, metrics, logger));
   let stopping = false;
 
   const consumer = new StreamConsumer({

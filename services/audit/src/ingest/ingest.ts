@@ -107,7 +107,7 @@ export function createIngest(d: IngestDeps) {
     const started = process.hrtime.bigint();
     await Promise.all([...byZone].map(([zoneId, items]) => appendZoneSafely(zoneId, items, out)));
     d.metrics.batchSeconds.set(Number(process.hrtime.bigint() - started) / 1e9);
-    for (const [id, o] of out) if (o.kind === 'dlq') d.metrics.deadLettered.inc({ reason: o.reason });
+    for (const o of out.values()) if (o.kind === 'dlq') d.metrics.deadLettered.inc({ reason: o.reason });
     return out;
   };
 }

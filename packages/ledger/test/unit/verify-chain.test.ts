@@ -1,0 +1,80 @@
+// The chain check (R-AUD-3) on rows built in memory: each break kind is named with its sequence, a published head
+// catches truncation, a forged head is refused, and a chain resumes correctly after a retention anchor.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { chainHmac, chainKey, GENESIS } from '../../../db/src/index.js';
+import { canonicalEvent, ChainVerifier, contentSha256, signHead, type ChainAnchor, type ChainHead, type StoredRow } from '../../src/index.js';
+
+const key = chainKey('ab'.repeat(32));
+const zone = randomUUID();
+
+function chain(n: number, from: ChainAnchor | null = null): StoredRow[] {
+  let prev = from?.content_sha256 ?? GENESIS;
+  return Array.from({ length: n }, (_, i) => {
+    const r = canonicalEvent({ id: randomUUID(), zone_id: zone, source: 's', type: 't', occurred_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), data: { i } });
+    if (!r.ok) throw new Error(r.detail);
+    const content = contentSha256(r.event);
+    const row: StoredRow = { ...r.event, data_canonical: r.event.data, data_consistent: true, chain_seq: (from?.through_seq ?? 0) + i + 1, content_sha256: content, prev_content_sha256: prev, chain_hmac: chainHmac(key, content, prev) };
+    prev = content;
+    return row;
+  });
+}
+
+const head = (rows: StoredRow[], seq = rows.length): ChainHead =>
+  signHead(key, { zone_id: zone, seq: rows[seq - 1]?.chain_seq ?? seq, content_sha256: rows[seq - 1]?.content_sha256 ?? 'f'.repeat(64), published_at: '2026-01-01T00:00:00.000Z' });
+
+function run(rows: StoredRow[], h: ChainHead | null = null, anchor: ChainAnchor | null = null, headValid = true) {
+  const v = new ChainVerifier(zone, key, anchor, h, headValid);
+  for (const r of rows) v.push(r);
+  const report = v.finish();
+  return { report, breaks: report.breaks.map((b) => [b.seq, b.kind]) };
+}
+
+describe('ChainVerifier', () => {
+  it('accepts an intact chain and its head', () => {
+    const rows = chain(5);
+    expect(run(rows, head(rows)).report).toMatchObject({ ok: true, checked: 5, first_seq: 1, last_seq: 5, breaks: [], warnings: [] });
+  });
+
+  it('warns, without failing, when no head was ever published', () => {
+    expect(run(chain(3)).report.warnings[0]).toContain('no published chain head');
+  });
+
+  it('names each kind of break with its sequence', () => {
+    const rows = chain(6);
+    expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, reason: 'x' } : r))).breaks).toEqual([[2, 'content_mismatch']]);
+    expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, data_consistent: false } : r))).breaks).toEqual([[2, 'content_mismatch']]);
+    expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, chain_hmac: 'a'.repeat(64) } : r))).breaks).toEqual([[2, 'hmac_mismatch']]);
+    expect(run(rows.filter((r) => r.chain_seq !== 3)).breaks).toEqual([[3, 'sequence_gap'], [4, 'chain_break']]);
+    expect(run([...rows.slice(0, 3), { ...rows[3]!, chain_seq: 3 }, ...rows.slice(4)]).breaks).toEqual([[3, 'sequence_duplicate'], [4, 'sequence_gap']]);
+    expect(run(rows.slice(1)).breaks).toEqual([[1, 'sequence_gap'], [2, 'chain_break']]);
+  });
+
+  it('catches the newest rows deleted, and a rewritten tip, against the published head', () => {
+    const rows = chain(6);
+    expect(run(rows.slice(0, 4), head(rows)).breaks).toEqual([[5, 'truncated']]);
+    expect(run([], head(rows)).breaks).toEqual([[1, 'truncated']]);
+    const forgedTip = chain(6);
+    expect(run([...rows.slice(0, 5), { ...forgedTip[5]!, prev_content_sha256: rows[4]!.content_sha256, chain_hmac: chainHmac(key, forgedTip[5]!.content_sha256, rows[4]!.content_sha256) }], head(rows)).breaks).toEqual([[6, 'head_mismatch']]);
+  });
+
+  it('refuses a head that is not signed with the audit key', () => {
+    const rows = chain(3);
+    expect(run(rows, { ...head(rows), seq: 2 }, null, false).breaks).toEqual([[2, 'head_signature_invalid']]);
+  });
+
+  it('starts after a retention anchor, and still sees rows missing right after it', () => {
+    const anchor: ChainAnchor = { through_seq: 10, content_sha256: 'c'.repeat(64) };
+    const rows = chain(4, anchor);
+    expect(run(rows, head(rows), anchor).report).toMatchObject({ ok: true, first_seq: 11, last_seq: 14 });
+    expect(run(rows.slice(1), head(rows), anchor).breaks).toEqual([[11, 'sequence_gap'], [12, 'chain_break']]);
+    expect(run(rows, null, null).breaks).toEqual([[1, 'sequence_gap'], [11, 'chain_break']]);
+  });
+
+  it('caps the reported breaks and counts the rest', () => {
+    const rows = chain(150).map((r) => ({ ...r, chain_hmac: '0'.repeat(64) }));
+    const { report } = run(rows);
+    expect(report.breaks).toHaveLength(100);
+    expect(report.breaks_omitted).toBe(50);
+  });
+});
