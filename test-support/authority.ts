@@ -1,8 +1,11 @@
 // The authority path in one process, against real Postgres and Redis: api, sts and gateway built with their own
 // buildApp and listening on real ports, plus a recording upstream. Used by the STS and gateway integration tests.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '../packages/logging/dist/index.js';
 import { closeDeps, connectDeps, startConnecting, type Runnable, type ServiceDeps } from '../packages/service-kit/dist/index.js';
 import { verifyAuditData } from '../packages/streams/dist/index.js';
@@ -66,6 +69,8 @@ export interface AuthorityStack {
   db: MigratedDatabase;
   prefix: string;
   env: StackEnv;
+  /** Each service spills audit events to `<spillRoot>/<service>` (R-AUD-1). */
+  spillRoot: string;
   adminToken: string;
   api: Running;
   sts: Running;
@@ -130,6 +135,8 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
   const adminToken = hex();
   const [apiPort, stsPort, gwPort] = [await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${stsPort}`;
+  const spillRoot = mkdtempSync(join(tmpdir(), 'caracal-spill-'));
+  const spill = (service: string) => join(spillRoot, service);
   const env = {
     CARACAL_MODE: 'stable',
     LOG_LEVEL: 'silent',
@@ -143,10 +150,10 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
     CARACAL_ISSUER_URL: issuer,
     CARACAL_STS_URL: issuer,
   };
-  const api = await start('api', buildApi, apiConfig({ ...env, PORT: String(apiPort), DATABASE_URL: db.roleUrl('api'), CARACAL_ADMIN_TOKEN: adminToken, ...opts.apiEnv }));
-  const sts = await start('sts', buildSts, stsConfig({ ...env, PORT: String(stsPort), DATABASE_URL: db.roleUrl('sts'), AUTH_FAILURES_PER_MIN: '1000' }));
+  const api = await start('api', buildApi, apiConfig({ ...env, PORT: String(apiPort), DATABASE_URL: db.roleUrl('api'), AUDIT_SPILL_DIR: spill('api'), CARACAL_ADMIN_TOKEN: adminToken, ...opts.apiEnv }));
+  const sts = await start('sts', buildSts, stsConfig({ ...env, PORT: String(stsPort), DATABASE_URL: db.roleUrl('sts'), AUDIT_SPILL_DIR: spill('sts'), AUTH_FAILURES_PER_MIN: '1000' }));
   const gwConfig = (o: Record<string, string> = {}) =>
-    gatewayConfig({ ...env, PORT: String(gwPort), DATABASE_URL: db.roleUrl('gateway'), GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gwPort}`, UPSTREAM_TIMEOUT_MS: '1500', ...o });
+    gatewayConfig({ ...env, PORT: String(gwPort), DATABASE_URL: db.roleUrl('gateway'), AUDIT_SPILL_DIR: spill('gateway'), GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gwPort}`, UPSTREAM_TIMEOUT_MS: '1500', ...o });
   let gateway = await start('gateway', (c, d, l) => buildGateway(c, d, l, gatewayOverrides), gwConfig());
 
   const call = async (url: string, init: RequestInit) => {
@@ -164,6 +171,7 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
     db,
     prefix,
     env,
+    spillRoot,
     adminToken,
     api,
     sts,
@@ -231,6 +239,7 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
       await clearPrefix(r, prefix);
       r.disconnect();
       await db.drop();
+      rmSync(spillRoot, { recursive: true, force: true });
     },
   };
   return stack;

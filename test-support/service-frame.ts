@@ -1,6 +1,10 @@
 // The frame every service must honour, checked against real Postgres (as the service's own role) and real Redis:
-// /health, the /ready ladder naming the first failing dependency, /metrics behind the bearer, RFC-shaped 404s.
+// /health, the /ready ladder naming the first failing dependency, /metrics behind the bearer, RFC-shaped 404s,
+// and for audit producers a refusal to start without a safe place to spill audit events (R-AUD-1).
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../packages/logging/dist/index.js';
@@ -24,6 +28,7 @@ export interface FrameSpec<C> {
 }
 
 const hex = (n: number) => randomBytes(n).toString('hex');
+const AUDIT_PRODUCERS: readonly ServiceName[] = ['api', 'sts', 'gateway'];
 
 export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
   describe(`${spec.service} service frame`, () => {
@@ -31,6 +36,7 @@ export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
     const prefix = uniquePrefix(spec.service);
     const bearer = hex(32);
     const running: Array<{ app: FastifyInstance; deps: ServiceDeps; stop?: () => Promise<void> }> = [];
+    const spillRoot = mkdtempSync(join(tmpdir(), `caracal-spill-${spec.service}-`));
 
     const env = (overrides: Record<string, string> = {}) => ({
       CARACAL_MODE: 'stable',
@@ -41,16 +47,20 @@ export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
       AUDIT_HMAC_KEY: hex(32),
       METRICS_BEARER: bearer,
       LOG_LEVEL: 'silent',
+      AUDIT_SPILL_DIR: join(spillRoot, 'spool'),
       ...spec.extraEnv,
       ...overrides,
     });
 
-    async function start(overrides: Record<string, string> = {}) {
-      const config = spec.loadConfig(env(overrides)) as C & { REDIS_URL: string };
+    async function start(overrides: Record<string, string | undefined> = {}) {
+      const config = spec.loadConfig(env(overrides as Record<string, string>)) as C & { REDIS_URL: string };
       const logger = createLogger({ service: spec.service, level: 'silent' });
       const deps = connectDeps(config as never, spec.service, logger);
       startConnecting(deps);
-      const r = await spec.buildApp(config, deps, logger);
+      const r = await spec.buildApp(config, deps, logger).catch(async (err: unknown) => {
+        await closeDeps(deps);
+        throw err;
+      });
       await r.app.ready();
       running.push({ app: r.app, deps, stop: r.stop });
       return r.app;
@@ -69,6 +79,7 @@ export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
       await clearPrefix(redis, prefix);
       redis.disconnect();
       await db.drop();
+      rmSync(spillRoot, { recursive: true, force: true });
     });
 
     it('is live and ready with its own database role, Redis and consumer groups (created when missing)', async () => {
@@ -123,6 +134,30 @@ export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
       expect(ok.statusCode).toBe(200);
       expect(ok.body).toContain('caracal_ready');
     });
+
+    if (AUDIT_PRODUCERS.includes(spec.service)) {
+      it('refuses to start in stable mode without AUDIT_SPILL_DIR, naming the key', async () => {
+        await expect(start({ AUDIT_SPILL_DIR: undefined })).rejects.toThrow(/AUDIT_SPILL_DIR: is required in stable mode/);
+      });
+
+      it('refuses a spill directory open to others or that is not a directory, naming the path', async () => {
+        const open = join(spillRoot, 'open');
+        mkdirSync(open);
+        chmodSync(open, 0o755);
+        await expect(start({ AUDIT_SPILL_DIR: open })).rejects.toThrow(`AUDIT_SPILL_DIR: ${open} must have mode 0700, not 0755`);
+        const file = join(spillRoot, 'a-file');
+        writeFileSync(file, '');
+        await expect(start({ AUDIT_SPILL_DIR: file })).rejects.toThrow(`AUDIT_SPILL_DIR: ${file} is not a directory`);
+      });
+
+      it('reports the audit spill on /metrics', async () => {
+        const app = await start();
+        const res = await app.inject({ url: '/metrics', headers: { authorization: `Bearer ${bearer}` } });
+        expect(res.body).toMatch(/^caracal_audit_spill_events\{service="[a-z]+"\} 0$/m);
+        expect(res.body).toMatch(/^caracal_audit_events_lost_total\{service="[a-z]+"\} 0$/m);
+        expect(res.body).toMatch(/^caracal_audit_spill_replayed_total\{service="[a-z]+"\} 0$/m);
+      });
+    }
 
     it('answers unknown routes with an RFC-shaped 404 and no-store headers', async () => {
       const app = await start();

@@ -2,7 +2,7 @@
 export * from './errors.js';
 export { installErrorHandler, sendError } from './error-handler.js';
 export { runLadder, type ReadinessCheck, type ReadinessResult } from './readiness.js';
-export { createMetrics, bearerMatches, type ServiceMetrics } from './metrics.js';
+export { createMetrics, bearerMatches, registerAuditSpillMetrics, type ServiceMetrics } from './metrics.js';
 export { buildServiceApp, type ServiceAppOptions } from './build-service-app.js';
 export {
   baseSchema,
@@ -15,7 +15,7 @@ export {
 } from './service-config.js';
 export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps } from './connect.js';
 export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
-export { buildStandardApp, type StandardAppOptions } from './standard-app.js';
+export { buildStandardApp, type StandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';
-export { serviceAuditEmitter } from './audit.js';
+export { serviceAuditProducer, spillDirFor, auditEvidenceCheck, type AuditProducer, type LocalUser } from './audit.js';

@@ -1,6 +1,7 @@
 // Prometheus metrics, one registry per app (no module-level globals), and the `/metrics` bearer check (R-OPS-1).
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SpillStatus } from '@caracal/streams';
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -22,6 +23,30 @@ export function createMetrics(service: string): ServiceMetrics {
     }),
     ready: new Gauge({ name: 'caracal_ready', help: '1 when the readiness ladder passes', registers: [registry] }),
   };
+}
+
+/** The audit spill on the app's registry (R-AUD-1), read from the spill's own counts at every scrape. */
+export function registerAuditSpillMetrics(registry: Registry, status: () => SpillStatus): void {
+  new Gauge({
+    name: 'caracal_audit_spill_events',
+    help: 'Audit events kept in the local spill, waiting for Redis',
+    registers: [registry],
+    collect() {
+      this.set(status().spilled);
+    },
+  });
+  const counter = (name: string, help: string, read: (s: SpillStatus) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(status()));
+      },
+    });
+  counter('caracal_audit_events_lost_total', 'Audit events that could not be kept (spill full or unwritable, corrupt spill lines)', (s) => s.lost);
+  counter('caracal_audit_spill_replayed_total', 'Spilled audit events published after Redis came back', (s) => s.replayed);
 }
 
 /** Constant-time bearer comparison; both sides are hashed first so their lengths never leak. */

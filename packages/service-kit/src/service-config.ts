@@ -1,4 +1,5 @@
 // The environment every service shares; each service extends it. Stable mode fails closed (R-MODE-1).
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { bool, hexKey, logLevel, mode, parseConfig, port, type Env } from '@caracal/config';
 
@@ -32,6 +33,13 @@ export const baseSchema = (defaultPort: number) =>
     STREAMS_HMAC_KEY: hexKey(32).optional(),
     AUDIT_HMAC_KEY: hexKey(32).optional(),
     METRICS_BEARER: hexKey(16).optional(),
+    /**
+     * Where audit events are kept while Redis cannot take them (R-AUD-1). Producers (api, sts, gateway) refuse to
+     * start without it in stable mode; in dev mode they fall back to a directory under the system temp dir.
+     */
+    AUDIT_SPILL_DIR: z.string().refine((v) => isAbsolute(v), 'must be an absolute path').optional(),
+    /** Beyond this many bytes of spilled events, further events are counted lost and readiness fails. */
+    AUDIT_SPILL_MAX_BYTES: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(2 ** 50, 'must be at most 2^50').default(1024 ** 3),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     JTI_FAIL_OPEN: bool(false),
   });

@@ -15,6 +15,9 @@ export {
   type FieldValue,
 } from './sign.js';
 export { ensureGroups, missingGroup, type GroupSpec } from './groups.js';
-export { publishSigned, publishAudit, AUDIT_STREAM_MAXLEN } from './publish.js';
+export { publishSigned, publishAudit, auditEntry, AUDIT_STREAM_MAXLEN, type SignedAudit } from './publish.js';
 export { StreamConsumer, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict, type Outcome } from './consumer.js';
 export { createAuditEmitter, type AuditEmitter, type AuditEmitterOptions, type AuditEvent, type AuditEventInput } from './audit-emitter.js';
+export { AuditSpill, DEFAULT_SPILL_MAX_BYTES, type AuditSpillOptions, type SpillStatus } from './audit-spill.js';
+export { prepareSpillDir, SpillDirError } from './spill-dir.js';
+export { nodeSpillFiles, type SpillFiles, type SpillLog, type AppendFile } from './spill-files.js';

@@ -27,8 +27,17 @@ export async function publishSigned(
  */
 export const AUDIT_STREAM_MAXLEN = 5_000_000;
 
+export interface SignedAudit {
+  data: string;
+  sig: string;
+}
+
+/** XADD arguments for an already-signed audit message; shared by direct publishing and spill replay (R-AUD-1). */
+export function auditEntry(keys: StreamKeys, stream: string, signed: SignedAudit): [string, ...string[]] {
+  return [keys.key(stream), 'MAXLEN', '~', String(AUDIT_STREAM_MAXLEN), '*', 'data', signed.data, 'sig', signed.sig];
+}
+
 export async function publishAudit(redis: Redis, keys: StreamKeys, stream: string, eventJson: string, hmacKey: string): Promise<string> {
-  const signed = signAuditData(eventJson, hmacKey);
-  const id = await redis.xadd(keys.key(stream), 'MAXLEN', '~', String(AUDIT_STREAM_MAXLEN), '*', 'data', signed.data, 'sig', signed.sig);
+  const id = await redis.xadd(...auditEntry(keys, stream, signAuditData(eventJson, hmacKey)));
   return id as string;
 }

@@ -1,7 +1,7 @@
 // Builds the gateway service (the reverse proxy enforcing mandates per request) from config and dependencies;
 // used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, serviceAuditEmitter, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -24,12 +24,13 @@ export interface GatewayOverrides {
 
 export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger: Logger, overrides: GatewayOverrides = {}): Promise<Runnable> {
   const revocations = new RevocationCache({ pool: deps.pool, logger, intervalMs: config.REVOCATION_SNAPSHOT_MS, staleMs: config.REVOCATION_STALE_MS });
-  const { app, metrics } = buildStandardApp({
+  const { app, metrics, emit } = buildStandardApp({
     service: 'gateway',
     config,
     deps,
     logger,
     groups: GROUPS,
+    audit: 'gateway',
     readiness: [
       {
         reason: 'revocation_snapshot_stale',
@@ -55,7 +56,7 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
     jwks: new JwksCache({ stsUrl, cooldownMs: config.JWKS_COOLDOWN_MS, timeoutMs: config.STS_TIMEOUT_MS }),
     revocations,
     sts: new StsClient({ stsUrl, hmacKey: config.GATEWAY_STS_HMAC_KEY ?? '', timeoutMs: config.STS_TIMEOUT_MS }),
-    emit: serviceAuditEmitter('gateway', config, deps, logger),
+    emit,
     policy,
     resolve,
     lookup: guardedLookup(resolve, policy),

@@ -1,6 +1,6 @@
 // Builds the sts service (the sole issuer of mandates) from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, serviceAuditEmitter, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
@@ -15,10 +15,9 @@ export const GROUPS: readonly GroupSpec[] = [
 ];
 
 export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
-  const { app, metrics } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS });
+  const { app, metrics, emit } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS, audit: 'sts' });
   const issuer = (config.CARACAL_ISSUER_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/$/, '');
   const keys = new KeyStore({ pool: deps.pool, kek: config.SECRET_STORE_KEK });
-  const emit = serviceAuditEmitter('sts', config, deps, logger);
   const ctx: StsContext = { config, deps, logger, keys, emit, issuer };
   await tokenRoutes(app, ctx);
   await gatewayAuthorizeRoutes(app, ctx);

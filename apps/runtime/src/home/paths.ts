@@ -19,6 +19,8 @@ export interface HomeLayout {
   upgradeLog: string;
   logsDir: string;
   dataDir: string;
+  /** Per-service spill directories for audit events while Redis is unavailable (R-AUD-1): `spool/<service>`. */
+  spoolDir: string;
   controlDir: string;
   supervisorState: string;
   redisDir: string;
@@ -41,6 +43,7 @@ export function layout(root: string, isRoot: boolean): HomeLayout {
     upgradeLog: join(root, 'upgrade.log'),
     logsDir: join(root, 'logs'),
     dataDir,
+    spoolDir: join(root, 'spool'),
     controlDir: join(root, 'control'),
     supervisorState: join(dataDir, 'supervisor.json'),
     redisDir: join(dataDir, 'redis'),

@@ -27,6 +27,8 @@ export function serviceEnv(ctx: StackContext, service: ServiceName): Record<stri
     REDIS_KEY_PREFIX: s.CARACAL_REDIS_KEY_PREFIX,
     DATABASE_URL_FILE: secret(`${service}DatabaseUrl`),
     REDIS_URL_FILE: secret('redisUrl'),
+    // The service creates it (0700) and refuses to start if it is not private (R-AUD-1).
+    AUDIT_SPILL_DIR: join(ctx.home.spoolDir, service),
   };
   for (const [key, file] of Object.entries({ ...COMMON_SECRETS, ...SERVICE_SECRETS[service] })) env[`${key}_FILE`] = secret(file);
   if (service === 'sts') env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
