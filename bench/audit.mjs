@@ -71,7 +71,12 @@ async function publish(redis, keys, key, zones, count, onChunk) {
 }
 
 async function startAudit(env) {
-  const child = spawn(process.execPath, [join(REPO, 'services/audit/dist/main.js')], { env: { ...env, PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // AUDIT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") are given to the audit process only, for profiling.
+  const nodeArgs = (process.env.AUDIT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'services/audit/dist/main.js')], { env: { ...env, PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  child.once('exit', (code, signal) => {
+    if (signal !== 'SIGKILL' && signal !== 'SIGTERM') exited = `the audit service exited (${code ?? signal})`;
+  });
   onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -113,7 +118,12 @@ async function plainInsert(db, zones, perZone) {
   return { rows: zones.length * perZone, seconds: +seconds.toFixed(2), rows_per_s: Math.round((zones.length * perZone) / seconds) };
 }
 
-const countRows = async (url, zones) => Number((await adminQuery(url, 'SELECT count(*) AS n FROM caracal.audit_events WHERE zone_id = ANY($1::uuid[])', [zones])).rows[0].n);
+let exited = '';
+const countRows = async (url, zones) => {
+  if (exited) throw new Misbehaviour(exited);
+  return countRowsNow(url, zones);
+};
+const countRowsNow = async (url, zones) => Number((await adminQuery(url, 'SELECT count(*) AS n FROM caracal.audit_events WHERE zone_id = ANY($1::uuid[])', [zones])).rows[0].n);
 
 await runBench(async () => {
   const db = await database();

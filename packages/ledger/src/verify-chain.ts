@@ -24,14 +24,13 @@ export interface ChainBreak {
 }
 
 /**
- * A stored row as read back: the event columns, the canonical JSON as hashed (`data_canonical`, with the database's
- * word on whether the jsonb `data` still equals it), or for rows older than that column the parsed `data`.
+ * A stored row as read back: the event columns and the canonical JSON as hashed (`data_canonical`), or for rows
+ * older than that column the parsed `data`.
  */
 export interface StoredRow extends Omit<LedgerEvent, 'data'> {
   chain_seq: number;
   data?: unknown;
   data_canonical?: string | null;
-  data_consistent?: boolean;
   content_sha256: string;
   prev_content_sha256: string;
   chain_hmac: string;
@@ -107,7 +106,6 @@ export class ChainVerifier {
     }
     const content = rowContentSha256(row);
     if (content !== row.content_sha256) this.flag(seq, 'content_mismatch', 'the row no longer hashes to its content_sha256');
-    else if (row.data_consistent === false) this.flag(seq, 'content_mismatch', 'data no longer equals the canonical JSON that was hashed');
     if (chainHmac(this.key, row.content_sha256, row.prev_content_sha256) !== row.chain_hmac) {
       this.flag(seq, 'hmac_mismatch', 'chain_hmac does not match content_sha256 and prev_content_sha256 under the audit key');
     }

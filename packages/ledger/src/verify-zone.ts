@@ -5,7 +5,6 @@ import type { Redis } from 'ioredis';
 import { withZone, type Pool } from '@caracal/db';
 import type { StreamKeys } from '@caracal/streams';
 import { headSignatureValid, readHead } from './chain-head.js';
-import { canonicalJson } from './canonical-json.js';
 import { isoSql } from './columns.js';
 import { ChainVerifier, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
 
@@ -29,38 +28,29 @@ export async function readAnchor(pool: Pool, zoneId: string): Promise<ChainAncho
   return a ? { through_seq: Number(a.through_seq), content_sha256: a.content_sha256 } : null;
 }
 
-// The hashed text as stored, and the database's check that the jsonb copy still equals it (cast and compare run on
-// the database's core while this process hashes the previous page).
-const FAST = `event_id, zone_id, chain_seq, ${isoSql('occurred_at')} AS occurred_at, source, event_type, decision, reason, request_id,
+// The hashed text as stored (`data_canonical`, which every reader serves); rows from before that column existed are
+// re-serialised from `data`.
+const COLUMNS = `event_id, zone_id, chain_seq, ${isoSql('occurred_at')} AS occurred_at, source, event_type, decision, reason, request_id,
   application_id, resource, subject, data_canonical, CASE WHEN data_canonical IS NULL THEN data END AS data,
-  (data_canonical IS NULL OR data = data_canonical::jsonb) AS data_consistent, content_sha256, prev_content_sha256, chain_hmac`;
-// When a page's canonical text no longer parses (only a tampered row does that), the page is re-read without the
-// cast and the comparison is made here.
-const SLOW = `event_id, zone_id, chain_seq, ${isoSql('occurred_at')} AS occurred_at, source, event_type, decision, reason, request_id,
-  application_id, resource, subject, data_canonical, data, content_sha256, prev_content_sha256, chain_hmac`;
+  content_sha256, prev_content_sha256, chain_hmac`;
 
-type Cursor = [number, string];
-
-async function page(pool: Pool, zoneId: string, after: Cursor): Promise<StoredRow[]> {
-  const read = (cols: string) =>
-    withZone(pool, zoneId, (c) =>
-      c.query(`SELECT ${cols} FROM audit_events WHERE zone_id = $1 AND (chain_seq, event_id) > ($2, $3::uuid) ORDER BY chain_seq, event_id LIMIT ${PAGE}`, [zoneId, after[0], after[1]]),
-    );
-  try {
-    return (await read(FAST)).rows.map(toStored);
-  } catch (err) {
-    if ((err as { code?: string }).code !== '22P02') throw err;
-    return (await read(SLOW)).rows.map((r) => ({ ...toStored(r), data_consistent: consistent(r.data_canonical, r.data) }));
-  }
+/**
+ * Rows with chain_seq in (from, to], in order. A window of sequence numbers (not LIMIT over an open range) keeps
+ * every page an index range of bounded size whatever the planner believes about the table, and lets duplicates of
+ * one sequence come back together.
+ */
+async function page(pool: Pool, zoneId: string, from: number, to: number): Promise<StoredRow[]> {
+  const res = await withZone(pool, zoneId, (c) =>
+    c.query(`SELECT ${COLUMNS} FROM audit_events WHERE zone_id = $1 AND chain_seq > $2 AND chain_seq <= $3 ORDER BY chain_seq, recorded_at`, [zoneId, from, to]),
+  );
+  return res.rows.map(toStored);
 }
 
-function consistent(text: string | null, data: unknown): boolean {
-  if (text === null) return true;
-  try {
-    return canonicalJson(JSON.parse(text)) === canonicalJson(data);
-  } catch {
-    return false;
-  }
+/** The lowest sequence above `after` (skips a gap however wide), or null past the end. */
+async function nextSeq(pool: Pool, zoneId: string, after: number): Promise<number | null> {
+  const res = await withZone(pool, zoneId, (c) => c.query<{ s: string | null }>('SELECT min(chain_seq) AS s FROM audit_events WHERE zone_id = $1 AND chain_seq > $2', [zoneId, after]));
+  const s = res.rows[0]?.s;
+  return s === null || s === undefined ? null : Number(s);
 }
 
 const toStored = (r: Record<string, unknown>): StoredRow => ({ ...(r as unknown as StoredRow), chain_seq: Number(r.chain_seq) });
@@ -70,13 +60,16 @@ export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<Zone
   const head = await readHead(deps.redis, deps.keys, zoneId);
   const anchor = await readAnchor(deps.pool, zoneId);
   const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true);
-  let next: Promise<StoredRow[]> | null = page(deps.pool, zoneId, [-1, '00000000-0000-0000-0000-000000000000']);
-  while (next) {
-    const rows: StoredRow[] = await next;
-    const last: StoredRow | undefined = rows.at(-1);
-    // The next page is already being read while this one is hashed.
-    next = last && rows.length === PAGE ? page(deps.pool, zoneId, [last.chain_seq, last.event_id]) : null;
-    for (const row of rows) verifier.push(row);
+  const windowAt = async (after: number) => {
+    const first = await nextSeq(deps.pool, zoneId, after);
+    if (first === null) return null;
+    return { from: first - 1, rows: await page(deps.pool, zoneId, first - 1, first - 1 + PAGE) };
+  };
+  let next: Promise<{ from: number; rows: StoredRow[] } | null> = windowAt(0);
+  for (let w = await next; w; w = await next) {
+    // The next window is already being read while this one is hashed.
+    next = windowAt(w.from + PAGE);
+    for (const row of w.rows) verifier.push(row);
   }
   return verifier.finish();
 }

@@ -41,6 +41,11 @@ interface ConsumerBase {
   reclaimIdleMs?: number;
   blockMs?: number;
   count?: number;
+  /**
+   * Reads handled at once (default 1). With more, the next read is fetched and handled while earlier ones still
+   * commit; a handler that needs order (the ledger, per zone) keeps it itself.
+   */
+  inFlight?: number;
   hooks?: ConsumerHooks;
 }
 
@@ -65,9 +70,10 @@ export class StreamConsumer {
   private lastReclaim = 0;
   private readonly o: Required<Omit<ConsumerBase, 'hooks'>> & { hooks: ConsumerHooks };
   private readonly handleBatch: (msgs: readonly StreamMessage[]) => Promise<Map<string, Outcome>>;
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(opts: ConsumerOptions) {
-    this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, hooks: {}, ...opts };
+    this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, inFlight: 1, hooks: {}, ...opts };
     const one = opts.handle;
     this.handleBatch = opts.handleBatch ?? (async (msgs) => {
       const out = new Map<string, Outcome>();
@@ -89,10 +95,11 @@ export class StreamConsumer {
     this.loop = this.run();
   }
 
-  /** Stops after the current batch; unacknowledged messages stay pending for the next consumer. */
+  /** Stops after the batches in hand; unacknowledged messages stay pending for the next consumer. */
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    await Promise.allSettled([...this.pending]);
   }
 
   /** One pass: reclaim idle pending entries, then read new ones. Exposed for tests and benchmarks. */
@@ -106,10 +113,18 @@ export class StreamConsumer {
       'GROUP', this.o.group, this.o.consumer, 'COUNT', this.o.count, 'BLOCK', this.o.blockMs, 'STREAMS', this.key, '>',
     )) as Array<[string, Entry[]]> | null;
     for (const [, entries] of res ?? []) {
-      await this.process(entries, new Map());
+      await this.dispatch(this.process(entries, new Map()));
       n += entries.length;
     }
     return n;
+  }
+
+  /** Waits for the batch, or only for room when several may be in flight (their failures are reported). */
+  private async dispatch(work: Promise<void>): Promise<void> {
+    if (this.o.inFlight <= 1) return work;
+    const tracked = work.catch((err: unknown) => this.o.hooks.onReadError?.(err)).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    while (this.pending.size >= this.o.inFlight) await Promise.race(this.pending);
   }
 
   private get key(): string {

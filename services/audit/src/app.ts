@@ -73,6 +73,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
     maxDeliveries: config.AUDIT_MAX_DELIVERIES,
     reclaimIdleMs: config.AUDIT_RECLAIM_IDLE_MS,
     count: config.AUDIT_BATCH_SIZE,
+    inFlight: config.AUDIT_INFLIGHT_BATCHES,
     hooks: {
       onDeadLettered: (m, reason) => logger.warn({ stream_id: m.id, reason }, 'audit message dead-lettered'),
       onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'audit stream read failed'),

@@ -8,6 +8,8 @@ const int = (min: number, max: number, fallback: number) => z.coerce.number().in
 const schema = baseSchema(9090).extend({
   /** Messages read per XREADGROUP; each zone's share of a read is one transaction. */
   AUDIT_BATCH_SIZE: int(1, 10_000, 1000),
+  /** Reads handled at once: the next read is parsed while earlier ones commit (zones keep their order). */
+  AUDIT_INFLIGHT_BATCHES: int(1, 16, 4),
   /** Largest `data` field accepted; larger events go to the DLQ as `oversized`. */
   AUDIT_MAX_EVENT_BYTES: int(1024, 1024 * 1024, 64 * 1024),
   AUDIT_MAX_DELIVERIES: int(1, 100, 5),

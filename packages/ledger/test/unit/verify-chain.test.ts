@@ -14,7 +14,7 @@ function chain(n: number, from: ChainAnchor | null = null): StoredRow[] {
     const r = canonicalEvent({ id: randomUUID(), zone_id: zone, source: 's', type: 't', occurred_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), data: { i } });
     if (!r.ok) throw new Error(r.detail);
     const content = contentSha256(r.event);
-    const row: StoredRow = { ...r.event, data_canonical: r.event.data, data_consistent: true, chain_seq: (from?.through_seq ?? 0) + i + 1, content_sha256: content, prev_content_sha256: prev, chain_hmac: chainHmac(key, content, prev) };
+    const row: StoredRow = { ...r.event, data_canonical: r.event.data, chain_seq: (from?.through_seq ?? 0) + i + 1, content_sha256: content, prev_content_sha256: prev, chain_hmac: chainHmac(key, content, prev) };
     prev = content;
     return row;
   });
@@ -43,7 +43,7 @@ describe('ChainVerifier', () => {
   it('names each kind of break with its sequence', () => {
     const rows = chain(6);
     expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, reason: 'x' } : r))).breaks).toEqual([[2, 'content_mismatch']]);
-    expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, data_consistent: false } : r))).breaks).toEqual([[2, 'content_mismatch']]);
+    expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, data_canonical: r.data_canonical!.replace('"i":1', '"i":7') } : r))).breaks).toEqual([[2, 'content_mismatch']]);
     expect(run(rows.map((r) => (r.chain_seq === 2 ? { ...r, chain_hmac: 'a'.repeat(64) } : r))).breaks).toEqual([[2, 'hmac_mismatch']]);
     expect(run(rows.filter((r) => r.chain_seq !== 3)).breaks).toEqual([[3, 'sequence_gap'], [4, 'chain_break']]);
     expect(run([...rows.slice(0, 3), { ...rows[3]!, chain_seq: 3 }, ...rows.slice(4)]).breaks).toEqual([[3, 'sequence_duplicate'], [4, 'sequence_gap']]);

@@ -55,6 +55,19 @@ export function createIngest(d: IngestDeps) {
     }
   }
 
+  /** A zone the database does not know gets its events dead-lettered (replayable once the zone exists). */
+  async function appendKnownZone(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
+    let known: boolean;
+    try {
+      known = await d.zones.has(zoneId);
+    } catch (error) {
+      for (const { msg } of items) out.set(msg.id, { kind: 'retry', error });
+      return;
+    }
+    if (!known) for (const { msg } of items) out.set(msg.id, dlq('unknown_zone', `zone ${zoneId} does not exist`));
+    else await appendZoneSafely(zoneId, items, out);
+  }
+
   /** A zone's batch, retried through outages; an error caused by the data is narrowed to the event behind it. */
   async function appendZoneSafely(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -77,6 +90,17 @@ export function createIngest(d: IngestDeps) {
     for (const item of items) await appendZoneSafely(zoneId, [item], out);
   }
 
+  // Reads may be handled concurrently; a zone's appends still run one after another, in stream order: each read
+  // takes its place in its zones' queues synchronously, before anything is awaited.
+  const tails = new Map<string, Promise<void>>();
+  function inOrder(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
+    const run = (tails.get(zoneId) ?? Promise.resolve()).then(() => appendKnownZone(zoneId, items, out));
+    const tail = run.catch(() => undefined);
+    tails.set(zoneId, tail);
+    void tail.then(() => tails.get(zoneId) === tail && tails.delete(zoneId));
+    return run;
+  }
+
   return async function handleBatch(msgs: readonly StreamMessage[]): Promise<Map<string, Outcome>> {
     const out = new Map<string, Outcome>();
     const byZone = new Map<string, Item[]>();
@@ -90,22 +114,8 @@ export function createIngest(d: IngestDeps) {
       list.push({ msg, event: parsed.event });
       byZone.set(parsed.event.zone_id, list);
     }
-    for (const [zoneId, items] of byZone) {
-      let known: boolean;
-      try {
-        known = await d.zones.has(zoneId);
-      } catch (error) {
-        for (const { msg } of items) out.set(msg.id, { kind: 'retry', error });
-        byZone.delete(zoneId);
-        continue;
-      }
-      if (!known) {
-        for (const { msg } of items) out.set(msg.id, dlq('unknown_zone', `zone ${zoneId} does not exist`));
-        byZone.delete(zoneId);
-      }
-    }
     const started = process.hrtime.bigint();
-    await Promise.all([...byZone].map(([zoneId, items]) => appendZoneSafely(zoneId, items, out)));
+    await Promise.all([...byZone].map(([zoneId, items]) => inOrder(zoneId, items, out)));
     d.metrics.batchSeconds.set(Number(process.hrtime.bigint() - started) / 1e9);
     for (const o of out.values()) if (o.kind === 'dlq') d.metrics.deadLettered.inc({ reason: o.reason });
     return out;

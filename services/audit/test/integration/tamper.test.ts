@@ -51,9 +51,9 @@ describe('tamper sweep', () => {
     expect(metrics.body).toContain(`caracal_audit_chain_breaks{zone="${z}",service="audit"} 1`);
   });
 
-  it("the event's JSON changed (jsonb copy, or the hashed text made unreadable) → content_mismatch at that row", async () => {
+  it("the event's JSON changed (rewritten, or made unreadable) → content_mismatch at that row", async () => {
     const z = await chain();
-    await sql(`UPDATE caracal.audit_events SET data = jsonb_set(data, '{data,i}', '99') WHERE zone_id = $1 AND chain_seq = 3`, [z]);
+    await sql(`UPDATE caracal.audit_events SET data_canonical = replace(data_canonical, '"i":2', '"i":99') WHERE zone_id = $1 AND chain_seq = 3`, [z]);
     await sql("UPDATE caracal.audit_events SET data_canonical = '{not json' WHERE zone_id = $1 AND chain_seq = 7", [z]);
     expect(await breaksOf(z)).toEqual([
       { zone_id: z, seq: 3, kind: 'content_mismatch' },
