@@ -34,7 +34,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const verifySigned = (msg: StreamMessage) =>
   verifyFields(STREAM, msg.fields, KEY) ? ({ ok: true } as const) : ({ ok: false, reason: 'bad_signature' } as const);
 
-function consumer(opts: Partial<ConsumerOptions> & Pick<ConsumerOptions, 'handle'>): StreamConsumer {
+function consumer(opts: Partial<Omit<ConsumerOptions, 'handle' | 'handleBatch'>> & { handle: (msg: StreamMessage) => Promise<void> }): StreamConsumer {
   return new StreamConsumer({
     redis,
     keys,

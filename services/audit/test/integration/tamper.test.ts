@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery } from '../../../../test-support/db.js';
 import { sha256Fields } from '../../../../packages/db/dist/index.js';
-import { canonicalJson, contentFields } from '../../../../packages/ledger/dist/index.js';
+import { contentFields } from '../../../../packages/ledger/dist/index.js';
 import type { AuditRunnable } from '../../src/app.js';
 import { createHarness, type Harness } from './harness.js';
 
@@ -90,7 +90,7 @@ describe('tamper sweep', () => {
   it('a row changed and its content_sha256 recomputed without the key → hmac_mismatch there, chain_break next', async () => {
     const z = await chain();
     const row = (await h.rows(z))[4]!;
-    const forged = { ...row, reason: 'rewritten', occurred_at: row.occurred_at.toISOString(), data: canonicalJson(row.data) };
+    const forged = { ...row, reason: 'rewritten', occurred_at: row.occurred_at.toISOString(), data: row.data_canonical } as any;
     await sql("UPDATE caracal.audit_events SET reason = 'rewritten', content_sha256 = $2 WHERE zone_id = $1 AND chain_seq = 5", [z, sha256Fields(contentFields(forged))]);
     expect(await breaksOf(z)).toEqual([
       { zone_id: z, seq: 5, kind: 'hmac_mismatch' },
