@@ -1,4 +1,5 @@
 // The ledger's columns as every reader selects them: times rendered exactly as the content hash saw them.
+import type { LedgerEvent } from './event.js';
 
 /** Millisecond ISO 8601 in UTC, the form `Date.toISOString()` gives and the content hash uses. */
 export const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -11,21 +12,10 @@ export const ROW_COLUMNS = `event_id, zone_id, chain_seq, ${isoSql('occurred_at'
   source, event_type, decision, reason, request_id, application_id, resource, subject, COALESCE(data_canonical::json, data::json) AS data,
   content_sha256, prev_content_sha256, chain_hmac`;
 
-/** A row as the search API and exports return it. */
-export interface LedgerRow {
-  event_id: string;
-  zone_id: string;
+/** A row as the search API and exports return it: the event's columns, its place in the chain, `data` parsed. */
+export interface LedgerRow extends Omit<LedgerEvent, 'data'> {
   chain_seq: number;
-  occurred_at: string;
   recorded_at: string;
-  source: string;
-  event_type: string;
-  decision: string | null;
-  reason: string | null;
-  request_id: string | null;
-  application_id: string | null;
-  resource: string | null;
-  subject: string | null;
   data: unknown;
   content_sha256: string;
   prev_content_sha256: string;

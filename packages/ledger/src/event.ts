@@ -50,16 +50,32 @@ export function parseAuditMessage(fields: Record<string, string | undefined>, hm
     return reject('invalid_json', 'data is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return reject('invalid_json', 'data is not a JSON object');
-  return canonicalEvent(parsed as Record<string, unknown>);
+  // NUL and lone surrogates can only arrive as \u escapes (the text came through UTF-8): without any such escape,
+  // and with no deep nesting, the walk over the parsed event can be skipped.
+  return canonicalEvent(parsed as Record<string, unknown>, !RISKY_TEXT.test(data) && shallow(data));
 }
 
-export function canonicalEvent(e: Record<string, unknown>): ParseResult {
+const RISKY_TEXT = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/** True when brackets never nest deeper than the limit (brackets inside strings only make this stricter). */
+function shallow(text: string, limit = 32): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 123 || c === 91) {
+      if (++depth > limit) return false;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return true;
+}
+
+export function canonicalEvent(e: Record<string, unknown>, textIsSafe = false): ParseResult {
   if (e.zone_id === undefined || e.zone_id === null || e.zone_id === '') return reject('missing_zone', 'the event names no zone_id');
   if (typeof e.zone_id !== 'string' || !UUID.test(e.zone_id)) return reject('invalid_event', 'zone_id must be a lowercase UUID');
   if (typeof e.id !== 'string' || !UUID.test(e.id)) return reject('invalid_event', 'id must be a lowercase UUID');
   if (typeof e.type !== 'string' || !TYPE.test(e.type)) return reject('invalid_event', 'type must be 1-128 characters of A-Z a-z 0-9 . _ : -');
   if (typeof e.source !== 'string' || !TYPE.test(e.source)) return reject('invalid_event', 'source must be 1-128 characters of A-Z a-z 0-9 . _ : -');
-  const occurred = typeof e.occurred_at === 'string' ? Date.parse(e.occurred_at) : Number.NaN;
+  const occurred = typeof e.occurred_at === 'string' ? isoTime(e.occurred_at) : Number.NaN;
   // Bounded so the ISO form always has a four-digit year, as Postgres renders it.
   if (!Number.isFinite(occurred) || occurred < Date.UTC(2000, 0, 1) || occurred >= Date.UTC(10000, 0, 1)) {
     return reject('invalid_event', 'occurred_at must be an ISO 8601 time between 2000 and 9999');
@@ -72,7 +88,7 @@ export function canonicalEvent(e: Record<string, unknown>): ParseResult {
     else if (typeof v !== 'string' || v.length > TEXT_MAX || CONTROL.test(v) || !wellFormed(v)) return reject('invalid_event', `${k} must be text of at most ${TEXT_MAX} characters without control characters`);
     else text[k] = v;
   }
-  const bad = unstorable(e, 'event');
+  const bad = textIsSafe ? undefined : unstorable(e, 'event');
   if (bad) return reject('invalid_event', bad);
   return {
     ok: true,
@@ -91,6 +107,27 @@ export function canonicalEvent(e: Record<string, unknown>): ParseResult {
       data: canonicalJson(e),
     },
   };
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * An RFC 3339 date-time to epoch ms, or NaN. Stricter than Date.parse, which rolls 2025-02-30 over into March:
+ * the stored time would then disagree with the text inside the event.
+ */
+export function isoTime(s: string): number {
+  const m = ISO.exec(s);
+  if (!m) return Number.NaN;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3));
+  const t = Date.UTC(y, mo - 1, d, h, mi, se, ms);
+  const back = new Date(t);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) return Number.NaN;
+  if (m[8] === 'Z') return t;
+  const oh = Number(m[10]);
+  const om = Number(m[11]);
+  if (oh > 23 || om > 59) return Number.NaN;
+  return t - (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -2,7 +2,7 @@
 // columns, plus a manifest with every file's SHA-256. Files are written to a temporary name, fsynced and renamed,
 // and an existing export is never overwritten: a range is exported once.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { canonicalJson } from './canonical-json.js';
@@ -42,8 +42,13 @@ export function jsonlBytes(rows: readonly LedgerRow[]): Uint8Array {
   return Buffer.from(rows.map((r) => `${JSON.stringify({ ...r, data: JSON.parse(canonicalJson(r.data)) })}\n`).join(''), 'utf8');
 }
 
-/** Writes `bytes` to `path` durably: exclusive temp file, fsync, rename, fsync of the directory. */
-export function writeDurably(path: string, bytes: Uint8Array, mode = 0o640): void {
+/**
+ * Writes `bytes` to `path` durably: exclusive temp file, fsync, then into place and an fsync of the directory.
+ * Without `replace` the file is linked into place, which fails if `path` exists: two writers can never overwrite
+ * one another's export.
+ */
+export function writeDurably(path: string, bytes: Uint8Array, opts: { mode?: number; replace?: boolean } = {}): void {
+  const mode = opts.mode ?? 0o640;
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'wx', mode);
   try {
@@ -56,7 +61,14 @@ export function writeDurably(path: string, bytes: Uint8Array, mode = 0o640): voi
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  if (opts.replace) renameSync(tmp, path);
+  else {
+    try {
+      linkSync(tmp, path);
+    } finally {
+      unlinkSync(tmp);
+    }
+  }
   syncDir(join(path, '..'));
 }
 
@@ -83,7 +95,12 @@ export function writeExport(dir: string, base: string, meta: Pick<ExportManifest
   const files: ExportManifest['files'] = [];
   for (const f of formats) {
     const bytes = f === 'parquet' ? parquetBytes(rows) : jsonlBytes(rows);
-    writeDurably(join(dir, `${base}.${f}`), bytes);
+    try {
+      writeDurably(join(dir, `${base}.${f}`), bytes);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExportExists(`${join(dir, `${base}.${f}`)} already exists; an export is never overwritten`);
+      throw err;
+    }
     files.push({ name: `${base}.${f}`, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
   }
   const last = rows.at(-1);

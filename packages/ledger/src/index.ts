@@ -7,3 +7,4 @@ export { verifyZone, readAnchor, type VerifyDeps } from './verify-zone.js';
 export { signHead, headSignatureValid, publishHead, readHead, headKey, type ChainHead } from './chain-head.js';
 export { ROW_COLUMNS, isoSql, toLedgerRow, type LedgerRow } from './columns.js';
 export { parquetBytes, jsonlBytes, writeExport, writeDurably, syncDir, ExportExists, EXPORT_FORMATS, type ExportFormat, type ExportManifest } from './export-files.js';
+export type { DlqItem } from './dlq-item.js';

@@ -27,6 +27,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     delegation_edges: SU,
     approvals: SU,
     audit_events: S,
+    // 0008: verification reads the retention anchors.
+    audit_chain_anchors: S,
     // 0005: the api rotates zone signing keys.
     signing_keys: SIU,
   },
@@ -56,7 +58,7 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     signing_keys: SIU,
   },
   gateway: { zones: S, revocations: S },
-  audit: { zones: S, audit_events: SI },
+  audit: { zones: S, audit_events: SI, audit_chain_anchors: S },
 };
 
 export function may(service: ServiceName, table: string, verb: Verb): boolean {

@@ -1,21 +1,8 @@
 // The audit DLQ (R-AUD-4, R-STR-4): listing dead-lettered messages without their signatures, and replaying them
 // onto the audit stream. Each replay is one Lua script, so an entry is either moved whole or left where it was.
 import type { Redis } from 'ioredis';
+import type { DlqItem } from '@caracal/ledger';
 import { AUDIT_STREAM_MAXLEN, STREAMS, toFields, type StreamKeys } from '@caracal/streams';
-
-export interface DlqItem {
-  id: string;
-  reason: string | null;
-  detail: string | null;
-  source_id: string | null;
-  deliveries: number | null;
-  dead_lettered_at: string | null;
-  event_id: string | null;
-  zone_id: string | null;
-  type: string | null;
-  /** Size of the original `data` field; null when the message had none. */
-  data_bytes: number | null;
-}
 
 export interface ReplayResult {
   replayed: string[];

@@ -93,8 +93,8 @@ export async function exportZone(o: HourlyExportOptions, zone: string, now: Date
     hours++;
     from = new Date(hour.getTime() + HOUR);
     // Rename over the old cursor: it moves atomically, after the hour's files are durable.
-    writeDurably(cursorFile(o.dir, zone), Buffer.from(from.toISOString()));
+    writeDurably(cursorFile(o.dir, zone), Buffer.from(from.toISOString()), { replace: true });
   }
-  if (from < complete) writeDurably(cursorFile(o.dir, zone), Buffer.from(complete.toISOString()));
+  if (from < complete) writeDurably(cursorFile(o.dir, zone), Buffer.from(complete.toISOString()), { replace: true });
   return hours;
 }

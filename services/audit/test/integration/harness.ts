@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '../../../../packages/logging/dist/index.js';
 import { closeDeps, connectDeps, startConnecting, type ServiceDeps } from '../../../../packages/service-kit/dist/index.js';
 import { STREAMS, StreamKeys, publishAudit } from '../../../../packages/streams/dist/index.js';
+import { Redis } from 'ioredis';
 import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
 import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
 import { buildApp, type AuditRunnable } from '../../src/app.js';
@@ -30,17 +31,19 @@ export interface Harness {
   cleanup: () => Promise<void>;
 }
 
-export async function createHarness(label: string): Promise<Harness> {
+export async function createHarness(label: string, opts: { redisUrl?: string } = {}): Promise<Harness> {
   const db = await createMigratedDatabase(label);
   const prefix = uniquePrefix(label);
   const keys = new StreamKeys(prefix);
   const hmacKey = hex();
-  const redis = testRedis();
+  const url = opts.redisUrl ?? redisUrl();
+  const redis = opts.redisUrl ? new Redis(opts.redisUrl, { maxRetriesPerRequest: 1 }) : testRedis();
+  redis.on('error', () => undefined);
   const running: Array<AuditRunnable & { deps: ServiceDeps }> = [];
   const env = (overrides: Record<string, string> = {}) => ({
     CARACAL_MODE: 'stable',
     DATABASE_URL: db.roleUrl('audit'),
-    REDIS_URL: redisUrl(),
+    REDIS_URL: url,
     REDIS_KEY_PREFIX: prefix,
     STREAMS_HMAC_KEY: hex(),
     AUDIT_HMAC_KEY: hmacKey,

@@ -59,13 +59,15 @@ const listing = (dir: string): string[] =>
 describe('hourly export', () => {
   it('writes complete hours as Parquet and JSON Lines that read back to the same rows and hashes, and never twice', async () => {
     const zone = await h.zone();
-    const hourAgo = new Date(Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR + 60_000);
-    await append(pool, zone, events(zone, 30), hourAgo);
-    await append(pool, zone, events(zone, 20), new Date(hourAgo.getTime() + HOUR));
-    await append(pool, zone, events(zone, 5), new Date()); // the current hour is not complete: not exported yet
+    // Three hours in the past; "now" is set half an hour into the third, so only the first two are complete.
+    const base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+    await append(pool, zone, events(zone, 30), new Date(base + 60_000));
+    await append(pool, zone, events(zone, 20), new Date(base + HOUR + 60_000));
+    await append(pool, zone, events(zone, 5), new Date(base + 2 * HOUR + 60_000));
+    const now = new Date(base + 2 * HOUR + 30 * 60_000);
     const dir = tempDir();
     const o = { pool, dir, formats: ['parquet', 'jsonl'] as const, graceMs: 120_000 };
-    expect(await exportZone(o, zone, new Date())).toBe(2);
+    expect(await exportZone(o, zone, now)).toBe(2);
 
     const rows = await dbRows(zone);
     const parquetFiles = listing(dir).filter((f) => f.includes('.parquet@')).map((f) => f.split('@')[0]!);
@@ -90,10 +92,10 @@ describe('hourly export', () => {
     expect(manifests.map((m) => [m.rows, m.first_seq, m.last_seq])).toEqual([[30, 1, 30], [20, 31, 50]]);
 
     const before = listing(dir);
-    expect(await exportZone(o, zone, new Date())).toBe(0);
+    expect(await exportZone(o, zone, now)).toBe(0);
     expect(listing(dir).filter((f) => !f.includes('exported-through'))).toEqual(before.filter((f) => !f.includes('exported-through')));
     // An hour later the third hour is complete and only it is added.
-    expect(await exportZone(o, zone, new Date(Date.now() + HOUR))).toBe(1);
+    expect(await exportZone(o, zone, new Date(now.getTime() + HOUR))).toBe(1);
     expect(listing(dir).filter((f) => f.includes('.parquet@'))).toHaveLength(3);
   });
 });

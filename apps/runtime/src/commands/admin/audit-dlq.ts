@@ -1,23 +1,11 @@
 // `caracal audit dlq list|replay`: what the audit service dead-lettered and why, and putting entries back on the
 // audit stream (R-AUD-4). The API never returns signatures; a replay is audited there (R-AUD-5).
+import type { DlqItem } from '@caracal/ledger';
 import { adminApi } from '../../admin/client.js';
 import { col, printList, printable, type Field } from '../../admin/render.js';
 import { UsageError } from '../../errors.js';
 import type { Io } from '../io.js';
 import { LONG_CALL_MS } from './audit-verify.js';
-
-export interface DlqItem {
-  id: string;
-  reason: string | null;
-  detail: string | null;
-  source_id: string | null;
-  deliveries: number | null;
-  dead_lettered_at: string | null;
-  event_id: string | null;
-  zone_id: string | null;
-  type: string | null;
-  data_bytes: number | null;
-}
 
 export interface DlqPage {
   items: DlqItem[];
