@@ -123,6 +123,20 @@ describe('retention', () => {
     expect((await verifyZone(deps, zone)).breaks.map((b) => [b.seq, b.kind])).toEqual([[6, 'sequence_gap'], [7, 'chain_break']]);
   });
 
+  it('creating a month whose rows already sit in the default partition moves them into it, chain intact', async () => {
+    const zone = await h.zone();
+    const now = new Date();
+    const later = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 6, 15));
+    await append(pool, zone, events(zone, 3), now);
+    await append(admin, zone, events(zone, 4), later); // no partition that far ahead: the rows land in the default
+    const inDefault = async () => Number((await adminQuery<{ n: string }>(h.db.adminUrl, 'SELECT count(*) AS n FROM caracal.audit_events_default WHERE zone_id = $1', [zone])).rows[0]!.n);
+    expect(await inDefault()).toBe(4);
+    const name = (await pool.query<{ name: string }>('SELECT caracal.audit_ensure_partition($1::date) AS name', [later.toISOString().slice(0, 10)])).rows[0]!.name;
+    expect(await inDefault()).toBe(0);
+    expect(Number((await adminQuery<{ n: string }>(h.db.adminUrl, `SELECT count(*) AS n FROM caracal.${name} WHERE zone_id = $1`, [zone])).rows[0]!.n)).toBe(4);
+    expect(await verifyZone({ pool, redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey) }, zone)).toMatchObject({ ok: true, checked: 7 });
+  });
+
   it('the database refuses to drop a month inside the retention period, even when asked', async () => {
     const month = new Date().toISOString().slice(0, 10);
     await expect(pool.query('SELECT caracal.audit_drop_partition($1::date, 1)', [month])).rejects.toThrow(/inside the retention period/);
