@@ -1,6 +1,6 @@
 -- The canonical JSON of each audit event exactly as it was hashed (R-AUD-2, R-AUD-3). Verification hashes this
--- text as stored instead of re-serialising the jsonb copy, and checks in the database that `data` still equals
--- it; rows written before this column existed are verified from `data` as before.
+-- text as stored instead of re-serialising the jsonb copy, and every reader (search, export) serves it; the jsonb
+-- `data` stays as a copy for ad-hoc SQL. Rows written before this column existed are verified from `data`.
 ALTER TABLE audit_events ADD COLUMN data_canonical text;
 
 -- One round trip for the start of a zone append: takes the zone's append lock, then returns the chain tip (row or

@@ -23,7 +23,38 @@ export function contentSha256(e: LedgerEvent): string {
   return sha256Fields(contentFields(e));
 }
 
-export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId: string, events: readonly LedgerEvent[], recordedAt: Date): Promise<AppendResult> {
+/**
+ * The table no longer reaches the published head (R-AUD-3): its newest rows were deleted or rewritten. Appending
+ * would re-sign a new tail over the gap and, once the head moved on, hide the deletion, so the zone is not extended.
+ */
+export class ChainBehindHead extends Error {
+  constructor(
+    readonly zoneId: string,
+    readonly tipSeq: number,
+    readonly headSeq: number,
+  ) {
+    super(
+      tipSeq < 0
+        ? `zone ${zoneId}: the published chain head is not signed with the audit key`
+        : `zone ${zoneId}: the ledger ends at sequence ${tipSeq} but its published head is at ${headSeq}`,
+    );
+  }
+}
+
+/** The published head the table must still reach; from Redis, signature already checked. */
+export interface ExpectedHead {
+  seq: number;
+  content_sha256: string;
+}
+
+export async function appendZoneBatch(
+  client: PoolClient,
+  key: KeyObject,
+  zoneId: string,
+  events: readonly LedgerEvent[],
+  recordedAt: Date,
+  expected: ExpectedHead | null = null,
+): Promise<AppendResult> {
   const result: AppendResult = { status: [], appended: [], head: null };
   const hashed = events.map((e) => ({ e, content: contentSha256(e) }));
   // Lock, chain tip and already-stored ids in one round trip (migration 0009).
@@ -33,6 +64,11 @@ export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId
   );
   const known = new Map(prep.rows.filter((r) => r.kind === 'known').map((r) => [r.event_id!, r.content_sha256]));
   const tip = prep.rows.find((r) => r.kind === 'tip');
+  const tipSeq = tip ? Number(tip.chain_seq) : 0;
+  // Under the lock: the head was read before it, so a healthy table always reaches at least that far.
+  if (expected && (tipSeq < expected.seq || (tipSeq === expected.seq && tip?.content_sha256 !== expected.content_sha256))) {
+    throw new ChainBehindHead(zoneId, tipSeq, expected.seq);
+  }
   const fresh: typeof hashed = [];
   for (const h of hashed) {
     const prior = known.get(h.e.event_id);
@@ -44,7 +80,7 @@ export async function appendZoneBatch(client: PoolClient, key: KeyObject, zoneId
   }
   if (fresh.length === 0) return result;
 
-  let seq = tip ? Number(tip.chain_seq) : 0;
+  let seq = tipSeq;
   let prev = tip?.content_sha256 ?? GENESIS;
   const at = recordedAt.toISOString();
   const rows = fresh.map(({ e, content }) => {

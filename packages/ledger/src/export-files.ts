@@ -1,7 +1,7 @@
 // Ledger exports (R-AUD-4): one zone's rows of a time range as Parquet and/or JSON Lines, each row with its chain
 // columns, plus a manifest with every file's SHA-256. Files are written to a temporary name, fsynced and renamed,
 // and an existing export is never overwritten: a range is exported once.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -49,7 +49,7 @@ export function jsonlBytes(rows: readonly LedgerRow[]): Uint8Array {
  */
 export function writeDurably(path: string, bytes: Uint8Array, opts: { mode?: number; replace?: boolean } = {}): void {
   const mode = opts.mode ?? 0o640;
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'wx', mode);
   try {
     let off = 0;

@@ -1,7 +1,7 @@
 // The audit ledger: event canonicalisation, chain append and verification, published heads, exports.
 export { canonicalJson } from './canonical-json.js';
 export { parseAuditMessage, canonicalEvent, contentFields, MAX_EVENT_BYTES, type LedgerEvent, type ParseResult, type RejectReason } from './event.js';
-export { appendZoneBatch, contentSha256, type AppendResult, type AppendStatus } from './append.js';
+export { appendZoneBatch, contentSha256, ChainBehindHead, type AppendResult, type AppendStatus, type ExpectedHead } from './append.js';
 export { ChainVerifier, rowContentSha256, MAX_REPORTED_BREAKS, type BreakKind, type ChainBreak, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
 export { verifyZone, readAnchor, type VerifyDeps } from './verify-zone.js';
 export { signHead, headSignatureValid, publishHead, readHead, headKey, type ChainHead } from './chain-head.js';

@@ -16,6 +16,7 @@ export interface VerifyDeps {
 }
 
 const PAGE = 5000;
+const MAX_SEQ = 2n ** 63n - 1n;
 
 export async function readAnchor(pool: Pool, zoneId: string): Promise<ChainAnchor | null> {
   const res = await withZone(pool, zoneId, (c) =>
@@ -39,18 +40,21 @@ const COLUMNS = `event_id, zone_id, chain_seq, ${isoSql('occurred_at')} AS occur
  * every page an index range of bounded size whatever the planner believes about the table, and lets duplicates of
  * one sequence come back together.
  */
-async function page(pool: Pool, zoneId: string, from: number, to: number): Promise<StoredRow[]> {
+async function page(pool: Pool, zoneId: string, from: bigint, to: bigint): Promise<StoredRow[]> {
   const res = await withZone(pool, zoneId, (c) =>
-    c.query(`SELECT ${COLUMNS} FROM audit_events WHERE zone_id = $1 AND chain_seq > $2 AND chain_seq <= $3 ORDER BY chain_seq, recorded_at`, [zoneId, from, to]),
+    c.query(`SELECT ${COLUMNS} FROM audit_events WHERE zone_id = $1 AND chain_seq > $2 AND chain_seq <= $3 ORDER BY chain_seq, recorded_at`, [zoneId, String(from), String(to)]),
   );
   return res.rows.map(toStored);
 }
 
-/** The lowest sequence above `after` (skips a gap however wide), or null past the end. */
-async function nextSeq(pool: Pool, zoneId: string, after: number): Promise<number | null> {
-  const res = await withZone(pool, zoneId, (c) => c.query<{ s: string | null }>('SELECT min(chain_seq) AS s FROM audit_events WHERE zone_id = $1 AND chain_seq > $2', [zoneId, after]));
+/**
+ * The lowest sequence above `after` (skips a gap however wide), or null past the end. Sequences are bigint here:
+ * a forged row near 2^63 must be reported, not break the arithmetic of the walk.
+ */
+async function nextSeq(pool: Pool, zoneId: string, after: bigint): Promise<bigint | null> {
+  const res = await withZone(pool, zoneId, (c) => c.query<{ s: string | null }>('SELECT min(chain_seq) AS s FROM audit_events WHERE zone_id = $1 AND chain_seq > $2', [zoneId, String(after)]));
   const s = res.rows[0]?.s;
-  return s === null || s === undefined ? null : Number(s);
+  return s === null || s === undefined ? null : BigInt(s);
 }
 
 const toStored = (r: Record<string, unknown>): StoredRow => ({ ...(r as unknown as StoredRow), chain_seq: Number(r.chain_seq) });
@@ -60,15 +64,17 @@ export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<Zone
   const head = await readHead(deps.redis, deps.keys, zoneId);
   const anchor = await readAnchor(deps.pool, zoneId);
   const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true);
-  const windowAt = async (after: number) => {
+  const windowAt = async (after: bigint) => {
     const first = await nextSeq(deps.pool, zoneId, after);
     if (first === null) return null;
-    return { from: first - 1, rows: await page(deps.pool, zoneId, first - 1, first - 1 + PAGE) };
+    const to = first - 1n + BigInt(PAGE);
+    return { from: first - 1n, rows: await page(deps.pool, zoneId, first - 1n, to > MAX_SEQ ? MAX_SEQ : to) };
   };
-  let next: Promise<{ from: number; rows: StoredRow[] } | null> = windowAt(0);
+  let next: Promise<{ from: bigint; rows: StoredRow[] } | null> = windowAt(0n);
   for (let w = await next; w; w = await next) {
     // The next window is already being read while this one is hashed.
-    next = windowAt(w.from + PAGE);
+    const after = w.from + BigInt(PAGE);
+    next = after >= MAX_SEQ ? Promise.resolve(null) : windowAt(after);
     for (const row of w.rows) verifier.push(row);
   }
   return verifier.finish();

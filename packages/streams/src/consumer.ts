@@ -169,11 +169,11 @@ export class StreamConsumer {
     return n;
   }
 
-  /** Delivery counts of reclaimed entries, in one XPENDING over their id range. */
+  /** Delivery counts of reclaimed entries, in one XPENDING over their id range (they are this consumer's now). */
   private async deliveries(entries: readonly Entry[]): Promise<Map<string, number>> {
     const first = entries[0]![0];
     const last = entries.at(-1)![0];
-    const rows = (await this.o.redis.xpending(this.key, this.o.group, first, last, entries.length * 2)) as Array<[string, string, number, number]>;
+    const rows = (await this.o.redis.xpending(this.key, this.o.group, first, last, entries.length, this.o.consumer)) as Array<[string, string, number, number]>;
     return new Map(rows.map((r) => [r[0], r[3]]));
   }
 

@@ -15,7 +15,7 @@ export {
   type FieldValue,
 } from './sign.js';
 export { ensureGroups, missingGroup, type GroupSpec } from './groups.js';
-export { publishSigned, publishAudit, auditEntry, AUDIT_STREAM_MAXLEN, type SignedAudit } from './publish.js';
+export { publishSigned, publishAudit, auditEntry, type SignedAudit } from './publish.js';
 export { StreamConsumer, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict, type Outcome } from './consumer.js';
 export { createAuditEmitter, type AuditEmitter, type AuditEmitterOptions, type AuditEvent, type AuditEventInput } from './audit-emitter.js';
 export { AuditSpill, DEFAULT_SPILL_MAX_BYTES, type AuditSpillOptions, type SpillStatus } from './audit-spill.js';

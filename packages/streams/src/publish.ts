@@ -21,20 +21,19 @@ export async function publishSigned(
   return id as string;
 }
 
-/**
- * Audit messages are evidence: the cap is far above the other streams so that trimming never reaches entries
- * the audit service has not yet committed; the audit service trims what it has acknowledged itself.
- */
-export const AUDIT_STREAM_MAXLEN = 5_000_000;
 
 export interface SignedAudit {
   data: string;
   sig: string;
 }
 
-/** XADD arguments for an already-signed audit message; shared by direct publishing and spill replay (R-AUD-1). */
+/**
+ * XADD arguments for an already-signed audit message; shared by direct publishing and spill replay (R-AUD-1).
+ * No MAXLEN: trimming could drop evidence the audit service has not committed yet. The audit service trims what it
+ * has acknowledged; when Redis is full (`noeviction`) the XADD fails and the producer spills instead.
+ */
 export function auditEntry(keys: StreamKeys, stream: string, signed: SignedAudit): [string, ...string[]] {
-  return [keys.key(stream), 'MAXLEN', '~', String(AUDIT_STREAM_MAXLEN), '*', 'data', signed.data, 'sig', signed.sig];
+  return [keys.key(stream), '*', 'data', signed.data, 'sig', signed.sig];
 }
 
 export async function publishAudit(redis: Redis, keys: StreamKeys, stream: string, eventJson: string, hmacKey: string): Promise<string> {

@@ -44,6 +44,13 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
           if (broken.length > 0) throw new Error(`tamper sweep found breaks in ${broken.length} zone(s)`);
         },
       },
+      {
+        reason: 'audit_chain_unverified',
+        check: async () => {
+          const failed = late.sweep?.result?.failed ?? [];
+          if (failed.length > 0) throw new Error(`tamper sweep could not verify ${failed.length} zone(s)`);
+        },
+      },
     ],
   });
   const metrics = auditMetrics(base.registry);

@@ -2,7 +2,7 @@
 // onto the audit stream. Each replay is one Lua script, so an entry is either moved whole or left where it was.
 import type { Redis } from 'ioredis';
 import type { DlqItem } from '@caracal/ledger';
-import { AUDIT_STREAM_MAXLEN, STREAMS, toFields, type StreamKeys } from '@caracal/streams';
+import { STREAMS, toFields, type StreamKeys } from '@caracal/streams';
 
 export interface ReplayResult {
   replayed: string[];
@@ -47,7 +47,7 @@ export async function listDlq(redis: Redis, keys: StreamKeys, after: string | nu
   return { items, next: entries.length > limit ? items.at(-1)!.id : null };
 }
 
-// KEYS[1] = DLQ, KEYS[2] = audit stream; ARGV[1] = entry id, ARGV[2] = MAXLEN. Only `data` and `sig` go back:
+// KEYS[1] = DLQ, KEYS[2] = audit stream; ARGV[1] = entry id. Only `data` and `sig` go back, untrimmed (evidence):
 // the `_dlq_*` fields describe the failure, not the event. A message without either can only fail again.
 const REPLAY = `
 local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
@@ -59,12 +59,12 @@ for i = 1, #f, 2 do
 end
 if not data then return {0, 'missing_data'} end
 if not sig then return {0, 'missing_sig'} end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', data, 'sig', sig)
+redis.call('XADD', KEYS[2], '*', 'data', data, 'sig', sig)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return {1, 'replayed'}`;
 
 async function replayOne(redis: Redis, keys: StreamKeys, id: string, out: ReplayResult): Promise<void> {
-  const [moved, reason] = (await redis.eval(REPLAY, 2, keys.key(STREAMS.auditDlq), keys.key(STREAMS.auditEvents), id, String(AUDIT_STREAM_MAXLEN))) as [number, string];
+  const [moved, reason] = (await redis.eval(REPLAY, 2, keys.key(STREAMS.auditDlq), keys.key(STREAMS.auditEvents), id)) as [number, string];
   if (moved === 1) out.replayed.push(id);
   else out.skipped.push({ id, reason });
 }

@@ -1,13 +1,10 @@
-// Tells a dependency outage (wait and retry the same batch) from an error caused by the data itself (isolate the
-// event that caused it and dead-letter it), so an outage never fills the DLQ and one bad event never blocks a zone.
+// Tells an error caused by the data itself (isolate the event behind it and dead-letter it) from everything else —
+// an outage, a timeout, a missing privilege or migration — which is retried, so an outage never fills the DLQ.
 
-/** SQLSTATE classes of a connection, resource, operator or concurrency problem: nothing wrong with the event. */
-const TRANSIENT_CLASSES = ['08', '53', '57', '40', '58'];
+/** SQLSTATE classes about the values written: data exception, integrity violation, program limit exceeded. */
+const DATA_CLASSES = ['22', '23', '54'];
 
-export function isTransient(err: unknown): boolean {
+export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  if (typeof code !== 'string') return true;
-  if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_CLASSES.includes(code.slice(0, 2));
-  // Node socket errors (ECONNREFUSED, ETIMEDOUT, …).
-  return true;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && DATA_CLASSES.includes(code.slice(0, 2));
 }

@@ -4,12 +4,12 @@
 // events keep their stream order.
 import type { KeyObject } from 'node:crypto';
 import { withZone, type Pool } from '@caracal/db';
-import { appendZoneBatch, parseAuditMessage, publishHead, signHead, type LedgerEvent } from '@caracal/ledger';
+import { appendZoneBatch, ChainBehindHead, headSignatureValid, parseAuditMessage, publishHead, readHead, signHead, type LedgerEvent } from '@caracal/ledger';
 import type { Logger } from '@caracal/logging';
 import type { Outcome, StreamKeys, StreamMessage } from '@caracal/streams';
 import type { Redis } from 'ioredis';
 import type { AuditMetrics } from '../metrics.js';
-import { isTransient } from './db-errors.js';
+import { isDataError } from './db-errors.js';
 import type { ZoneDirectory } from './zone-directory.js';
 
 export interface IngestDeps {
@@ -38,7 +38,10 @@ export function createIngest(d: IngestDeps) {
 
   /** One zone's events in one transaction; returns an outcome per message. */
   async function appendZone(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
-    const result = await withZone(d.pool, zoneId, (c) => appendZoneBatch(c, d.key, zoneId, items.map((i) => i.event), now()));
+    // The published head is read before the lock is taken; the append refuses a table that no longer reaches it.
+    const head = await readHead(d.redis, d.keys, zoneId);
+    if (head && !headSignatureValid(d.key, head)) throw new ChainBehindHead(zoneId, -1, head.seq);
+    const result = await withZone(d.pool, zoneId, (c) => appendZoneBatch(c, d.key, zoneId, items.map((i) => i.event), now(), head));
     items.forEach(({ msg, event }, i) => {
       if (result.status[i] === 'conflict') {
         d.metrics.conflicts.inc();
@@ -68,18 +71,33 @@ export function createIngest(d: IngestDeps) {
     else await appendZoneSafely(zoneId, items, out);
   }
 
-  /** A zone's batch, retried through outages; an error caused by the data is narrowed to the event behind it. */
+  /**
+   * A zone's batch, retried through outages. An error caused by the data is narrowed to the event behind it; a
+   * batch that keeps failing otherwise (say, too large to commit before the statement timeout) is split in halves,
+   * in order. One event that keeps failing that way is retried until the database takes it.
+   */
   async function appendZoneSafely(zoneId: string, items: readonly Item[], out: Map<string, Outcome>): Promise<void> {
+    let dataError = false;
     for (let attempt = 0; ; attempt++) {
       try {
         return await appendZone(zoneId, items, out);
       } catch (err) {
-        if (!isTransient(err)) break;
+        if (err instanceof ChainBehindHead) {
+          // Evidence is kept (DLQ, replayable) but the zone is not extended over rows that went missing.
+          d.logger.error({ alert: 'audit_chain_behind_head', zone_id: zoneId, tip_seq: err.tipSeq, head_seq: err.headSeq }, 'the ledger no longer reaches its published head; not appending');
+          for (const { msg } of items) out.set(msg.id, dlq('chain_behind_head', err.message));
+          return;
+        }
+        if (isDataError(err)) {
+          dataError = true;
+          break;
+        }
         if (d.stopping()) {
           for (const { msg } of items) out.set(msg.id, { kind: 'retry', error: err });
           return;
         }
-        if (attempt === 0) d.logger.warn({ zone_id: zoneId, err: { message: (err as Error).message } }, 'ledger append failed; retrying until the database answers');
+        if (attempt === 0) d.logger.warn({ zone_id: zoneId, err: { message: (err as Error).message } }, 'ledger append failed; retrying until the database takes it');
+        if (attempt >= 2 && items.length > 1) break;
         await sleep(Math.min(100 * 2 ** attempt, 5000));
       }
     }
@@ -87,7 +105,8 @@ export function createIngest(d: IngestDeps) {
       const { msg } = items[0]!;
       return void out.set(msg.id, dlq('rejected_by_database', 'the database refused this event'));
     }
-    for (const item of items) await appendZoneSafely(zoneId, [item], out);
+    const parts = dataError ? items.map((i) => [i]) : [items.slice(0, items.length >> 1), items.slice(items.length >> 1)];
+    for (const part of parts) await appendZoneSafely(zoneId, part, out);
   }
 
   // Reads may be handled concurrently; a zone's appends still run one after another, in stream order: each read

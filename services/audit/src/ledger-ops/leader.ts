@@ -23,7 +23,8 @@ export class Leadership {
     try {
       const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [...LEADER_LOCK]);
       if (res.rows[0]?.ok) {
-        client.on('error', () => this.drop(true));
+        // Bound to this client: a late error of an old connection must not drop a newer one.
+        client.on('error', () => this.client === client && this.drop(true));
         this.client = client;
         return true;
       }

@@ -141,6 +141,10 @@ describe('retention', () => {
     const month = new Date().toISOString().slice(0, 10);
     await expect(pool.query('SELECT caracal.audit_drop_partition($1::date, 1)', [month])).rejects.toThrow(/inside the retention period/);
     await expect(pool.query('SELECT caracal.audit_drop_partition($1::date, 0)', [month])).rejects.toThrow(/at least one whole month/);
+    // The audit role cannot lower retention below the floor the migration owner set (12 months).
+    const fiveMonthsAgo = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 5, 1)).toISOString().slice(0, 10);
+    await expect(pool.query('SELECT caracal.audit_drop_partition($1::date, 1)', [fiveMonthsAgo])).rejects.toThrow(/inside the retention period/);
+    await expect(pool.query('UPDATE caracal.audit_retention_floor SET min_keep_months = 1')).rejects.toThrow(/permission denied/);
     await expect(pool.query('DELETE FROM caracal.audit_events')).rejects.toThrow(/permission denied/);
   });
 });

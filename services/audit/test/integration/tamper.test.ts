@@ -74,6 +74,12 @@ describe('tamper sweep', () => {
     const z = await chain();
     await sql('DELETE FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq > 8', [z]);
     expect(await breaksOf(z)).toEqual([{ zone_id: z, seq: 9, kind: 'truncated' }]);
+    // New events do not paper over the gap: the zone is not extended, the events wait in the DLQ.
+    const late = [h.event(z), h.event(z)];
+    for (const e of late) await h.publish(e);
+    await h.waitFor('late events dead-lettered', async () => (await h.dlq()).filter((d) => d._dlq_reason === 'chain_behind_head').length === 2);
+    expect((await h.rows(z)).map((r) => Number(r.chain_seq))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await breaksOf(z)).toEqual([{ zone_id: z, seq: 9, kind: 'truncated' }]);
   });
 
   it("two rows' sequence numbers swapped → chain_break at both and at the row after", async () => {
@@ -85,6 +91,20 @@ describe('tamper sweep', () => {
       { zone_id: z, seq: 6, kind: 'chain_break' },
       { zone_id: z, seq: 7, kind: 'chain_break' },
     ]);
+  });
+
+  it('a forged row with a sequence near 2^63 is reported, and the walk does not break on it', async () => {
+    const z = await chain();
+    await sql(
+      `INSERT INTO caracal.audit_events (event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, data, data_canonical, content_sha256, prev_content_sha256, chain_hmac)
+       SELECT gen_random_uuid(), zone_id, 9223372036854775000, recorded_at, occurred_at, source, event_type, data, data_canonical, content_sha256, prev_content_sha256, chain_hmac
+         FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq = 10`,
+      [z],
+    );
+    const kinds = (await breaksOf(z)).map((b) => b.kind);
+    expect(kinds[0]).toBe('sequence_gap');
+    expect(kinds).toContain('content_mismatch');
+    expect((await svc.app.inject('/ready')).json()).toMatchObject({ ready: false, reason: 'audit_chain_broken' });
   });
 
   it('a row changed and its content_sha256 recomputed without the key → hmac_mismatch there, chain_break next', async () => {
