@@ -1,6 +1,8 @@
-// The published chain head (R-AUD-3): after each commit the audit service signs (zone, seq, content_sha256) and
-// stores it in Redis, outside the table, so deleting the newest rows of a zone cannot go unnoticed. The head only
-// ever moves forward, even when two replicas publish out of order.
+// Signed chain marks kept outside the table (R-AUD-3). The head: after each commit the audit service signs
+// (zone, seq, content_sha256) and stores it in Redis, so deleting the newest rows of a zone cannot go unnoticed.
+// The anchor: before retention drops a month, the last row of each zone in it is signed the same way, so an anchor
+// row in the database cannot be forged to hide the oldest rows. Marks only ever move forward, even when two
+// replicas publish out of order.
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { StreamKeys } from '@caracal/streams';
@@ -13,19 +15,22 @@ export interface ChainHead {
   sig: string;
 }
 
-export const headKey = (keys: StreamKeys, zoneId: string) => keys.key(`caracal.audit.head.${zoneId}`);
+export type MarkKind = 'head' | 'anchor';
 
-function headMac(key: KeyObject, h: Omit<ChainHead, 'sig'>): string {
-  return createHmac('sha256', key).update(`caracal.audit.head\n${h.zone_id}\n${h.seq}\n${h.content_sha256}\n${h.published_at}`).digest('hex');
+export const headKey = (keys: StreamKeys, zoneId: string, kind: MarkKind = 'head') => keys.key(`caracal.audit.${kind}.${zoneId}`);
+
+// The kind is signed too: a head can never be passed off as an anchor or the other way round.
+function headMac(key: KeyObject, h: Omit<ChainHead, 'sig'>, kind: MarkKind): string {
+  return createHmac('sha256', key).update(`caracal.audit.${kind}\n${h.zone_id}\n${h.seq}\n${h.content_sha256}\n${h.published_at}`).digest('hex');
 }
 
-export function signHead(key: KeyObject, h: Omit<ChainHead, 'sig'>): ChainHead {
-  return { ...h, sig: headMac(key, h) };
+export function signHead(key: KeyObject, h: Omit<ChainHead, 'sig'>, kind: MarkKind = 'head'): ChainHead {
+  return { ...h, sig: headMac(key, h, kind) };
 }
 
-export function headSignatureValid(key: KeyObject, h: ChainHead): boolean {
+export function headSignatureValid(key: KeyObject, h: ChainHead, kind: MarkKind = 'head'): boolean {
   if (!/^[0-9a-f]{64}$/.test(h.sig)) return false;
-  return timingSafeEqual(Buffer.from(h.sig, 'hex'), Buffer.from(headMac(key, h), 'hex'));
+  return timingSafeEqual(Buffer.from(h.sig, 'hex'), Buffer.from(headMac(key, h, kind), 'hex'));
 }
 
 // Moves the head only forward: a late publish of an older head is ignored.
@@ -35,12 +40,12 @@ if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'content_sha256', ARGV[2], 'published_at', ARGV[3], 'sig', ARGV[4])
 return 1`;
 
-export async function publishHead(redis: Redis, keys: StreamKeys, head: ChainHead): Promise<void> {
-  await redis.eval(PUBLISH, 1, headKey(keys, head.zone_id), String(head.seq), head.content_sha256, head.published_at, head.sig);
+export async function publishHead(redis: Redis, keys: StreamKeys, head: ChainHead, kind: MarkKind = 'head'): Promise<void> {
+  await redis.eval(PUBLISH, 1, headKey(keys, head.zone_id, kind), String(head.seq), head.content_sha256, head.published_at, head.sig);
 }
 
-export async function readHead(redis: Redis, keys: StreamKeys, zoneId: string): Promise<ChainHead | null> {
-  const h = await redis.hgetall(headKey(keys, zoneId));
+export async function readHead(redis: Redis, keys: StreamKeys, zoneId: string, kind: MarkKind = 'head'): Promise<ChainHead | null> {
+  const h = await redis.hgetall(headKey(keys, zoneId, kind));
   if (!h.seq) return null;
   return { zone_id: zoneId, seq: Number(h.seq), content_sha256: h.content_sha256 ?? '', published_at: h.published_at ?? '', sig: h.sig ?? '' };
 }

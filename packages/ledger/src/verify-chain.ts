@@ -14,7 +14,8 @@ export type BreakKind =
   | 'sequence_duplicate'
   | 'truncated'
   | 'head_mismatch'
-  | 'head_signature_invalid';
+  | 'head_signature_invalid'
+  | 'anchor_unsigned';
 
 export interface ChainBreak {
   zone_id: string;
@@ -75,6 +76,8 @@ export class ChainVerifier {
     anchor: ChainAnchor | null,
     private readonly head: ChainHead | null,
     headValid: boolean,
+    /** False when the database holds an anchor that no valid signed anchor mark vouches for. */
+    anchorVouched = true,
   ) {
     this.prevSeq = anchor?.through_seq ?? 0;
     this.prevContent = anchor?.content_sha256 ?? GENESIS;
@@ -92,6 +95,7 @@ export class ChainVerifier {
       warnings: [],
     };
     if (head && !headValid) this.flag(head.seq, 'head_signature_invalid', 'the published chain head is not signed with the audit key');
+    if (anchor && !anchorVouched) this.flag(anchor.through_seq + 1, 'anchor_unsigned', 'the retention anchor the chain starts from is not the one the audit service signed');
   }
 
   push(row: StoredRow): void {

@@ -63,7 +63,9 @@ export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<Zone
   // The head is read first: rows committed after this moment only extend the chain past it.
   const head = await readHead(deps.redis, deps.keys, zoneId);
   const anchor = await readAnchor(deps.pool, zoneId);
-  const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true);
+  const mark = anchor ? await readHead(deps.redis, deps.keys, zoneId, 'anchor') : null;
+  const vouched = !anchor || (!!mark && headSignatureValid(deps.key, mark, 'anchor') && mark.seq === anchor.through_seq && mark.content_sha256 === anchor.content_sha256);
+  const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true, vouched);
   const windowAt = async (after: bigint) => {
     const first = await nextSeq(deps.pool, zoneId, after);
     if (first === null) return null;

@@ -88,7 +88,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
   });
 
   const leader = new Leadership(deps.pool);
-  const housekeeping = () => maintain({ pool: deps.pool, config, zones, leader, metrics, logger });
+  const housekeeping = () => maintain({ pool: deps.pool, redis: deps.redis, keys: deps.keys, key, config, zones, leader, metrics, logger });
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
     let busy = false;

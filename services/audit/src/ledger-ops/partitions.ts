@@ -1,7 +1,7 @@
 // Monthly partitions (R-AUD-4): created ahead of need, and dropped whole once older than the retention period.
 // Dropping goes through `audit_drop_partition`, which anchors each zone's chain first; a month whose hours have not
 // all been exported (when export is on) is kept until they have.
-import type { Pool } from '@caracal/db';
+import { withTransaction, type Pool } from '@caracal/db';
 
 export interface PartitionPlan {
   created: string[];
@@ -35,22 +35,61 @@ export async function partitionMonths(pool: Pool): Promise<Array<{ name: string;
     .sort((a, b) => a.month.getTime() - b.month.getTime());
 }
 
+/** Signs and publishes a zone's anchor off-box (the anchor mark); a failure keeps the partition. */
+export type PublishAnchor = (zoneId: string, seq: number, contentSha256: string) => Promise<void>;
+
+export interface RetentionOptions {
+  pool: Pool;
+  now: Date;
+  keepMonths: number;
+  /** With export on: the earliest hour any zone still has to export (null: not known yet); undefined: export off. */
+  exportedThrough: Date | null | undefined;
+  zones: readonly string[];
+  publishAnchor: PublishAnchor;
+}
+
 /**
- * Drops every partition entirely older than `keepMonths` whole months. `exportedThrough` (when export is on)
- * is the earliest hour any zone still has to export: a month ending after it is kept.
+ * Drops one month in one transaction: the last row of each zone in it is read from the rows themselves, the
+ * database drops the partition (and writes its anchors), the anchors are signed and published, then it commits.
+ * If publishing fails nothing is dropped; an anchor row that does not match its signed mark is a break.
  */
-export async function applyRetention(pool: Pool, now: Date, keepMonths: number, exportedThrough: Date | null | undefined): Promise<PartitionPlan> {
+async function dropMonth(o: RetentionOptions, p: { name: string; month: Date }, end: Date): Promise<'dropped' | 'kept'> {
+  return withTransaction(o.pool, async (c) => {
+    const anchors: Array<{ zone: string; seq: number; sha: string }> = [];
+    for (const zone of o.zones) {
+      await c.query("SELECT set_config('caracal.zone_id', $1, true)", [zone]);
+      const r = await c.query<{ chain_seq: string; content_sha256: string }>(
+        'SELECT chain_seq, content_sha256 FROM audit_events WHERE zone_id = $1 AND recorded_at >= $2 AND recorded_at < $3 ORDER BY chain_seq DESC LIMIT 1',
+        [zone, p.month, end],
+      );
+      if (r.rows[0]) anchors.push({ zone, seq: Number(r.rows[0].chain_seq), sha: r.rows[0].content_sha256 });
+    }
+    const res = await c.query<{ dropped: boolean }>('SELECT caracal.audit_drop_partition($1::date, $2) AS dropped', [day(p.month), o.keepMonths]);
+    if (!res.rows[0]?.dropped) return 'kept';
+    for (const a of anchors) await o.publishAnchor(a.zone, a.seq, a.sha);
+    return 'dropped';
+  });
+}
+
+/** Drops every partition entirely older than `keepMonths` whole months, oldest first. */
+export async function applyRetention(o: RetentionOptions): Promise<PartitionPlan> {
   const plan: PartitionPlan = { created: [], dropped: [], kept: [] };
-  const limit = monthStart(now, -keepMonths);
-  for (const p of await partitionMonths(pool)) {
+  const limit = monthStart(o.now, -o.keepMonths);
+  for (const p of await partitionMonths(o.pool)) {
     const end = monthStart(p.month, 1);
     if (end > limit) continue;
-    if (exportedThrough !== undefined && (exportedThrough === null || exportedThrough < end)) {
+    if (o.exportedThrough !== undefined && (o.exportedThrough === null || o.exportedThrough < end)) {
       plan.kept.push({ partition: p.name, why: 'not every hour of it has been exported yet' });
       continue;
     }
-    const res = await pool.query<{ dropped: boolean }>('SELECT caracal.audit_drop_partition($1::date, $2) AS dropped', [day(p.month), keepMonths]);
-    if (res.rows[0]?.dropped) plan.dropped.push(p.name);
+    try {
+      if ((await dropMonth(o, p, end)) === 'dropped') plan.dropped.push(p.name);
+    } catch (err) {
+      // The database's own floor (audit_retention_floor) may keep more months than AUDIT_RETENTION_MONTHS asks.
+      if ((err as { code?: string }).code !== 'P0001') throw err;
+      plan.kept.push({ partition: p.name, why: (err as Error).message });
+      break;
+    }
   }
   return plan;
 }

@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainKey, createPool, withZone, type Pool } from '../../../../packages/db/dist/index.js';
-import { appendZoneBatch, canonicalEvent, ROW_COLUMNS, rowContentSha256, toLedgerRow, verifyZone, type LedgerEvent } from '../../../../packages/ledger/dist/index.js';
+import { appendZoneBatch, canonicalEvent, publishHead, ROW_COLUMNS, rowContentSha256, signHead, toLedgerRow, verifyZone, type LedgerEvent } from '../../../../packages/ledger/dist/index.js';
 import { adminQuery } from '../../../../test-support/db.js';
 import { exportZone } from '../../src/ledger-ops/hourly-export.js';
 import { applyRetention } from '../../src/ledger-ops/partitions.js';
@@ -110,17 +111,31 @@ describe('retention', () => {
     await append(pool, zone, events(zone, 5), now);
     const name = `audit_events_${old.toISOString().slice(0, 7).replace('-', '_')}`;
 
+    const key = chainKey(h.hmacKey);
+    const publishAnchor = (z: string, seq: number, sha: string) => publishHead(h.redis, h.keys, signHead(key, { zone_id: z, seq, content_sha256: sha, published_at: now.toISOString() }, 'anchor'), 'anchor');
+    const retention = (exportedThrough: Date | null | undefined) => applyRetention({ pool, now, keepMonths: 13, exportedThrough, zones: [zone], publishAnchor });
     // Not while export is on and the month is not exported yet.
-    expect((await applyRetention(pool, now, 13, null)).kept.map((k) => k.partition)).toContain(name);
-    const plan = await applyRetention(pool, now, 13, undefined);
+    expect((await retention(null)).kept.map((k) => k.partition)).toContain(name);
+    const plan = await retention(undefined);
     expect(plan.dropped).toContain(name);
     const anchors = await adminQuery(h.db.adminUrl, 'SELECT through_seq, partition_name FROM caracal.audit_chain_anchors WHERE zone_id = $1', [zone]);
     expect(anchors.rows).toEqual([{ through_seq: '5', partition_name: name }]);
 
-    const deps = { pool, redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey) };
+    const deps = { pool, redis: h.redis, keys: h.keys, key };
     expect(await verifyZone(deps, zone)).toMatchObject({ ok: true, checked: 5, first_seq: 6, anchor: { through_seq: 5 } });
     await adminQuery(h.db.adminUrl, 'DELETE FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq = 6', [zone]);
     expect((await verifyZone(deps, zone)).breaks.map((b) => [b.seq, b.kind])).toEqual([[6, 'sequence_gap'], [7, 'chain_break']]);
+    // Hiding that deletion with a forged anchor row is caught: the database anchor no longer matches the signed mark.
+    const forge = new pg.Client({ connectionString: h.db.adminUrl });
+    await forge.connect();
+    try {
+      await forge.query("SELECT set_config('caracal.zone_id', $1, false)", [zone]);
+      const prev = await forge.query<{ prev: string }>('SELECT prev_content_sha256 AS prev FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq = 7', [zone]);
+      await forge.query("INSERT INTO caracal.audit_chain_anchors (zone_id, through_seq, content_sha256, partition_name) VALUES ($1, 6, $2, 'forged')", [zone, prev.rows[0]!.prev]);
+    } finally {
+      await forge.end();
+    }
+    expect((await verifyZone(deps, zone)).breaks.map((b) => [b.seq, b.kind])).toEqual([[7, 'anchor_unsigned']]);
   });
 
   it('creating a month whose rows already sit in the default partition moves them into it, chain intact', async () => {
