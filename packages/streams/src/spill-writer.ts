@@ -59,23 +59,17 @@ export class SpillWriter {
   }
 
   /**
-   * Called inside the queue once the file may be fully published: removes it (or empties it, when more lines are
-   * about to be written) and lets new events go straight to Redis again when nothing is left.
+   * Called inside the queue once the file may be fully published: removes it, and lets new events go straight to
+   * Redis again when nothing is waiting. Lines still waiting go to a fresh file: a file is never emptied in place,
+   * where a failed truncate would leave published lines in front of new ones.
    */
   async settle(): Promise<void> {
     const own = this.own;
     if (own && own.offset >= own.size) {
-      if (this.waiting.length > 0) {
-        if (own.size > 0 && own.file) {
-          await own.file.truncate(0).catch((err: Error) => this.opts.log('warn', 'emptying the audit spill file failed', { error: err.message }));
-          own.offset = own.size = 0;
-        }
-      } else {
-        await own.file?.close().catch(() => undefined);
-        this.own = undefined;
-        await this.opts.remove(own.path);
-        if (own.size > 0) this.opts.log('info', 'spilled audit events are published', { file: own.path });
-      }
+      await own.file?.close().catch(() => undefined);
+      this.own = undefined;
+      await this.opts.remove(own.path);
+      if (own.size > 0) this.opts.log('info', 'spilled audit events are published', { file: own.path });
     }
     this.holding = this.own !== undefined || this.waiting.length > 0;
   }
