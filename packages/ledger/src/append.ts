@@ -91,15 +91,18 @@ export async function appendZoneBatch(
     return row;
   });
   // One JSON parameter for the whole batch: serialising it natively costs far less than escaping 17 array literals.
+  // recorded_at never goes back within a zone (clocks of replicas differ): hourly export and retention rely on it.
   await client.query(
     `INSERT INTO audit_events (event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, decision, reason, request_id,
                                application_id, resource, subject, data, data_canonical, content_sha256, prev_content_sha256, chain_hmac)
-     SELECT event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, decision, reason, request_id,
+     SELECT event_id, zone_id, chain_seq,
+            GREATEST(recorded_at, (SELECT max(a.recorded_at) FROM audit_events a WHERE a.zone_id = $2 AND a.chain_seq = $3)),
+            occurred_at, source, event_type, decision, reason, request_id,
             application_id, resource, subject, data::jsonb, data, content_sha256, prev_content_sha256, chain_hmac
        FROM json_to_recordset($1::json) AS u(event_id uuid, zone_id uuid, chain_seq bigint, recorded_at timestamptz, occurred_at timestamptz,
             source text, event_type text, decision text, reason text, request_id text, application_id text, resource text, subject text,
             data text, content_sha256 text, prev_content_sha256 text, chain_hmac text)`,
-    [JSON.stringify(rows)],
+    [JSON.stringify(rows), zoneId, String(tipSeq)],
   );
   result.head = { seq, content_sha256: prev };
   return result;

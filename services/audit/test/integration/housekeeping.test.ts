@@ -101,6 +101,17 @@ describe('hourly export', () => {
   });
 });
 
+describe('recorded_at', () => {
+  it('never goes back within a zone, whatever the appending clock says', async () => {
+    const zone = await h.zone();
+    const now = new Date();
+    await append(pool, zone, events(zone, 2), now);
+    await append(pool, zone, events(zone, 1), new Date(now.getTime() - HOUR)); // a replica whose clock is behind
+    const rows = await dbRows(zone);
+    expect(rows.map((r) => r.recorded_at)).toEqual([now.toISOString(), now.toISOString(), now.toISOString()]);
+  });
+});
+
 describe('retention', () => {
   it('drops a month past retention whole, anchors the chain, and still catches tampering at the new start', async () => {
     const zone = await h.zone();
