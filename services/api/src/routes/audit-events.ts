@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { chainKey, withZone } from '@caracal/db';
 import { verifyZone } from '@caracal/ledger';
-import { ServiceUnavailable } from '@caracal/service-kit';
+import { ServiceUnavailable, TooManyRequests } from '@caracal/service-kit';
 import { authorize } from '../auth/admin-auth.js';
 import type { ApiContext } from '../context.js';
 import { searchEvents, START } from '../repos/audit-events.js';
@@ -26,6 +26,10 @@ interface EventsQuery {
 export function auditEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Parsed once: a malformed key is a startup problem of the config, not of a request.
   const key = ctx.config.AUDIT_HMAC_KEY ? chainKey(ctx.config.AUDIT_HMAC_KEY) : undefined;
+  // A verification reads a whole chain: one per zone at a time, and a few at once per process, so read tokens
+  // cannot queue up full-ledger scans.
+  const verifying = new Set<string>();
+  const MAX_VERIFYING = 2;
 
   app.get<{ Params: { zone: string }; Querystring: EventsQuery }>(
     '/v1/zones/:zone/audit/events',
@@ -53,8 +57,15 @@ export function auditEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const zone = await resolveZone(ctx.deps.pool, req.params.zone);
       authorize(req, 'read', zone.id);
       if (!key) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: the ledger cannot be verified');
-      // The report says ok or not; a dependency failure is a 503, never a report of a chain read half-way.
-      return dependency(ctx, 'audit verification', () => verifyZone({ pool: ctx.deps.pool, redis: ctx.deps.redis, keys: ctx.deps.keys, key }, zone.id));
+      if (verifying.has(zone.id)) throw new TooManyRequests(`zone '${zone.slug}' is being verified already`, 5);
+      if (verifying.size >= MAX_VERIFYING) throw new TooManyRequests(`${MAX_VERIFYING} verifications are running already`, 5);
+      verifying.add(zone.id);
+      try {
+        // The report says ok or not; a dependency failure is a 503, never a report of a chain read half-way.
+        return await dependency(ctx, 'audit verification', () => verifyZone({ pool: ctx.deps.pool, redis: ctx.deps.redis, keys: ctx.deps.keys, key }, zone.id));
+      } finally {
+        verifying.delete(zone.id);
+      }
     },
   );
 }

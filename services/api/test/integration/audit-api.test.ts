@@ -184,6 +184,18 @@ describe('verify', () => {
   it('a body is refused', async () => {
     expect(await s.call('POST', '/v1/zones/north/audit/verify', { body: { deep: true } })).toEqual(bad("unknown field 'deep' in body"));
   });
+
+  it('one verification per zone at a time: a second one while the first runs is a 429', async () => {
+    const zone = await s.zone('big');
+    for (let i = 0; i < 10; i++) await s.seed(zone, 2000, (k) => eventAt(zone, i * 2000 + k));
+    const [a, b] = await Promise.all([s.call('POST', '/v1/zones/big/audit/verify'), s.call('POST', '/v1/zones/big/audit/verify')]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([200, 429]);
+    const refused = a.status === 429 ? a : b;
+    expect(refused.body).toEqual({ error: 'too_many_requests', error_description: "zone 'big' is being verified already" });
+    // Once it is done, the zone can be verified again.
+    expect((await s.call('POST', '/v1/zones/big/audit/verify')).body).toMatchObject({ ok: true, checked: 20_000 });
+  });
 });
 
 describe('DLQ', () => {
