@@ -15,21 +15,32 @@ ALTER TABLE audit_chain_anchors FORCE ROW LEVEL SECURITY;
 CREATE POLICY zone_isolation ON audit_chain_anchors
   USING (zone_id = caracal.current_zone_id()) WITH CHECK (zone_id = caracal.current_zone_id());
 
--- Drops the partition holding `month` when all of it is older than `keep_months` whole months (at least one, so
--- the current and previous months are never touched). SECURITY DEFINER: the audit role can retire old months
--- but still cannot UPDATE or DELETE a single row.
+-- A retention floor the audit role cannot lower (R-AUD-4, R-DB-2): `audit_drop_partition` keeps at least this many
+-- whole months whatever its caller asks, so the audit role cannot use retention to delete recent history early.
+-- Operators change it as the migration owner (UPDATE caracal.audit_retention_floor SET min_keep_months = …).
+CREATE TABLE audit_retention_floor (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  min_keep_months integer NOT NULL CHECK (min_keep_months >= 1)
+);
+INSERT INTO audit_retention_floor (min_keep_months) VALUES (12);
+
+-- Drops the partition holding `month` when all of it is older than the retention period: `keep_months` whole
+-- months, never fewer than the floor above. SECURITY DEFINER: the audit role can retire old months but still
+-- cannot UPDATE or DELETE a single row.
 CREATE FUNCTION caracal.audit_drop_partition(month date, keep_months integer) RETURNS boolean
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = caracal, pg_temp
   AS $$
 DECLARE
   first date := date_trunc('month', month)::date;
   name text := format('audit_events_%s', to_char(first, 'YYYY_MM'));
+  keep integer;
   r record;
 BEGIN
   IF keep_months IS NULL OR keep_months < 1 THEN
     RAISE EXCEPTION 'audit retention must keep at least one whole month';
   END IF;
-  IF first + make_interval(months => 1) > date_trunc('month', now()) - make_interval(months => keep_months) THEN
+  keep := GREATEST(keep_months, (SELECT min_keep_months FROM caracal.audit_retention_floor));
+  IF first + make_interval(months => 1) > date_trunc('month', now()) - make_interval(months => keep) THEN
     RAISE EXCEPTION 'partition % is inside the retention period', name;
   END IF;
   IF to_regclass(format('caracal.%I', name)) IS NULL THEN
