@@ -1,31 +1,14 @@
 // R-AUD-1, R-MODE-1: AUDIT_SPILL_DIR and AUDIT_SPILL_MAX_BYTES. A stable-mode producer with nowhere to keep
 // evidence refuses to start naming the key; dev mode falls back to a per-service, per-user temp directory.
-import { ConfigError, type Env } from '@caracal/config';
+import type { Env } from '@caracal/config';
 import { describe, expect, it } from 'vitest';
 import { spillDirFor } from '../../src/audit.js';
 import { StartupError } from '../../src/run-service.js';
 import { baseSchema, loadServiceConfig, type BaseConfig } from '../../src/service-config.js';
+import { problems, STABLE } from './config-fixtures.js';
 
-const HEX32 = '5d'.repeat(32);
-const STABLE: Env = {
-  DATABASE_URL: 'postgres://svc:pw@db:5432/caracal',
-  REDIS_URL: 'redis://redis:6379/0',
-  STREAMS_HMAC_KEY: HEX32,
-  AUDIT_HMAC_KEY: HEX32,
-  METRICS_BEARER: 'ab'.repeat(16),
-};
 const load = (env: Env): BaseConfig => loadServiceConfig({ schema: baseSchema(3000) }, env);
 const user = { tmpdir: () => '/tmp/x', name: () => 'alice' };
-
-function problems(env: Env): readonly string[] {
-  try {
-    load(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected the configuration to be refused');
-}
 
 describe('audit spill settings', () => {
   it('default to no directory and a 1 GiB cap', () => {

@@ -2,30 +2,11 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type Env } from '@caracal/config';
 import { z } from 'zod';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { baseSchema, isLoopbackHttpOrHttps, loadServiceConfig } from '../../src/service-config.js';
+import { HEX32, problems, spec, STABLE } from './config-fixtures.js';
 
-const HEX32 = '7e'.repeat(32);
-const spec = { schema: baseSchema(3000) };
-const STABLE: Env = {
-  DATABASE_URL: 'postgres://svc:pw@db:5432/caracal',
-  REDIS_URL: 'redis://redis:6379/0',
-  STREAMS_HMAC_KEY: HEX32,
-  AUDIT_HMAC_KEY: HEX32,
-  METRICS_BEARER: 'ab'.repeat(16),
-};
-
-function problems(env: Env, s: Parameters<typeof loadServiceConfig>[0] = spec): readonly string[] {
-  try {
-    loadServiceConfig(s, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected the configuration to be refused');
-}
 
 let dir: string | undefined;
 afterEach(() => {

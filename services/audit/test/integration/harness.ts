@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '../../../../packages/logging/dist/index.js';
 import { closeDeps, connectDeps, startConnecting, type ServiceDeps } from '../../../../packages/service-kit/dist/index.js';
-import { STREAMS, StreamKeys, publishAudit } from '../../../../packages/streams/dist/index.js';
+import { STREAMS, StreamKeys, publishAudit, toFields } from '../../../../packages/streams/dist/index.js';
 import { Redis } from 'ioredis';
 import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
 import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
@@ -102,11 +102,7 @@ export async function createHarness(label: string, opts: { redisUrl?: string } =
     },
     async dlq() {
       const entries = (await redis.xrange(keys.key(STREAMS.auditDlq), '-', '+')) as Array<[string, string[]]>;
-      return entries.map(([id, flat]) => {
-        const o: Record<string, string> = { _id: id };
-        for (let i = 0; i + 1 < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
-        return o;
-      });
+      return entries.map(([id, flat]) => ({ _id: id, ...toFields(flat) }));
     },
     async waitFor(what, done, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
