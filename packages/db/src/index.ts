@@ -19,3 +19,4 @@ export {
 export { checkManifest, writeManifest, type ManifestProblem } from './migrations/manifest.js';
 export { appendAdminAudit, adminContentSha256, adminChainHmac, ADMIN_AUDIT_LOCK_KEY, type AdminAuditEvent } from './admin-audit/append.js';
 export { GENESIS, sha256Fields, chainKey, chainHmac } from './chain.js';
+export { PLATFORM_ZONE_ID, PLATFORM_ZONE_SLUG } from './platform-zone.js';

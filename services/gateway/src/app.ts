@@ -6,7 +6,7 @@ import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { JwksCache } from './jwks-cache.js';
-import { defaultResolve, guardedLookup, type Resolve, type SsrfPolicy } from './proxy/ssrf-guard.js';
+import { defaultResolve, guardedLookup, type Resolve, type SsrfPolicy } from '@caracal/ssrf-guard';
 import { RevocationCache } from './revocations.js';
 import { protectedResourceRoutes } from './routes/protected-resource.js';
 import { proxyRoutes } from './routes/proxy.js';

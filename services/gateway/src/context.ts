@@ -5,7 +5,7 @@ import type { ServiceDeps } from '@caracal/service-kit';
 import type { AuditEmitter } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { JwksCache } from './jwks-cache.js';
-import type { Resolve, SsrfPolicy } from './proxy/ssrf-guard.js';
+import type { Resolve, SsrfPolicy } from '@caracal/ssrf-guard';
 import type { RevocationCache } from './revocations.js';
 import type { StsClient } from './sts-client.js';
 

@@ -8,7 +8,7 @@ import type { GatewayContext } from '../context.js';
 import { byteLimit, forward, ForwardError } from '../proxy/forward.js';
 import { filterResponseHeaders, forwardRequestHeaders } from '../proxy/headers.js';
 import { checkForwardPath } from '../proxy/path-guard.js';
-import { checkUpstreamUrl, preflightResolve } from '../proxy/ssrf-guard.js';
+import { checkUpstreamUrl, preflightResolve } from '@caracal/ssrf-guard';
 import { StsUnavailable } from '../sts-client.js';
 import { challenge, RESOURCE_NAME } from './protected-resource.js';
 

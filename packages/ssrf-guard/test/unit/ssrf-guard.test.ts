@@ -12,7 +12,7 @@ import {
   type AddressPolicy,
   type Resolve,
   type ResolvedAddress,
-} from '../../src/proxy/ssrf-guard.js';
+} from '../../src/ssrf-guard.js';
 
 const v4 = (address: string): ResolvedAddress => ({ address, family: 4 });
 const v6 = (address: string): ResolvedAddress => ({ address, family: 6 });
