@@ -19,3 +19,4 @@ export { buildStandardApp, type StandardApp, type StandardAppOptions } from './s
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';
 export { serviceAuditProducer, spillDirFor, auditEvidenceCheck, type AuditProducer, type LocalUser } from './audit.js';
+export { AuthorityKeyspace, claimOnce } from './keyspace.js';
