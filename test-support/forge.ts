@@ -2,7 +2,7 @@
 // bad claims, or with the wrong key, `alg: none`, HS256 keyed with the public key, or a tampered payload.
 import { randomUUID } from 'node:crypto';
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { openZoneKey } from '../packages/mandates/dist/index.js';
+import { openZoneKey, toLowS } from '../packages/mandates/dist/index.js';
 import { adminQuery } from './db.js';
 
 export interface ZoneKey {
@@ -28,8 +28,10 @@ export function decodePayload(token: string): Record<string, any> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
 }
 
+/** Signed in the canonical low-S form, as the STS signs: verifiers refuse the high-S twin. */
 export async function signWith(key: ZoneKey['privateKey'] | CryptoKey, kid: string, claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).sign(key);
+  const [h, p, s] = (await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).sign(key)).split('.');
+  return `${h}.${p}.${toLowS(Buffer.from(s!, 'base64url')).toString('base64url')}`;
 }
 
 /** The same claims re-signed by a key nobody published. */

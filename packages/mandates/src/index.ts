@@ -3,4 +3,4 @@ export { MANDATE_ALG, MANDATE_TYP, MAX_TOKEN_BYTES, UUID, scopesOf, type Mandate
 export { signMandate, uuidv7, type MandateInput, type SignedMandate } from './sign.js';
 export { verifyMandate, type KeyResolver, type VerifyFailure, type VerifyOptions, type VerifyResult } from './verify.js';
 export { createZoneKey, openZoneKey, publicKeyOf, type NewZoneKey, type PublicJwk } from './zone-key.js';
-export { decodeCompact, signCompact, verifyEs256, type DecodedJws, type JwsHeader } from './jws.js';
+export { decodeCompact, signCompact, toLowS, verifyEs256, type DecodedJws, type JwsHeader } from './jws.js';

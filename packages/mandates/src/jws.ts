@@ -16,8 +16,24 @@ const enc = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8').toString('bas
 
 export function signCompact(header: JwsHeader, payload: object, key: KeyObject): string {
   const input = `${enc(header)}.${enc(payload)}`;
-  const sig = nodeSign('sha256', Buffer.from(input, 'ascii'), { key, dsaEncoding: 'ieee-p1363' });
+  const sig = toLowS(nodeSign('sha256', Buffer.from(input, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }));
   return `${input}.${sig.toString('base64url')}`;
+}
+
+// Order of the P-256 group (SEC 2 §2.4.2). For any valid (r, s), (r, n - s) is valid too: only one of the two
+// forms is accepted, so the same mandate cannot appear under a second signature string (malleability).
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const HALF_N = P256_N >> 1n;
+
+const sOf = (sig: Buffer) => BigInt(`0x${sig.subarray(32, 64).toString('hex')}`);
+
+/** The canonical (low-S, s <= n/2) form of a raw r || s ES256 signature; OpenSSL signs either form at random. */
+export function toLowS(sig: Buffer): Buffer {
+  if (sig.length !== 64) return sig;
+  const s = sOf(sig);
+  if (s <= HALF_N) return sig;
+  const flipped = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
+  return Buffer.concat([sig.subarray(0, 32), flipped]);
 }
 
 export interface DecodedJws {
@@ -47,9 +63,12 @@ export function decodeCompact(token: string): DecodedJws | undefined {
   return { header: header as JwsHeader, payload, signingInput: `${parts[0]}.${parts[1]}`, signature: Buffer.from(parts[2]!, 'base64url') };
 }
 
-/** ES256 signatures are exactly 64 bytes (r || s); anything else fails without reaching OpenSSL. */
+/**
+ * ES256 signatures are exactly 64 bytes (r || s); anything else fails without reaching OpenSSL. A high-S
+ * signature (s > n/2) is the malleated twin of a valid one and is refused: only the canonical form verifies.
+ */
 export function verifyEs256(d: DecodedJws, key: KeyObject): boolean {
-  if (d.signature.length !== 64) return false;
+  if (d.signature.length !== 64 || sOf(d.signature) > HALF_N) return false;
   try {
     return nodeVerify('sha256', Buffer.from(d.signingInput, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }, d.signature);
   } catch {

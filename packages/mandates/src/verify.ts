@@ -9,6 +9,7 @@ export type VerifyFailure =
   | 'token_too_large'
   | 'malformed_token'
   | 'alg_not_allowed'
+  | 'unknown_zone'
   | 'unknown_key'
   | 'bad_signature'
   | 'token_expired'
@@ -21,8 +22,11 @@ export type VerifyFailure =
 
 export type VerifyResult = { ok: true; claims: MandateClaims } | { ok: false; reason: VerifyFailure };
 
-/** Returns the key for (zone, kid), undefined when unknown; throws when the key source itself fails. */
-export type KeyResolver = (zoneId: string, kid: string) => Promise<KeyObject | undefined>;
+/**
+ * Returns the key for (zone, kid), undefined when the kid is unknown, 'unknown_zone' when the zone publishes no
+ * keys at all; throws when the key source itself fails.
+ */
+export type KeyResolver = (zoneId: string, kid: string) => Promise<KeyObject | undefined | 'unknown_zone'>;
 
 export interface VerifyOptions {
   resolveKey: KeyResolver;
@@ -62,12 +66,13 @@ export async function verifyMandate(token: string, opts: VerifyOptions): Promise
   const kid = d.header.kid;
   const zoneId = d.payload.zone_id;
   if (typeof kid !== 'string' || kid === '' || typeof zoneId !== 'string' || !UUID.test(zoneId)) return { ok: false, reason: 'malformed_token' };
-  let key: KeyObject | undefined;
+  let key: Awaited<ReturnType<KeyResolver>>;
   try {
     key = await opts.resolveKey(zoneId, kid);
   } catch {
     return { ok: false, reason: 'key_unavailable' };
   }
+  if (key === 'unknown_zone') return { ok: false, reason: 'unknown_zone' };
   if (!key) return { ok: false, reason: 'unknown_key' };
   if (!verifyEs256(d, key)) return { ok: false, reason: 'bad_signature' };
   const failure = checkClaims(d.payload, opts);

@@ -3,7 +3,7 @@
 import { generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { signMandate, verifyMandate, type VerifyOptions } from '../../src/index.js';
+import { signMandate, toLowS, verifyMandate, type VerifyOptions } from '../../src/index.js';
 
 const ISS = 'https://sts.example';
 const ZONE = '0190f3d2-0000-7000-8000-000000000001';
@@ -21,7 +21,16 @@ const now = () => Math.floor(Date.now() / 1000);
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const raw = (header: object, payload: object, key: KeyObject = privateKey, dsaEncoding: 'ieee-p1363' | 'der' = 'ieee-p1363') => {
   const input = `${b64(header)}.${b64(payload)}`;
-  return `${input}.${nodeSign('sha256', Buffer.from(input), { key, dsaEncoding }).toString('base64url')}`;
+  const sig = nodeSign('sha256', Buffer.from(input), { key, dsaEncoding });
+  return `${input}.${(dsaEncoding === 'der' ? sig : toLowS(sig)).toString('base64url')}`;
+};
+// P-256 group order: (r, n - s) is the malleated twin of a valid signature (r, s).
+const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const highS = (token: string) => {
+  const [h, p, s] = token.split('.');
+  const sig = Buffer.from(s!, 'base64url');
+  const flipped = Buffer.from((N - BigInt(`0x${sig.subarray(32).toString('hex')}`)).toString(16).padStart(64, '0'), 'hex');
+  return `${h}.${p}.${Buffer.concat([sig.subarray(0, 32), flipped]).toString('base64url')}`;
 };
 const full = () => ({ ...claims, iat: now(), nbf: now(), exp: now() + 60, jti: 'j' });
 
@@ -33,9 +42,18 @@ describe('sign → verify', () => {
     expect(viaJose.payload.jti).toBe(c.jti);
   });
 
-  it('accepts a token jose signed', async () => {
+  it('accepts a token jose signed, once in its canonical low-S form', async () => {
     const token = await new SignJWT(full()).setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'at+jwt' }).sign(privateKey);
-    expect((await verifyMandate(token, opts())).ok).toBe(true);
+    const [h, p, s] = token.split('.');
+    const canonical = `${h}.${p}.${toLowS(Buffer.from(s!, 'base64url')).toString('base64url')}`;
+    expect((await verifyMandate(canonical, opts())).ok).toBe(true);
+  });
+
+  it('always signs low-S, so every mandate it signs verifies (many signatures, both halves of the coin)', async () => {
+    for (let i = 0; i < 40; i += 1) {
+      const { token } = await signMandate({ ...claims, ttlSeconds: 60 }, privateKey, KID);
+      expect((await verifyMandate(token, opts())).ok).toBe(true);
+    }
   });
 });
 
@@ -57,6 +75,7 @@ describe('refusals', () => {
     ['another key', () => raw(H, full(), other.privateKey), 'bad_signature'],
     ['a DER signature', () => raw(H, full(), privateKey, 'der'), 'bad_signature'],
     ['a truncated signature', () => raw(H, full()).slice(0, -4), 'bad_signature'],
+    ['a high-S twin of a valid signature', () => highS(raw(H, full())), 'bad_signature'],
     ['a changed payload', () => { const [h, , s] = raw(H, full()).split('.'); return `${h}.${b64({ ...full(), scope: 'admin' })}.${s}`; }, 'bad_signature'],
     ['exp as a string', () => raw(H, { ...full(), exp: String(now() + 60) }), 'invalid_claims'],
     ['no jti', () => raw(H, { ...full(), jti: undefined }), 'invalid_claims'],
@@ -73,6 +92,10 @@ describe('refusals', () => {
     const H2 = { alg: 'ES256', kid: KID, typ: 'at+jwt' };
     expect(await verifyMandate(raw(H2, full()), opts({ audience: 'resource://other' }))).toEqual({ ok: false, reason: 'wrong_audience' });
     expect((await verifyMandate(raw(H2, { ...full(), aud: ['resource://x', 'resource://r'] }), opts({ audience: 'resource://r' }))).ok).toBe(true);
+  });
+
+  it('a zone the resolver knows publishes no keys is unknown_zone', async () => {
+    expect(await verifyMandate(raw(H, full()), opts({ resolveKey: async () => 'unknown_zone' }))).toEqual({ ok: false, reason: 'unknown_zone' });
   });
 
   it('a token over 4 KiB is refused before decoding; a failing key source is key_unavailable', async () => {
