@@ -1,7 +1,7 @@
 // Builds the gateway service (the reverse proxy enforcing mandates per request) from config and dependencies;
 // used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { AuthorityKeyspace, buildStandardApp, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -20,6 +20,8 @@ export const GROUPS: readonly GroupSpec[] = [
 export interface GatewayOverrides {
   /** Name resolution for the SSRF guard; tests pass a fake one. */
   resolve?: Resolve;
+  /** The JWKS cache's HTTP client; tests wrap the real one to count fetches. */
+  jwksFetch?: typeof fetch;
 }
 
 export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger: Logger, overrides: GatewayOverrides = {}): Promise<Runnable> {
@@ -53,13 +55,24 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
     logger,
     issuer,
     publicUrl: (config.GATEWAY_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/$/, ''),
-    jwks: new JwksCache({ stsUrl, cooldownMs: config.JWKS_COOLDOWN_MS, timeoutMs: config.STS_TIMEOUT_MS }),
+    jwks: new JwksCache({
+      stsUrl,
+      cooldownMs: config.JWKS_COOLDOWN_MS,
+      timeoutMs: config.STS_TIMEOUT_MS,
+      maxZones: config.JWKS_MAX_ZONES,
+      negativeTtlMs: config.JWKS_NEGATIVE_TTL_MS,
+      unknownZoneFetchesPerMin: config.JWKS_UNKNOWN_ZONE_FETCHES_PER_MIN,
+      knownZone: (zoneId) => revocations.hasZone(zoneId),
+      ...(overrides.jwksFetch ? { fetchImpl: overrides.jwksFetch } : {}),
+    }),
     revocations,
     sts: new StsClient({ stsUrl, hmacKey: config.GATEWAY_STS_HMAC_KEY ?? '', timeoutMs: config.STS_TIMEOUT_MS }),
     emit,
     policy,
     resolve,
     lookup: guardedLookup(resolve, policy),
+    keyspace: new AuthorityKeyspace(config.REDIS_KEY_PREFIX),
+    now: Date.now,
   };
   protectedResourceRoutes(app, ctx);
   proxyRoutes(app, ctx);

@@ -17,6 +17,17 @@ const schema = baseSchema(8081).extend({
   REVOCATION_SNAPSHOT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   REVOCATION_STALE_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  /** Zones whose keys are held at once (least recently used evicted): the cache is keyed by unverified input. */
+  JWKS_MAX_ZONES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** How long a zone that publishes no keys is remembered as unknown. */
+  JWKS_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** JWKS fetches a minute, across all zones the revocation snapshot has not seen yet. */
+  JWKS_UNKNOWN_ZONE_FETCHES_PER_MIN: z.coerce.number().int().min(0).max(100_000).default(60),
+  /**
+   * The longest mandate lifetime accepted (exp - iat, and exp - now). Defaults to the most the STS can be
+   * configured to issue (SESSION_TTL_SECONDS and RESOURCE_TTL_SECONDS are capped at 3600, R-STS-2).
+   */
+  GATEWAY_MAX_MANDATE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(3600).default(3600),
   /** Comma-separated hosts upstreams may name; empty means any host that passes the address checks. */
   GATEWAY_ALLOW_HOSTS: z.string().optional(),
   /** Also refuse loopback, RFC 1918, CGNAT and ULA upstream addresses. */

@@ -1,7 +1,7 @@
 // What the gateway's routes receive.
 import type { LookupFunction } from 'node:net';
 import type { Logger } from '@caracal/logging';
-import type { ServiceDeps } from '@caracal/service-kit';
+import type { AuthorityKeyspace, ServiceDeps } from '@caracal/service-kit';
 import type { AuditEmitter } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { JwksCache } from './jwks-cache.js';
@@ -22,4 +22,8 @@ export interface GatewayContext {
   policy: SsrfPolicy;
   resolve: Resolve;
   lookup: LookupFunction;
+  /** Redis keys of the authority path (the jti registry). */
+  keyspace: AuthorityKeyspace;
+  /** Milliseconds since the epoch; tests may pass a fixed clock. */
+  now: () => number;
 }

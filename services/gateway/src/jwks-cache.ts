@@ -1,5 +1,9 @@
 // The zones' public keys, fetched from the STS JWKS (R-GW-1): cached, refetched once on an unknown kid with a
 // per-zone cooldown, never following redirects. A fetch failure throws, so verification denies.
+// The zone id it is asked for comes from a mandate whose signature is not checked yet, so the work it may cause
+// is bounded: at most `maxZones` entries (least recently used evicted), a zone that publishes no keys is
+// remembered as unknown for `negativeTtlMs`, and zones the revocation snapshot has never seen may cause at most
+// `unknownZoneFetchesPerMin` fetches a minute across all of them; past that they are refused without a fetch.
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { publicKeyOf, type KeyResolver } from '@caracal/mandates';
 
@@ -13,17 +17,30 @@ export interface JwksCacheOptions {
   maxAgeMs?: number;
   cooldownMs: number;
   timeoutMs: number;
+  maxZones: number;
+  negativeTtlMs: number;
+  unknownZoneFetchesPerMin: number;
+  /** Zones known to exist (the revocation snapshot reads them); their fetches are not rationed. */
+  knownZone: (zoneId: string) => boolean;
   now?: () => number;
   fetchImpl?: typeof fetch;
 }
+
+const MINUTE_MS = 60_000;
 
 export class JwksCache {
   private readonly zones = new Map<string, ZoneEntry>();
   private readonly inflight = new Map<string, Promise<ZoneEntry>>();
   private readonly now: () => number;
+  private window = { startedAt: -Infinity, used: 0 };
 
   constructor(private readonly o: JwksCacheOptions) {
     this.now = o.now ?? Date.now;
+  }
+
+  /** Number of zones held (for tests and metrics); never more than `maxZones`. */
+  get size(): number {
+    return this.zones.size;
   }
 
   private async fetchZone(zoneId: string): Promise<ZoneEntry> {
@@ -48,14 +65,40 @@ export class JwksCache {
       this.inflight.set(zoneId, p);
     }
     const entry = await p;
+    this.zones.delete(zoneId);
+    this.zones.set(zoneId, entry);
+    // Map iteration is insertion order and every use re-inserts: the first key is the least recently used.
+    while (this.zones.size > this.o.maxZones) this.zones.delete(this.zones.keys().next().value as string);
+    return entry;
+  }
+
+  /** The entry if present and not expired, marked as most recently used. */
+  private cached(zoneId: string): ZoneEntry | undefined {
+    const entry = this.zones.get(zoneId);
+    if (!entry) return undefined;
+    const ttl = entry.keys.size === 0 ? this.o.negativeTtlMs : (this.o.maxAgeMs ?? 300_000);
+    this.zones.delete(zoneId);
+    if (this.now() - entry.fetchedAt > ttl) return undefined;
     this.zones.set(zoneId, entry);
     return entry;
   }
 
+  /** One fetch for a zone nobody has seen yet, if this minute's ration allows it. */
+  private rationUnknown(): boolean {
+    const now = this.now();
+    if (now - this.window.startedAt >= MINUTE_MS) this.window = { startedAt: now, used: 0 };
+    if (this.window.used >= this.o.unknownZoneFetchesPerMin) return false;
+    this.window.used += 1;
+    return true;
+  }
+
   readonly resolve: KeyResolver = async (zoneId, kid) => {
-    const maxAge = this.o.maxAgeMs ?? 300_000;
-    let entry = this.zones.get(zoneId);
-    if (!entry || this.now() - entry.fetchedAt > maxAge) entry = await this.refresh(zoneId);
+    let entry = this.cached(zoneId);
+    if (!entry) {
+      if (!this.o.knownZone(zoneId) && !this.rationUnknown()) return 'unknown_zone';
+      entry = await this.refresh(zoneId);
+    }
+    if (entry.keys.size === 0) return 'unknown_zone';
     const hit = entry.keys.get(kid);
     if (hit) return hit;
     // Unknown kid: perhaps a rotation. Refetch once, unless this zone was fetched within the cooldown.

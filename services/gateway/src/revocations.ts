@@ -14,6 +14,7 @@ export interface RevocationCacheOptions {
 
 export class RevocationCache {
   private readonly revoked = new Set<string>();
+  private zones = new Set<string>();
   private lastSnapshot = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -25,6 +26,11 @@ export class RevocationCache {
 
   add(targetId: string): void {
     this.revoked.add(targetId);
+  }
+
+  /** Whether the last snapshot saw this zone; zones are read anyway to walk their revocations. */
+  hasZone(zoneId: string): boolean {
+    return this.zones.has(zoneId);
   }
 
   isRevoked(ids: ReadonlyArray<string | undefined>): boolean {
@@ -47,6 +53,7 @@ export class RevocationCache {
       const rows = await withZone(this.o.pool, z.id, (c) => c.query<{ target_id: string }>('SELECT target_id FROM revocations'));
       for (const r of rows.rows) this.revoked.add(r.target_id);
     }
+    this.zones = new Set(zones.rows.map((z) => z.id));
     // Only a complete pass counts: a failure halfway leaves the previous timestamp, and staleness grows.
     this.lastSnapshot = started;
   }
