@@ -4,7 +4,7 @@ import { deny, established, type Exchange } from './exchange.js';
 
 export async function mandateVerified(x: Exchange): Promise<void> {
   const token = established(x.token, 'the bearer token');
-  const verified = await verifyMandate(token, { resolveKey: x.ctx.jwks.resolve, issuer: x.ctx.issuer, audience: x.resource, use: 'gateway' });
+  const verified = await verifyMandate(token, { resolveKey: x.ctx.jwks.resolve, issuer: x.ctx.issuer, audience: x.resource, use: 'gateway', currentDate: new Date(x.ctx.now()) });
   if (verified.ok) {
     x.claims = verified.claims;
     return;

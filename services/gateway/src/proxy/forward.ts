@@ -4,9 +4,11 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { Transform } from 'node:stream';
+import type { DenyReason } from '@caracal/deny-reasons';
 import type { OutgoingHeaders } from './headers.js';
 
-export type ForwardFailure = 'upstream_timeout' | 'upstream_failed' | 'upstream_blocked' | 'request_too_large';
+/** Each failure is a named deny reason of the shared registry, which fixes its status. */
+export type ForwardFailure = Extract<DenyReason, 'upstream_timeout' | 'upstream_failed' | 'upstream_blocked' | 'request_too_large'>;
 
 export class ForwardError extends Error {
   constructor(readonly failure: ForwardFailure, message: string) {
