@@ -103,7 +103,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .action(async (opts) => printMigrateStatus(await runMigrateStatus(io), io, opts.json));
   migrate
     .command('up')
-    .description('apply pending expand migrations (contract ones run only during `caracal upgrade`)')
+    .description('apply pending expand migrations (contract migrations are never applied by it)')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const r = await runMigrateUp({}, io);
