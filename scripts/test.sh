@@ -5,13 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-pnpm run lint >&2
-pnpm exec tsc -p tsconfig.test.json >&2
+. scripts/pinned-pnpm.sh
+"$PNPM" run lint >&2
+"$PNPM" exec tsc -p tsconfig.test.json >&2
 node apps/runtime/bin/caracal.js migrate validate
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
 status=0
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+"$PNPM" exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
 # A plain closing line any CI can read: "N passed, N failed".
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$report" || true
 exit "$status"

@@ -1,5 +1,6 @@
 // Entry of the `caracal` CLI: runs the program and maps every outcome to an exit code. The only file that exits.
 import { CommanderError } from 'commander';
+import { surviveClosedPipe } from './closed-pipe.js';
 import { createOutput } from './output.js';
 import { buildProgram, type ProgramResult } from './program.js';
 import { CliError, EXIT } from './errors.js';
@@ -16,6 +17,8 @@ const USAGE_CODES = new Set([
 ]);
 
 async function main(argv: string[]): Promise<number> {
+  surviveClosedPipe(process.stdout);
+  surviveClosedPipe(process.stderr);
   const out = createOutput({ stdout: process.stdout, stderr: process.stderr, stdinIsTTY: Boolean(process.stdin.isTTY), env: process.env });
   const result: ProgramResult = { exitCode: EXIT.ok };
   const program = buildProgram({ out, env: process.env }, result);

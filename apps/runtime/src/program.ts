@@ -19,6 +19,7 @@ import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
 import { printStatus, runStatus } from './commands/status.js';
 import { printUp, runUp } from './commands/up.js';
 import { EXIT_CODES_HELP } from './errors.js';
+import { HELP_CONFIGURATION } from './help.js';
 import { cliVersion } from './version.js';
 
 export interface ProgramResult {
@@ -33,6 +34,8 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
+    // Set before any subcommand is added: commander copies it to each one.
+    .configureHelp(HELP_CONFIGURATION)
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
   program
@@ -100,7 +103,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .action(async (opts) => printMigrateStatus(await runMigrateStatus(io), io, opts.json));
   migrate
     .command('up')
-    .description('apply pending expand migrations (contract ones run only during `caracal upgrade`)')
+    .description('apply pending expand migrations (contract migrations are never applied by it)')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const r = await runMigrateUp({}, io);

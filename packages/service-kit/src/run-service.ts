@@ -5,7 +5,7 @@ import { ConfigError, type Env } from '@caracal/config';
 import { createLogger, type Logger } from '@caracal/logging';
 import { ensureGroups, type GroupSpec } from '@caracal/streams';
 import { closeDeps, connectDeps, startConnecting, type ServiceDeps } from './connect.js';
-import type { BaseConfig } from './service-config.js';
+import { SECRET_KEYS, type BaseConfig } from './service-config.js';
 import { evictionPolicy } from './standard-checks.js';
 
 export interface Runnable {
@@ -32,7 +32,9 @@ export async function runService<C extends BaseConfig>(opts: RunServiceOptions<C
     if (err instanceof ConfigError) throw new StartupError(`${opts.service}: ${err.message}`);
     throw err;
   }
-  const logger = createLogger({ service: opts.service, level: config.LOG_LEVEL });
+  // The secrets' exact values (often read from *_FILE) are censored wherever they would appear in a line (R-SEC-2).
+  const secrets = SECRET_KEYS.map((key) => (config as Record<string, unknown>)[key]).filter((v): v is string => typeof v === 'string');
+  const logger = createLogger({ service: opts.service, level: config.LOG_LEVEL, secrets });
   if (config.CARACAL_MODE === 'dev') logger.warn('CARACAL_MODE=dev: insecure relaxations are allowed; never use dev mode in production');
   const deps = connectDeps(config, opts.service, logger);
   startConnecting(deps);

@@ -1,7 +1,7 @@
 // The environment every service shares; each service extends it. Stable mode fails closed (R-MODE-1).
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { bool, hexKey, logLevel, mode, parseConfig, port, type Env } from '@caracal/config';
+import { hexKey, logLevel, mode, parseConfig, port, type Env } from '@caracal/config';
 
 export const SECRET_KEYS = [
   'DATABASE_URL',
@@ -41,7 +41,6 @@ export const baseSchema = (defaultPort: number) =>
     /** Beyond this many bytes of spilled events, further events are counted lost and readiness fails. */
     AUDIT_SPILL_MAX_BYTES: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(2 ** 50, 'must be at most 2^50').default(1024 ** 3),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
-    JTI_FAIL_OPEN: bool(false),
   });
 
 export type BaseConfig = z.output<ReturnType<typeof baseSchema>>;
@@ -68,7 +67,6 @@ export function loadServiceConfig<S extends z.ZodTypeAny>(spec: ServiceConfigSpe
         for (const key of [...STABLE_REQUIRED, ...(spec.stableRequired ?? [])]) {
           if (env[key] === undefined || env[key] === '') problems.push(`${key}: is required in stable mode${(SECRET_KEYS as readonly string[]).includes(key) ? ` (set ${key}_FILE)` : ''}`);
         }
-        if (['true', '1', 'yes'].includes(env.JTI_FAIL_OPEN ?? '')) problems.push('JTI_FAIL_OPEN: is insecure and refused in stable mode');
       }
       return config === undefined ? problems : [...problems, ...(spec.refine?.(config) ?? [])];
     },

@@ -91,7 +91,7 @@ async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: num
       rolePasswords: rolePasswords(ctx),
     }),
   );
-  if (migrated.pendingContract.length > 0) out.warn(`contract migrations wait for \`caracal upgrade\`: ${migrated.pendingContract.join(', ')}`);
+  if (migrated.pendingContract.length > 0) out.warn(`contract migrations are not applied (no command applies them yet): ${migrated.pendingContract.join(', ')}`);
 
   const running = runningSupervisor(ctx.home);
   if (running) out.info(`services already supervised (PID ${running.pid})`);

@@ -1,4 +1,4 @@
-// `runtime.json`: the installed version and when it last changed; the downgrade guard reads it (R-HOME-1).
+// `runtime.json`: the installed version and when `up` last wrote it, for the operator (R-HOME-1).
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 export interface RuntimeInfo {

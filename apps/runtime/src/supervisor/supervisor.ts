@@ -1,5 +1,6 @@
-// Keeps the service processes running (R-RT-1): restarts a crashed service with exponential backoff, writes
-// each service's output to its log file, records its state, and stops everything gracefully on request.
+// Keeps the service processes running (R-RT-1): restarts a crashed service at once, then with exponential backoff
+// while it keeps crashing; writes each service's output to its log file, records its state, and stops everything
+// gracefully on request.
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '@caracal/logging';
 
@@ -33,6 +34,7 @@ export interface SupervisorDeps {
 }
 
 export interface Backoff {
+  /** Delay before the second consecutive restart; the first is immediate, later ones double up to `maxMs`. */
   initialMs: number;
   maxMs: number;
   /** A service that stayed up this long is considered healthy again: its backoff resets. */
@@ -106,7 +108,7 @@ export class Supervisor {
     const healthy = this.now() - startedAt >= this.backoff.resetAfterMs;
     const n = healthy ? 0 : (this.failures.get(spec.name) ?? 0);
     this.failures.set(spec.name, n + 1);
-    const delay = Math.min(this.backoff.initialMs * 2 ** n, this.backoff.maxMs);
+    const delay = restartDelay(n, this.backoff);
     st.status = 'backoff';
     st.restarts += 1;
     this.persist();
@@ -152,4 +154,10 @@ export class Supervisor {
       this.deps.logger.error({ err: { message: (err as Error).message } }, 'could not write supervisor state');
     }
   }
+}
+
+/** A single crash is usually transient: restart at once; only a crash loop waits, doubling up to the cap. */
+export function restartDelay(consecutiveFailures: number, backoff: Backoff): number {
+  if (consecutiveFailures === 0) return 0;
+  return Math.min(backoff.initialMs * 2 ** (consecutiveFailures - 1), backoff.maxMs);
 }

@@ -42,6 +42,15 @@ describe('caracal usage', () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it('help marks required options; leaving one out is a usage error naming it', async () => {
+    const help = await caracal(['zone', 'create', '--help'], env);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/--name <name>\s+display name \(required\)/);
+    const r = await caracal(['zone', 'create', 'payments'], env);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("required option '--name <name>' not specified");
+  });
+
   it('commands that need a home say how to make one', async () => {
     const r = await caracal(['status'], env);
     expect(r.exitCode).toBe(1);

@@ -99,10 +99,18 @@ describe('managed local runtime', () => {
     expect(report.services.map((s: { service: string; ok: boolean }) => [s.service, s.ok])).toEqual(SERVICES.map((s) => [s, true]));
   });
 
-  it('restarts a killed service; status --ready --wait 30 comes back green', async () => {
+  it('restarts a killed service at once; status --ready --wait 30 comes back green', async () => {
     const before = state();
     const pid = before.services.sts.pid as number;
     process.kill(pid, 'SIGKILL');
+    // The first restart is immediate (no backoff): a new process within 2 s, not after ~11 s.
+    let respawned = false;
+    for (let i = 0; i < 40 && !respawned; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const pidNow = state().services.sts.pid as number | null;
+      respawned = pidNow !== null && pidNow !== pid;
+    }
+    expect(respawned).toBe(true);
     const r = await caracal(['status', '--ready', '--wait', '30', '--json'], env);
     expect(r.exitCode).toBe(0);
     const after = state();

@@ -1,5 +1,5 @@
-// The supervisor restarts crashed services with exponential backoff, resets it after a healthy run, and stops
-// everything with SIGTERM then SIGKILL.
+// The supervisor restarts a crashed service at once, then with exponential backoff while it keeps crashing, resets
+// the backoff after a healthy run, and stops everything with SIGTERM then SIGKILL.
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -72,40 +72,38 @@ describe('Supervisor', () => {
     expect(states.at(-1)?.services.sts?.pid).toBe(102);
   });
 
-  it('restarts a crashed service with doubling delays capped at the maximum', () => {
+  /** Kills the newest child and returns how long (fake ms) the supervisor waited before spawning the next. */
+  const crashAndTimeRestart = (s: Supervisor): number => {
+    const before = children.length;
+    children.at(-1)!.die(1);
+    expect(s.snapshot().services.api?.status).toBe('backoff');
+    let waited = 0;
+    vi.advanceTimersByTime(0);
+    while (children.length === before) {
+      vi.advanceTimersByTime(50);
+      waited += 50;
+    }
+    return waited;
+  };
+
+  it('restarts a crashed service at once, then with doubling delays capped at the maximum', () => {
     const s = make(['api']);
     s.start();
-    const delays: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const before = children.length;
-      children.at(-1)!.die(1);
-      expect(s.snapshot().services.api?.status).toBe('backoff');
-      let waited = 0;
-      while (children.length === before) {
-        vi.advanceTimersByTime(50);
-        waited += 50;
-      }
-      delays.push(waited);
-    }
-    expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
-    expect(s.snapshot().services.api?.restarts).toBe(6);
+    const delays = Array.from({ length: 7 }, () => crashAndTimeRestart(s));
+    expect(delays).toEqual([0, 100, 200, 400, 800, 1000, 1000]);
+    expect(s.snapshot().services.api?.restarts).toBe(7);
     expect(s.snapshot().services.api?.lastExit).toMatchObject({ code: 1, signal: null });
   });
 
-  it('resets the backoff after a service stayed up long enough', () => {
+  it('resets the backoff after a service stayed up long enough: the next crash restarts at once again', () => {
     const s = make(['api']);
     s.start();
-    for (let i = 0; i < 3; i++) {
-      children.at(-1)!.die(1);
-      vi.advanceTimersByTime(1000);
-    }
-    now += 10_000; // the current process has now been healthy for longer than resetAfterMs
-    const before = children.length;
-    children.at(-1)!.die(1);
-    vi.advanceTimersByTime(99);
-    expect(children.length).toBe(before);
-    vi.advanceTimersByTime(1);
-    expect(children.length).toBe(before + 1);
+    expect([1, 2, 3, 4].map(() => crashAndTimeRestart(s))).toEqual([0, 100, 200, 400]);
+    now += 4_999; // up, but not yet for resetAfterMs: the backoff continues
+    expect(crashAndTimeRestart(s)).toBe(800);
+    now += 5_000; // this run lasted resetAfterMs: healthy again
+    expect(crashAndTimeRestart(s)).toBe(0);
+    expect(crashAndTimeRestart(s)).toBe(100);
   });
 
   it('stop sends SIGTERM, waits, and does not restart what it stopped', async () => {

@@ -17,7 +17,7 @@ afterEach(() => {
 describe('loadServiceConfig', () => {
   it('accepts a complete stable configuration', () => {
     const cfg = loadServiceConfig(spec, STABLE);
-    expect(cfg).toMatchObject({ CARACAL_MODE: 'stable', PORT: 3000, HOST: '127.0.0.1', JTI_FAIL_OPEN: false, STREAMS_HMAC_KEY: HEX32 });
+    expect(cfg).toMatchObject({ CARACAL_MODE: 'stable', PORT: 3000, HOST: '127.0.0.1', STREAMS_HMAC_KEY: HEX32 });
   });
 
   it('names a missing STREAMS_HMAC_KEY in stable mode (the default mode)', () => {
@@ -53,13 +53,13 @@ describe('loadServiceConfig', () => {
     ]);
   });
 
-  it.each(['true', '1', 'yes'])('refuses JTI_FAIL_OPEN=%s in stable mode, naming the key', (value) => {
-    expect(problems({ ...STABLE, JTI_FAIL_OPEN: value })).toEqual(['JTI_FAIL_OPEN: is insecure and refused in stable mode']);
+  it('has no JTI_FAIL_OPEN setting (nothing read it)', () => {
+    expect(loadServiceConfig(spec, { ...STABLE, JTI_FAIL_OPEN: 'true' })).not.toHaveProperty('JTI_FAIL_OPEN');
   });
 
-  it('allows JTI_FAIL_OPEN=true and missing HMAC keys and bearer in dev mode', () => {
-    const cfg = loadServiceConfig(spec, { CARACAL_MODE: 'dev', DATABASE_URL: STABLE.DATABASE_URL, REDIS_URL: STABLE.REDIS_URL, JTI_FAIL_OPEN: 'true' });
-    expect(cfg).toMatchObject({ CARACAL_MODE: 'dev', JTI_FAIL_OPEN: true });
+  it('allows missing HMAC keys and bearer in dev mode', () => {
+    const cfg = loadServiceConfig(spec, { CARACAL_MODE: 'dev', DATABASE_URL: STABLE.DATABASE_URL, REDIS_URL: STABLE.REDIS_URL });
+    expect(cfg).toMatchObject({ CARACAL_MODE: 'dev' });
     expect([cfg.STREAMS_HMAC_KEY, cfg.AUDIT_HMAC_KEY, cfg.METRICS_BEARER]).toEqual([undefined, undefined, undefined]);
   });
 
@@ -83,7 +83,6 @@ describe('loadServiceConfig', () => {
       PORT: '0',
       REDIS_KEY_PREFIX: 'bad prefix!',
       AUDIT_HMAC_KEY: 'NOT-HEX'.repeat(10),
-      JTI_FAIL_OPEN: 'true',
     });
     expect(found).toEqual([
       'PORT: must be between 1 and 65535',
@@ -93,7 +92,6 @@ describe('loadServiceConfig', () => {
       'AUDIT_HMAC_KEY: must be lowercase hex',
       'STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)',
       'METRICS_BEARER: is required in stable mode (set METRICS_BEARER_FILE)',
-      'JTI_FAIL_OPEN: is insecure and refused in stable mode',
     ]);
   });
 
