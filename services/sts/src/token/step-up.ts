@@ -3,7 +3,7 @@
 // exactly once (a conditional UPDATE) and only for the same application, resource and scopes.
 import { withZone } from '@caracal/db';
 import type { StsContext } from '../context.js';
-import { accessDenied, interactionRequired, invalidGrant, unavailable } from './oauth-errors.js';
+import { AccessDenied, InteractionRequired, InvalidGrant, TemporarilyUnavailable } from './oauth-errors.js';
 
 export interface StepUpInput {
   zoneId: string;
@@ -40,17 +40,17 @@ export async function requireApproval(ctx: StsContext, i: StepUpInput): Promise<
     if (consumed.rowCount === 1) return { consumed: i.approvalId };
     const row = (await c.query('SELECT status, expires_at, application_id, resource_id, scopes FROM approvals WHERE id = $1', [i.approvalId])).rows[0];
     return { refused: row };
-  }).catch(() => {
-    throw unavailable('approval store unavailable', 'postgres_unavailable');
+  }).catch((err: Error) => {
+    throw new TemporarilyUnavailable('postgres_unavailable', err.message);
   });
-  if ('created' in outcome) throw interactionRequired(`scope ${gated.join(' ')} needs an approver; retry with approval_id once approved`, 'approval_required', outcome.created!);
+  if ('created' in outcome) throw new InteractionRequired('approval_required', `scope ${gated.join(' ')} needs an approver; retry with approval_id once approved`, outcome.created!);
   if ('consumed' in outcome) return outcome.consumed;
   const row = outcome.refused as { status: string; expires_at: Date; application_id: string; resource_id: string; scopes: string[] } | undefined;
   if (!row || row.application_id !== i.applicationId || row.resource_id !== i.resourceId || [...row.scopes].sort().join(' ') !== scopes.join(' ')) {
-    throw invalidGrant('approval_id does not match this request', 'approval_mismatch');
+    throw new InvalidGrant('approval_mismatch', 'approval_id does not match this request');
   }
-  if (row.status === 'rejected') throw accessDenied('the approver rejected this request', 'approval_rejected');
-  if (row.status === 'consumed') throw invalidGrant('this approval was already used', 'approval_consumed');
-  if (row.expires_at <= new Date() || row.status === 'expired') throw invalidGrant('this approval has expired', 'approval_expired');
-  throw interactionRequired('the approval is still pending', 'approval_pending', i.approvalId!);
+  if (row.status === 'rejected') throw new AccessDenied('approval_rejected', 'the approver rejected this request');
+  if (row.status === 'consumed') throw new InvalidGrant('approval_consumed', 'this approval was already used');
+  if (row.expires_at <= new Date() || row.status === 'expired') throw new InvalidGrant('approval_expired', 'this approval has expired');
+  throw new InteractionRequired('approval_pending', 'the approval is still pending', i.approvalId!);
 }
