@@ -3,6 +3,7 @@
 // mandate (session, application, revocations of any link) and the application's grant on the resource.
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
+import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
 import type { ResourceGrant } from './resource-grant.js';
 
 export interface Lineage {
@@ -132,5 +133,10 @@ export class AuthorityRepository {
         ])
       ).rows[0]!.id,
     );
+  }
+
+  /** Step-up (R-STS-5): a new pending approval, or the single consumption of an approved one. */
+  approval(request: ApprovalRequest): Promise<ApprovalOutcome> {
+    return recordOrConsumeApproval(this.pool, request);
   }
 }
