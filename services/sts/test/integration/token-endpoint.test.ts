@@ -200,6 +200,15 @@ describe('bad input (§15)', () => {
     expect((await raw('')).body).toEqual({ error: 'invalid_request', error_description: "parameter 'grant_type' is required" });
   });
 
+  it('a parameter the grant does not accept → 400 naming it (each grant declares its parameters)', async () => {
+    const boot = await s.token({ grant_type: 'client_credentials', client_id: p.clientId, client_secret: p.clientSecret, resource: p.resource });
+    expect(boot.status).toBe(400);
+    expect(boot.body).toEqual({ error: 'invalid_request', error_description: "parameter 'resource' is not accepted by grant_type client_credentials" });
+    const ex = await exchange({ subject_token_hint: 'x' });
+    expect(ex.status).toBe(400);
+    expect(ex.body).toEqual({ error: 'invalid_request', error_description: `parameter 'subject_token_hint' is not accepted by grant_type ${EXCHANGE}` });
+  });
+
   it('actor_token → 400', async () => {
     const res = await exchange({ actor_token: session, actor_token_type: ACCESS });
     expect(res.body).toEqual({ error: 'invalid_request', error_description: 'actor_token is not supported: delegation uses delegation_edge_id' });
