@@ -27,17 +27,20 @@ export class AuthorityLimits {
   }
 
   /**
-   * Failed authentications of one client from one source address in the current window (issue 8 item 5):
-   * a guesser elsewhere cannot exhaust the real client's allowance.
+   * Failed authentications of one client in the current window, from this source address and from all of them
+   * (issue 8 item 5): a guesser elsewhere cannot exhaust the real client's allowance.
    */
-  async authFailures(clientId: string, source: string, nowMs = Date.now()): Promise<{ count: number; retryAfterSeconds: number }> {
+  async authFailures(clientId: string, source: string, nowMs = Date.now()): Promise<{ fromSource: number; total: number; retryAfterSeconds: number }> {
     const window = Math.floor(nowMs / 1000 / AUTH_WINDOW_SECONDS);
-    const count = Number((await this.redis.get(`${this.keys.authFailures(clientId, source)}:${window}`)) ?? 0);
-    return { count, retryAfterSeconds: AUTH_WINDOW_SECONDS - (Math.floor(nowMs / 1000) % AUTH_WINDOW_SECONDS) };
+    const [fromSource, total] = await this.redis.mget(`${this.keys.authFailures(clientId, source)}:${window}`, `${this.keys.authFailures(clientId)}:${window}`);
+    return { fromSource: Number(fromSource ?? 0), total: Number(total ?? 0), retryAfterSeconds: AUTH_WINDOW_SECONDS - (Math.floor(nowMs / 1000) % AUTH_WINDOW_SECONDS) };
   }
 
   async recordAuthFailure(clientId: string, source: string): Promise<void> {
-    await hitRateLimit(this.redis, this.keys.authFailures(clientId, source), Number.MAX_SAFE_INTEGER, AUTH_WINDOW_SECONDS);
+    await Promise.all([
+      hitRateLimit(this.redis, this.keys.authFailures(clientId, source), Number.MAX_SAFE_INTEGER, AUTH_WINDOW_SECONDS),
+      hitRateLimit(this.redis, this.keys.authFailures(clientId), Number.MAX_SAFE_INTEGER, AUTH_WINDOW_SECONDS),
+    ]);
   }
 
   /** One more mint for (zone, resource, actor) against `limit` per minute. */

@@ -53,7 +53,10 @@ export async function authenticateClient(ctx: StsContext, req: FastifyRequest, f
   req.auditDetail = { ...req.auditDetail, client_id: id };
   const source = req.ip;
   const tried = await orUnavailable('redis_unavailable', ctx.limits.authFailures(id, source));
-  if (tried.count >= ctx.config.AUTH_FAILURES_PER_MIN) throw new SlowDown('auth_rate_limited', tried.retryAfterSeconds);
+  // Past the per-client ceiling only addresses that have already failed are slowed down: the client backs off
+  // its guessers, never itself.
+  const slowed = tried.fromSource >= ctx.config.AUTH_FAILURES_PER_MIN || (tried.total >= ctx.config.AUTH_FAILURES_PER_CLIENT_PER_MIN && tried.fromSource > 0);
+  if (slowed) throw new SlowDown('auth_rate_limited', tried.retryAfterSeconds);
   const row = await orUnavailable('postgres_unavailable', ctx.repo.client(zoneId, id));
   if (row) req.auditZone = zoneId;
   const presented = createHash('sha256').update(secret, 'utf8').digest();
