@@ -2,6 +2,8 @@
 // class, its status and code come from the registry, and the logged detail never reaches the response.
 import { describe, expect, it } from 'vitest';
 import { answerFor, DENY_REASONS, type DenyReason } from '../../../../packages/deny-reasons/dist/index.js';
+import type {
+  OAuthError} from '../../src/token/oauth-errors.js';
 import {
   AccessDenied,
   InteractionRequired,
@@ -10,7 +12,6 @@ import {
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
-  OAuthError,
   SlowDown,
   TemporarilyUnavailable,
   UnsupportedGrantType,
