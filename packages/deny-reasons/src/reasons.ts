@@ -70,6 +70,7 @@ export const DENY_REASONS = {
   // Outages: fail closed with 503.
   postgres_unavailable: r('unavailable', 'the authority store is unavailable'),
   redis_unavailable: r('unavailable', 'a required store is unavailable'),
+  rate_limiter_unavailable: r('unavailable', 'rate limiter unavailable'),
   replay_store_unavailable: r('unavailable', 'the replay registry is unavailable'),
   key_unavailable: r('unavailable', 'signing keys are unavailable'),
   signing_unavailable: r('unavailable', 'the signing key is unavailable'),

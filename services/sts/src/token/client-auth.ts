@@ -52,7 +52,7 @@ export async function authenticateClient(ctx: StsContext, req: FastifyRequest, f
   // A well-formed id names who was tried; the zone is only trusted once a client row is found in it.
   req.auditDetail = { ...req.auditDetail, client_id: id };
   const source = req.ip;
-  const tried = await orUnavailable('redis_unavailable', ctx.limits.authFailures(id, source));
+  const tried = await orUnavailable('rate_limiter_unavailable', ctx.limits.authFailures(id, source));
   // Past the per-client ceiling only addresses that have already failed are slowed down: the client backs off
   // its guessers, never itself.
   const slowed = tried.fromSource >= ctx.config.AUTH_FAILURES_PER_MIN || (tried.total >= ctx.config.AUTH_FAILURES_PER_CLIENT_PER_MIN && tried.fromSource > 0);

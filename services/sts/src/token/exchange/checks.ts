@@ -67,7 +67,7 @@ export async function loadAuthority(s: ExchangeState): Promise<void> {
   [s.loaded, s.delegation, s.rate] = await Promise.all([
     orUnavailable('postgres_unavailable', () => ctx.repo.context(zoneId, lineage, p.resource)),
     p.agentSessionId ? orUnavailable('postgres_unavailable', () => ctx.repo.delegation(zoneId, p.agentSessionId!, p.edgeId)) : Promise.resolve({}),
-    orUnavailable('redis_unavailable', () => ctx.limits.mint(zoneId, p.resource, subject.client_id, ctx.config.MINTS_PER_MIN)),
+    orUnavailable('rate_limiter_unavailable', () => ctx.limits.mint(zoneId, p.resource, subject.client_id, ctx.config.MINTS_PER_MIN)),
   ]);
 }
 
