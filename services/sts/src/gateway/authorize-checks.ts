@@ -31,10 +31,14 @@ export interface AuthorizeState {
 
 export type Denial = { reason: DenyReason };
 
-const unavailable = (what: string) => async <T>(p: Promise<T>): Promise<T> =>
-  p.catch(() => {
+/** A dependency failure on this path answers 503 (fail closed); the gateway then refuses the call. */
+async function orUnavailable<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch {
     throw new ServiceUnavailable(what);
-  });
+  }
+}
 
 export function checkSignature(s: AuthorizeState): void {
   const key = s.ctx.config.GATEWAY_STS_HMAC_KEY;
@@ -45,7 +49,7 @@ export function checkSignature(s: AuthorizeState): void {
 }
 
 export async function claimNonce(s: AuthorizeState): Promise<void> {
-  const fresh = await unavailable('nonce registry unavailable')(s.ctx.limits.claimGatewayNonce(s.req.gatewayNonce!));
+  const fresh = await orUnavailable('nonce registry unavailable', s.ctx.limits.claimGatewayNonce(s.req.gatewayNonce!));
   if (!fresh) throw new ServiceError(401, 'invalid_signature', 'gateway signature refused (nonce_replayed)');
 }
 
@@ -62,7 +66,7 @@ export async function verifyCallerMandate(s: AuthorizeState): Promise<Denial | v
 export async function loadAuthority(s: AuthorizeState): Promise<void> {
   const c = s.claims;
   const lineage = { sid: c.sid, clientId: c.client_id, agentSessionId: c.agent_session_id, delegationEdgeId: c.delegation_edge_id };
-  s.loaded = await unavailable('authority store unavailable')(s.ctx.repo.context(c.zone_id, lineage, s.req.body.resource));
+  s.loaded = await orUnavailable('authority store unavailable', s.ctx.repo.context(c.zone_id, lineage, s.req.body.resource));
 }
 
 export function checkLineage(s: AuthorizeState): Denial | void {
