@@ -10,6 +10,7 @@ export interface Answer {
 
 export type ReasonClass =
   | 'request'
+  | 'grant_type'
   | 'client'
   | 'mandate'
   | 'grant'
@@ -26,6 +27,8 @@ export type ReasonClass =
 export const CLASS_ANSWERS: Record<ReasonClass, Record<Surface, Answer>> = {
   // The request itself is malformed.
   request: { token: { status: 400, error: 'invalid_request' }, resource: { status: 400, error: 'invalid_request' } },
+  // The grant type is unknown (RFC 6749 §5.2); no resource surface has grant types.
+  grant_type: { token: { status: 400, error: 'unsupported_grant_type' }, resource: { status: 400, error: 'invalid_request' } },
   // Client authentication failed (RFC 6749 §5.2: 401 with a challenge).
   client: { token: { status: 401, error: 'invalid_client' }, resource: { status: 401, error: 'invalid_token' } },
   // The presented mandate (subject token or bearer) is no good: invalid_grant at the STS, 401 at a resource.

@@ -8,12 +8,14 @@ interface ReasonEntry {
   readonly description: string;
 }
 
-const r = (cls: ReasonClass, description: string): ReasonEntry => ({ class: cls, description });
+// Generic in the class so each entry keeps its literal class: typed errors can then accept only their reasons.
+const r = <C extends ReasonClass>(cls: C, description: string): ReasonEntry & { readonly class: C } => ({ class: cls, description });
 
 export const DENY_REASONS = {
   // Malformed requests.
   invalid_request: r('request', 'the request is malformed'),
   path_rejected: r('request', 'the request path is refused'),
+  unsupported_grant_type: r('grant_type', 'this grant type is not supported'),
   // Client authentication.
   invalid_client: r('client', 'client authentication failed'),
   unknown_client: r('client', 'client authentication failed'),
@@ -47,8 +49,10 @@ export const DENY_REASONS = {
   approval_expired: r('grant', 'this approval has expired'),
   approval_rejected: r('forbidden', 'the approver rejected this request'),
   approval_pending: r('step_up', 'an approver must decide first'),
+  approval_required: r('step_up', 'an approver must decide first'),
   // Targets and scopes.
   unknown_resource: r('target', 'unknown resource'),
+  invalid_target: r('target', 'the target resource is malformed'),
   bootstrap_scope: r('scope', 'the bootstrap grant issues exactly agent:lifecycle'),
   // The decision contract (R-POL-2).
   resource_not_granted: r('forbidden', 'the resource is not granted'),
@@ -66,6 +70,7 @@ export const DENY_REASONS = {
   // Outages: fail closed with 503.
   postgres_unavailable: r('unavailable', 'the authority store is unavailable'),
   redis_unavailable: r('unavailable', 'a required store is unavailable'),
+  rate_limiter_unavailable: r('unavailable', 'rate limiter unavailable'),
   replay_store_unavailable: r('unavailable', 'the replay registry is unavailable'),
   key_unavailable: r('unavailable', 'signing keys are unavailable'),
   signing_unavailable: r('unavailable', 'the signing key is unavailable'),

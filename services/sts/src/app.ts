@@ -2,6 +2,7 @@
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
+import { AuthorityLimits, AuthorityRepository } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
 import { KeyStore } from './keys/key-store.js';
@@ -18,7 +19,9 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
   const { app, metrics, emit } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS, audit: 'sts' });
   const issuer = (config.CARACAL_ISSUER_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/$/, '');
   const keys = new KeyStore({ pool: deps.pool, kek: config.SECRET_STORE_KEK });
-  const ctx: StsContext = { config, deps, logger, keys, emit, issuer };
+  const repo = new AuthorityRepository(deps.pool);
+  const limits = new AuthorityLimits(deps.redis, config.REDIS_KEY_PREFIX);
+  const ctx: StsContext = { config, deps, logger, keys, repo, limits, emit, issuer };
   await tokenRoutes(app, ctx);
   await gatewayAuthorizeRoutes(app, ctx);
   discoveryRoutes(app, ctx);

@@ -10,8 +10,13 @@ const schema = baseSchema(8080).extend({
   /** Session mandates live at most 60 minutes (R-STS-2). */
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(3600),
   RESOURCE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
-  /** Client authentication failures per client per minute before refusing outright (R-STS-4). */
+  /** Failed client authentications per (client, source address) per minute; past it that address gets slow_down (R-STS-4). */
   AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).max(100_000).default(60),
+  /**
+   * Failed authentications per client per minute from all addresses together; past it each address that has
+   * already failed gets slow_down, while an address with no failure (the real client) still gets in.
+   */
+  AUTH_FAILURES_PER_CLIENT_PER_MIN: z.coerce.number().int().min(1).max(10_000_000).default(600),
   /** Mints per (zone, resource, actor) per minute (R-STS-4). */
   MINTS_PER_MIN: z.coerce.number().int().min(1).max(10_000_000).default(6000),
   /** How long an approver has to decide a step-up request, and the client to use the approval (R-STS-5). */

@@ -2,6 +2,7 @@
 import type { Logger } from '@caracal/logging';
 import type { ServiceDeps } from '@caracal/service-kit';
 import type { AuditEmitter } from '@caracal/streams';
+import type { AuthorityLimits, AuthorityRepository } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { KeyStore } from './keys/key-store.js';
 
@@ -10,13 +11,18 @@ export interface StsContext {
   deps: ServiceDeps;
   logger: Logger;
   keys: KeyStore;
+  repo: AuthorityRepository;
+  limits: AuthorityLimits;
   emit: AuditEmitter;
   issuer: string;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The zone a denial can be recorded in, once the request has revealed it. */
+    /**
+     * The zone a denial is recorded in: set only once the zone is verified (a signed subject, an existing
+     * client); until then a denial goes to the platform zone, never to a zone the request merely claims.
+     */
     auditZone?: string;
     auditDetail?: { application_id?: string; client_id?: string; resource?: string; subject?: string };
   }

@@ -1,8 +1,12 @@
 // Per-zone signing keys (R-STS-2): the first mint in a zone creates its key; private halves are sealed with the
 // KEK in Postgres and cached opened for a short while. Any failure here throws, and callers deny.
+// Zone ids arrive unverified (a token's claim, a JWKS query): an unknown zone is refused by the zone directory
+// before any key is loaded, the cache is bounded, and an unknown kid reloads a zone at most once per interval.
 import type { KeyObject } from 'node:crypto';
 import { withZone, type Pool } from '@caracal/db';
 import { createZoneKey, openZoneKey, publicKeyOf, type PublicJwk } from '@caracal/mandates';
+import { BoundedCache } from '../authority/bounded-cache.js';
+import { ZoneDirectory } from '../authority/zone-directory.js';
 
 type Key = KeyObject;
 type JWK = PublicJwk;
@@ -25,19 +29,33 @@ interface ZoneKeys {
 export interface KeyStoreOptions {
   pool: Pool;
   kek: string | undefined;
+  /** Shared with other users of the zone directory; one is built from `pool` otherwise. */
+  directory?: ZoneDirectory;
   ttlMs?: number;
+  maxZones?: number;
+  /** An unknown kid reloads a zone's keys at most once per this interval. */
+  minReloadMs?: number;
   now?: () => number;
 }
 
 export class KeyStore {
-  private readonly zones = new Map<string, ZoneKeys>();
+  private readonly zones: BoundedCache<ZoneKeys>;
   private readonly loading = new Map<string, Promise<ZoneKeys>>();
   private readonly ttlMs: number;
+  private readonly minReloadMs: number;
   private readonly now: () => number;
+  readonly directory: ZoneDirectory;
 
   constructor(private readonly opts: KeyStoreOptions) {
     this.ttlMs = opts.ttlMs ?? 10_000;
+    this.minReloadMs = opts.minReloadMs ?? 1_000;
     this.now = opts.now ?? Date.now;
+    this.zones = new BoundedCache({ maxEntries: opts.maxZones ?? 1_000, now: this.now });
+    this.directory = opts.directory ?? new ZoneDirectory({ pool: opts.pool, now: this.now });
+  }
+
+  get cachedZones(): number {
+    return this.zones.size;
   }
 
   invalidate(zoneId?: string): void {
@@ -69,14 +87,14 @@ export class KeyStore {
 
   private async zone(zoneId: string, fresh = false): Promise<ZoneKeys> {
     const cached = this.zones.get(zoneId);
-    if (cached && !fresh && this.now() - cached.loadedAt < this.ttlMs) return cached;
+    if (cached && (!fresh || this.now() - cached.loadedAt < this.minReloadMs)) return cached;
     let p = this.loading.get(zoneId);
     if (!p) {
       p = this.load(zoneId).finally(() => this.loading.delete(zoneId));
       this.loading.set(zoneId, p);
     }
     const z = await p;
-    this.zones.set(zoneId, z);
+    this.zones.set(zoneId, z, this.ttlMs);
     return z;
   }
 
@@ -94,13 +112,15 @@ export class KeyStore {
         created.privateSealed,
       ]),
     );
-    const reloaded = await this.zone(zoneId, true);
+    this.zones.delete(zoneId);
+    const reloaded = await this.zone(zoneId);
     if (!reloaded.active) throw new Error('no active signing key after creating one');
     return reloaded.active;
   }
 
   /** A verifying key by kid; an unknown kid triggers one reload (a rotation may have just happened). */
   async verifyKey(zoneId: string, kid: string): Promise<Key | undefined> {
+    if (!(await this.directory.exists(zoneId))) return undefined;
     const usable = (z: ZoneKeys) => {
       const k = z.verifying.get(kid);
       return k && (k.retireAfter === null || k.retireAfter > this.now()) ? k.key : undefined;
@@ -111,6 +131,7 @@ export class KeyStore {
 
   /** Public JWKS of the zone: the active key and the previous one during overlap. */
   async jwks(zoneId: string): Promise<JWK[]> {
+    if (!(await this.directory.exists(zoneId))) return [];
     const z = await this.zone(zoneId);
     return [...z.verifying.values()].filter((k) => k.retireAfter === null || k.retireAfter > this.now()).map((k) => k.jwk);
   }

@@ -1,22 +1,32 @@
 // POST /oauth/2/token (R-STS-1): form bodies only (else 415), no query string, strict parameters, one handler
-// per grant type. Responses carry no-store (RFC 6749 §5.1).
+// per grant type, and each grant refuses the parameters it does not accept. Responses carry no-store (RFC 6749 §5.1).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditDenials } from '../audit-denials.js';
 import type { StsContext } from '../context.js';
 import { parseForm, required, type Form } from '../token/form.js';
 import * as clientCredentials from '../token/grants/client-credentials.js';
 import * as tokenExchange from '../token/grants/token-exchange.js';
-import { invalidRequest, unsupportedGrantType } from '../token/oauth-errors.js';
+import { InvalidRequest, UnsupportedGrantType } from '../token/oauth-errors.js';
 
-type Handler = (ctx: StsContext, req: FastifyRequest, form: Form) => Promise<unknown>;
+interface Grant {
+  GRANT_TYPE: string;
+  PARAMETERS: ReadonlySet<string>;
+  handle: (ctx: StsContext, req: FastifyRequest, form: Form) => Promise<unknown>;
+}
 
-const GRANTS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  [clientCredentials.GRANT_TYPE, clientCredentials.handleClientCredentials],
-  [tokenExchange.GRANT_TYPE, tokenExchange.handleTokenExchange],
-]);
+const GRANTS: ReadonlyMap<string, Grant> = new Map<string, Grant>([clientCredentials, tokenExchange].map((g) => [g.GRANT_TYPE, g]));
 
 export const TOKEN_PATH = '/oauth/2/token';
 export const FORM_BODY_LIMIT = 16 * 1024;
+
+/** The names are checked before any value is read, so a stray parameter never half-drives a grant. */
+function refuseUnaccepted(grant: Grant, form: Form): void {
+  for (const name of form.keys()) {
+    if (name !== 'grant_type' && !grant.PARAMETERS.has(name)) {
+      throw new InvalidRequest(`parameter '${name.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}' is not accepted by grant_type ${grant.GRANT_TYPE}`);
+    }
+  }
+}
 
 export async function tokenRoutes(app: FastifyInstance, ctx: StsContext): Promise<void> {
   await app.register(async (scope) => {
@@ -26,13 +36,14 @@ export async function tokenRoutes(app: FastifyInstance, ctx: StsContext): Promis
     auditDenials(scope, ctx, 'mandate.denied');
     scope.post(TOKEN_PATH, async (req, reply) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      if (req.url.includes('?')) throw invalidRequest('the token endpoint takes no query string');
-      if (!Buffer.isBuffer(req.body)) throw invalidRequest('a form body is required');
+      if (req.url.includes('?')) throw new InvalidRequest('the token endpoint takes no query string');
+      if (!Buffer.isBuffer(req.body)) throw new InvalidRequest('a form body is required');
       const form = parseForm(req.body);
       const grantType = required(form, 'grant_type');
-      const handle = GRANTS.get(grantType);
-      if (!handle) throw unsupportedGrantType(`grant_type '${grantType.slice(0, 100)}' is not supported`);
-      return handle(ctx, req, form);
+      const grant = GRANTS.get(grantType);
+      if (!grant) throw new UnsupportedGrantType(`grant_type '${grantType.slice(0, 100)}' is not supported`);
+      refuseUnaccepted(grant, form);
+      return grant.handle(ctx, req, form);
     });
   });
 }

@@ -1,18 +1,12 @@
 // Signs a mandate with the zone's key and registers its jti (R-STS-4); any failure denies with 503.
 import { signMandate, type MandateInput, type SignedMandate } from '@caracal/mandates';
 import type { StsContext } from '../context.js';
-import { unavailable } from './oauth-errors.js';
+import { orUnavailable, TemporarilyUnavailable } from './oauth-errors.js';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 export async function registerJti(ctx: StsContext, jti: string, ttlSeconds: number): Promise<void> {
-  let res: string | null;
-  try {
-    res = await ctx.deps.redis.set(`${ctx.config.REDIS_KEY_PREFIX}caracal:jti:issued:${jti}`, '1', 'EX', Math.max(1, ttlSeconds), 'NX');
-  } catch {
-    throw unavailable('replay registry unavailable', 'replay_store_unavailable');
-  }
-  if (res !== 'OK') throw unavailable('jti collision', 'jti_collision');
+  if (!(await orUnavailable('replay_store_unavailable', ctx.limits.registerJti(jti, ttlSeconds)))) throw new TemporarilyUnavailable('jti_collision');
 }
 
 export async function mint(ctx: StsContext, zoneId: string, input: MandateInput): Promise<SignedMandate> {
@@ -22,7 +16,7 @@ export async function mint(ctx: StsContext, zoneId: string, input: MandateInput)
     signed = await signMandate(input, key.key, key.kid);
   } catch (err) {
     ctx.logger.error({ err: { message: (err as Error).message }, zone_id: zoneId }, 'signing failed');
-    throw unavailable('signing key unavailable', 'signing_unavailable');
+    throw new TemporarilyUnavailable('signing_unavailable');
   }
   await registerJti(ctx, signed.claims.jti, input.ttlSeconds);
   return signed;

@@ -1,27 +1,31 @@
-// Verifies the subject token of an exchange (RFC 8693 §2.1): one of our own mandates, session or gateway use.
+// Verifies the subject token of an exchange (RFC 8693 §2.1): one of our own session mandates. A gateway mandate
+// is for one resource call and never a subject (issue 8 item 2); delegated forms will be added as they exist.
 import type { FastifyRequest } from 'fastify';
-import { decodeCompact, UUID, verifyMandate, type MandateClaims } from '@caracal/mandates';
+import { verifyMandate, type MandateClaims } from '@caracal/mandates';
 import type { StsContext } from '../context.js';
-import { invalidGrant, unavailable } from './oauth-errors.js';
+import { InvalidGrant, isReasonOf, TemporarilyUnavailable } from './oauth-errors.js';
 
-/** The zone a token claims, unverified: only used to file a denial in that zone's audit chain. */
-function claimedZone(token: string): string | undefined {
-  const z = decodeCompact(token)?.payload.zone_id;
-  return typeof z === 'string' && UUID.test(z) ? z : undefined;
-}
+type SubjectReason = ConstructorParameters<typeof InvalidGrant>[0];
+const refuse = (reason: SubjectReason) => new InvalidGrant(reason, `the subject token is not acceptable (${reason})`);
 
 export async function verifySubject(ctx: StsContext, req: FastifyRequest, token: string): Promise<MandateClaims> {
-  req.auditZone = claimedZone(token);
   const res = await verifyMandate(token, {
     resolveKey: (zone, kid) => ctx.keys.verifyKey(zone, kid),
     issuer: ctx.issuer,
+    // Both uses verify, so that a gateway mandate is refused with its own reason, in its own (verified) zone.
     use: ['session', 'gateway'],
   });
   if (!res.ok) {
-    if (res.reason === 'key_unavailable') throw unavailable('signing keys unavailable', 'key_unavailable');
-    throw invalidGrant(`the subject token is not acceptable (${res.reason})`, res.reason);
+    if (res.reason === 'key_unavailable') throw new TemporarilyUnavailable('key_unavailable');
+    // A verifier failure the registry does not class as a bad mandate is still one.
+    throw refuse(isReasonOf(res.reason, 'mandate') ? res.reason : 'invalid_claims');
   }
-  const aud = Array.isArray(res.claims.aud) ? res.claims.aud : [res.claims.aud];
-  if (res.claims.use === 'session' && !aud.includes(ctx.issuer)) throw invalidGrant('the subject token is not acceptable (wrong_audience)', 'wrong_audience');
-  return res.claims;
+  const claims = res.claims;
+  // The signature held: from here on the zone is proven and denials are filed in it.
+  req.auditZone = claims.zone_id;
+  req.auditDetail = { client_id: claims.client_id, subject: claims.sub };
+  if (claims.use !== 'session') throw refuse('subject_not_exchangeable');
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!aud.includes(ctx.issuer)) throw refuse('wrong_audience');
+  return claims;
 }

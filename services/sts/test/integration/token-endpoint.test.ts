@@ -1,6 +1,7 @@
 // The token endpoint against real Postgres and Redis: the happy paths, every malformed request, and the exact
 // status, error body and audit event of each denial (R-STS-1..7, §15).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLATFORM_ZONE_ID } from '../../../../packages/db/dist/index.js';
 import { ACCESS, EXCHANGE, startAuthorityStack, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
 import { algNone, decodePayload, hs256WithPublicKey, signWith, signWithStrangerKey, tamper, zoneKey } from '../../../../test-support/forge.js';
 
@@ -60,24 +61,24 @@ describe('issuing', () => {
     expect((await exchange({ ttl_seconds: '99999' })).body.expires_in).toBe(900);
   });
 
-  it('a gateway mandate can be narrowed, never widened', async () => {
+  it('a gateway mandate is never a subject: neither narrowed nor widened (issue 8)', async () => {
     const both = await exchange({ scope: 'items:read items:write' });
-    const narrowed = await exchange({ subject_token: both.body.access_token, scope: 'items:write' });
-    expect(narrowed.status).toBe(200);
-    const wider = await exchange({ subject_token: narrowed.body.access_token, scope: 'items:read items:write' });
-    expect(wider.status).toBe(403);
-    expect(wider.body).toEqual({ error: 'access_denied', error_description: 'denied: scope_widening' });
-    expect(await auditFor(wider.headers.get('x-request-id'))).toMatchObject({ type: 'mandate.denied', decision: 'deny', reason: 'scope_widening' });
+    for (const scope of ['items:write', 'items:read items:write']) {
+      const again = await exchange({ subject_token: both.body.access_token, scope });
+      expect(again.status).toBe(400);
+      expect(again.body).toEqual({ error: 'invalid_grant', error_description: 'the subject token is not acceptable (subject_not_exchangeable)' });
+      expect(await auditFor(again.headers.get('x-request-id'))).toMatchObject({ type: 'mandate.denied', decision: 'deny', reason: 'subject_not_exchangeable' });
+    }
   });
 });
 
 describe('denials, each with its status, body and audit event', () => {
-  it('wrong client secret → 401 invalid_client, audited as bad_client_secret', async () => {
+  it('wrong client secret → 401 invalid_client, audited as client.auth_failed bad_client_secret', async () => {
     const res = await s.token({ grant_type: 'client_credentials', client_id: p.clientId, client_secret: 'f'.repeat(64) });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
     expect(res.headers.get('www-authenticate')).toContain('Basic');
-    expect(await auditFor(res.headers.get('x-request-id'))).toMatchObject({ type: 'mandate.denied', reason: 'bad_client_secret', zone_id: p.zoneId });
+    expect(await auditFor(res.headers.get('x-request-id'))).toMatchObject({ type: 'client.auth_failed', reason: 'bad_client_secret', zone_id: p.zoneId });
   });
 
   it('unknown client → the same 401 body (no oracle)', async () => {
@@ -140,9 +141,9 @@ describe('denials, each with its status, body and audit event', () => {
       expect(res.body).toEqual({ error: 'invalid_grant', error_description: `the subject token is not acceptable (${reason})` });
     });
 
-    it('a forged token claiming a real zone is audited in that zone', async () => {
+    it('a forged token claiming a real zone is audited in the platform zone, not the claimed one', async () => {
       const res = await exchange({ subject_token: tamper(session, { scope: 'x' }) });
-      expect(await auditFor(res.headers.get('x-request-id'))).toMatchObject({ zone_id: p.zoneId, type: 'mandate.denied', reason: 'bad_signature' });
+      expect(await auditFor(res.headers.get('x-request-id'))).toMatchObject({ zone_id: PLATFORM_ZONE_ID, type: 'mandate.denied', reason: 'bad_signature' });
     });
   });
 });
@@ -197,6 +198,15 @@ describe('bad input (§15)', () => {
   it('unknown grant types → 400 unsupported_grant_type', async () => {
     expect((await raw('grant_type=password')).body).toEqual({ error: 'unsupported_grant_type', error_description: "grant_type 'password' is not supported" });
     expect((await raw('')).body).toEqual({ error: 'invalid_request', error_description: "parameter 'grant_type' is required" });
+  });
+
+  it('a parameter the grant does not accept → 400 naming it (each grant declares its parameters)', async () => {
+    const boot = await s.token({ grant_type: 'client_credentials', client_id: p.clientId, client_secret: p.clientSecret, resource: p.resource });
+    expect(boot.status).toBe(400);
+    expect(boot.body).toEqual({ error: 'invalid_request', error_description: "parameter 'resource' is not accepted by grant_type client_credentials" });
+    const ex = await exchange({ subject_token_hint: 'x' });
+    expect(ex.status).toBe(400);
+    expect(ex.body).toEqual({ error: 'invalid_request', error_description: `parameter 'subject_token_hint' is not accepted by grant_type ${EXCHANGE}` });
   });
 
   it('actor_token → 400', async () => {

@@ -1,6 +1,6 @@
 // The platform decision contract (R-POL-1, R-POL-2): deny by default, named reasons, only complete+allow allows.
 import { describe, expect, it } from 'vitest';
-import { allows, evaluateContract, type DecisionInput } from '../../src/policy/contract.js';
+import { allows, evaluateContract, type DecisionInput } from '../../src/authority/contract.js';
 
 const base: DecisionInput = {
   schema_version: 1,
@@ -57,8 +57,8 @@ describe('decision contract', () => {
   });
 
   it('anything but complete+allow denies', () => {
-    expect(allows({ decision: 'allow', evaluation_status: 'partial', determining_policies: [], diagnostics: [], reason: 'x' })).toBe(false);
-    expect(allows({ decision: 'deny', evaluation_status: 'complete', determining_policies: [], diagnostics: [], reason: 'x' })).toBe(false);
+    expect(allows({ decision: 'allow', evaluation_status: 'partial', determining_policies: [], diagnostics: [], reason: 'granted' })).toBe(false);
+    expect(allows({ decision: 'deny', evaluation_status: 'complete', determining_policies: [], diagnostics: [], reason: 'no_rule_matched' })).toBe(false);
     const unknown = evaluateContract({ ...base, action: { id: 'other' as 'mint' } });
     expect([unknown.decision, unknown.evaluation_status]).toEqual(['deny', 'error']);
   });

@@ -1,5 +1,6 @@
 // The platform decision contract (R-POL-1, R-POL-2): always evaluated, deny by default, named reasons.
-// Zone policy sets (R-POL-3) can only narrow what this allows.
+// Zone policy sets (R-POL-3) can only narrow what this allows. Deny reasons are names from the shared registry.
+import type { DenyReason } from '@caracal/deny-reasons';
 
 export interface DecisionInput {
   schema_version: 1;
@@ -11,22 +12,22 @@ export interface DecisionInput {
   context: { requested_scopes: string[]; request_id: string; subject_scopes?: string[]; audience?: string[]; required_scope?: string | null };
 }
 
-export interface DecisionResult {
-  decision: 'allow' | 'deny';
+interface Outcome {
   evaluation_status: 'complete' | 'partial' | 'error';
   determining_policies: string[];
   diagnostics: string[];
-  reason: string;
 }
 
-const deny = (reason: string, diagnostics: string[] = []): DecisionResult => ({
+export type DecisionResult = Outcome & ({ decision: 'deny'; reason: DenyReason } | { decision: 'allow'; reason: 'bootstrap' | 'granted' | 'operation_allowed' });
+
+const deny = (reason: DenyReason, diagnostics: string[] = []): DecisionResult => ({
   decision: 'deny',
   evaluation_status: 'complete',
   determining_policies: ['caracal.contract'],
   diagnostics,
   reason,
 });
-const allow = (reason: string): DecisionResult => ({ decision: 'allow', evaluation_status: 'complete', determining_policies: ['caracal.contract'], diagnostics: [], reason });
+const allow = (reason: 'bootstrap' | 'granted' | 'operation_allowed'): DecisionResult => ({ decision: 'allow', evaluation_status: 'complete', determining_policies: ['caracal.contract'], diagnostics: [], reason });
 
 const subset = (a: readonly string[], b: readonly string[]) => a.every((x) => b.includes(x));
 

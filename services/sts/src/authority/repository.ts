@@ -1,0 +1,142 @@
+// The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
+// `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
+// mandate (session, application, revocations of any link) and the application's grant on the resource.
+import { withZone, type Pool } from '@caracal/db';
+import type { DenyReason } from '@caracal/deny-reasons';
+import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
+import type { ResourceGrant } from './resource-grant.js';
+
+export interface Lineage {
+  sid: string;
+  clientId: string;
+  agentSessionId?: string;
+  delegationEdgeId?: string;
+}
+
+export interface LineageState {
+  applicationId: string;
+  sessionExpiresAt: Date;
+}
+
+export type LineageResult = { ok: true; state: LineageState } | { ok: false; reason: Extract<DenyReason, 'session_unknown' | 'lineage_mismatch' | 'lineage_revoked' | 'session_expired'> };
+
+export interface AuthorityContext {
+  lineage: LineageResult;
+  /** undefined when the resource does not exist in the zone. */
+  rg: ResourceGrant | undefined;
+}
+
+interface Row {
+  session_found: boolean;
+  session_expires_at: Date | null;
+  lineage_revoked: boolean | null;
+  application_id: string | null;
+  client_matches: boolean;
+  resource_id: string | null;
+  identifier: string;
+  upstream_url: string;
+  operations: ResourceGrant['operations'];
+  auth_placement: ResourceGrant['placement'];
+  credential_sealed: Buffer | null;
+  scopes: string[] | null;
+  max_ttl_seconds: number;
+  approval_scopes: string[];
+}
+
+async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date): Promise<AuthorityContext> {
+  const ids = [l.sid, l.agentSessionId, l.delegationEdgeId].filter((x): x is string => typeof x === 'string');
+  const res = await pool.query<Row>({
+    name: 'caracal_authority_context',
+    text: 'SELECT * FROM caracal.authority_context($1, $2, $3, $4, $5)',
+    values: [zoneId, l.sid, l.clientId, ids, resource],
+  });
+  const r = res.rows[0]!;
+  const rg: ResourceGrant | undefined = r.resource_id
+    ? {
+        resourceId: r.resource_id,
+        identifier: r.identifier,
+        upstreamUrl: r.upstream_url,
+        operations: r.operations,
+        placement: r.auth_placement,
+        credentialSealed: r.credential_sealed,
+        grant: r.scopes ? { scopes: r.scopes, maxTtlSeconds: r.max_ttl_seconds, approvalScopes: r.approval_scopes ?? [] } : null,
+      }
+    : undefined;
+  let lineage: LineageResult;
+  if (!r.session_found) lineage = { ok: false, reason: 'session_unknown' };
+  else if (!r.client_matches) lineage = { ok: false, reason: 'lineage_mismatch' };
+  else if (r.lineage_revoked) lineage = { ok: false, reason: 'lineage_revoked' };
+  else if (r.session_expires_at!.getTime() <= now.getTime()) lineage = { ok: false, reason: 'session_expired' };
+  else lineage = { ok: true, state: { applicationId: r.application_id!, sessionExpiresAt: r.session_expires_at! } };
+  return { lineage, rg };
+}
+
+export interface AgentSessionRow {
+  id: string;
+  status: string;
+  expires_at: Date;
+  application_id: string;
+}
+
+export interface DelegationEdgeRow {
+  id: string;
+  source_session_id: string;
+  target_session_id: string;
+  scopes: string[];
+  path: string[];
+  hop_count: number;
+  expires_at: Date;
+  revoked_at: Date | null;
+}
+
+export interface ClientRow {
+  id: string;
+  secret_hash: string;
+  disabled_at: Date | null;
+  labels: string[];
+}
+
+export class AuthorityRepository {
+  constructor(private readonly pool: Pool) {}
+
+  context(zoneId: string, lineage: Lineage, resource: string, now = new Date()): Promise<AuthorityContext> {
+    return loadContext(this.pool, zoneId, lineage, resource, now);
+  }
+
+  /** The agent session and (when named) the delegation edge, as stored; the checks judge them. */
+  delegation(zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<{ agent?: AgentSessionRow; edge?: DelegationEdgeRow }> {
+    return withZone(this.pool, zoneId, async (c) => {
+      const agent = (await c.query<AgentSessionRow>('SELECT id, status, expires_at, application_id FROM agent_sessions WHERE id = $1', [agentSessionId])).rows[0];
+      if (!agent || !edgeId) return { agent };
+      const edge = (
+        await c.query<DelegationEdgeRow>(
+          'SELECT id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at FROM delegation_edges WHERE id = $1',
+          [edgeId],
+        )
+      ).rows[0];
+      return { agent, edge };
+    });
+  }
+
+  client(zoneId: string, clientId: string): Promise<ClientRow | undefined> {
+    return withZone(this.pool, zoneId, async (c) => (await c.query<ClientRow>('SELECT id, secret_hash, disabled_at, labels FROM applications WHERE client_id = $1', [clientId])).rows[0]);
+  }
+
+  /** A new authority session (R-STS-1) lasting `ttlSeconds`; returns its id. */
+  createSession(zoneId: string, applicationId: string, ttlSeconds: number): Promise<string> {
+    return withZone(this.pool, zoneId, async (c) =>
+      (
+        await c.query<{ id: string }>('INSERT INTO authority_sessions (zone_id, application_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id', [
+          zoneId,
+          applicationId,
+          ttlSeconds,
+        ])
+      ).rows[0]!.id,
+    );
+  }
+
+  /** Step-up (R-STS-5): a new pending approval, or the single consumption of an approved one. */
+  approval(request: ApprovalRequest): Promise<ApprovalOutcome> {
+    return recordOrConsumeApproval(this.pool, request);
+  }
+}

@@ -1,0 +1,149 @@
+// The checks of a token exchange, in the order they run (R-STS-1..5): each is small and named, fills in the
+// state, and refuses with a typed error from the registry. The grant file lists them; nothing else decides.
+import type { FastifyRequest } from 'fastify';
+import type { MandateClaims } from '@caracal/mandates';
+import type { RateVerdict } from '@caracal/service-kit';
+import {
+  allows,
+  decisionInput,
+  evaluateContract,
+  type AgentSessionRow,
+  type AuthorityContext,
+  type DecisionResult,
+  type DelegationEdgeRow,
+  type LineageState,
+  type ResourceGrant,
+} from '../../authority/index.js';
+import type { StsContext } from '../../context.js';
+import { authenticateClient } from '../client-auth.js';
+import type { Form } from '../form.js';
+import { AccessDenied, InvalidClient, InvalidGrant, InvalidTarget, isReasonOf, orUnavailable, SlowDown } from '../oauth-errors.js';
+import { requireApproval } from '../step-up.js';
+import { verifySubject } from '../subject.js';
+import { readExchangeRequest, type ExchangeRequest } from './request.js';
+
+/** Filled in by the checks, in order; a later check may rely on what an earlier one set. */
+export interface ExchangeState {
+  ctx: StsContext;
+  req: FastifyRequest;
+  form: Form;
+  request: ExchangeRequest;
+  subject: MandateClaims;
+  loaded: AuthorityContext;
+  delegation: { agent?: AgentSessionRow; edge?: DelegationEdgeRow };
+  rate: RateVerdict;
+  lineage: LineageState;
+  rg: ResourceGrant;
+  /** The grant, once the contract allowed the mint. */
+  grant: NonNullable<ResourceGrant['grant']>;
+  edge: DelegationEdgeRow | null;
+  decision: DecisionResult;
+  approvalId: string | undefined;
+  ttl: number;
+}
+
+export function parseRequest(s: ExchangeState): void {
+  s.request = readExchangeRequest(s.form);
+}
+
+export async function verifySubjectToken(s: ExchangeState): Promise<void> {
+  s.subject = await verifySubject(s.ctx, s.req, s.request.subjectToken);
+  s.req.auditDetail = { ...s.req.auditDetail, resource: s.request.resource };
+}
+
+/** Client authentication is optional (the subject authenticates), but presented credentials must hold and match. */
+export async function authenticatePresentedClient(s: ExchangeState): Promise<void> {
+  if (s.req.headers.authorization === undefined && !s.form.has('client_secret')) return;
+  const client = await authenticateClient(s.ctx, s.req, s.form);
+  s.req.auditZone = s.subject.zone_id;
+  if (client.clientId !== s.subject.client_id) throw new InvalidClient('client_mismatch');
+}
+
+/** The authority context (one round trip), the delegation rows and the mint rate are independent: ask at once. */
+export async function loadAuthority(s: ExchangeState): Promise<void> {
+  const { ctx, request: p, subject } = s;
+  const zoneId = subject.zone_id;
+  const lineage = { sid: subject.sid, clientId: subject.client_id, agentSessionId: p.agentSessionId, delegationEdgeId: p.edgeId };
+  [s.loaded, s.delegation, s.rate] = await Promise.all([
+    orUnavailable('postgres_unavailable', () => ctx.repo.context(zoneId, lineage, p.resource)),
+    p.agentSessionId ? orUnavailable('postgres_unavailable', () => ctx.repo.delegation(zoneId, p.agentSessionId!, p.edgeId)) : Promise.resolve({}),
+    orUnavailable('rate_limiter_unavailable', () => ctx.limits.mint(zoneId, p.resource, subject.client_id, ctx.config.MINTS_PER_MIN)),
+  ]);
+}
+
+export function checkLineage(s: ExchangeState): void {
+  const l = s.loaded.lineage;
+  if (!l.ok) throw new InvalidGrant(l.reason, `the subject token's lineage is not valid (${l.reason})`);
+  s.lineage = l.state;
+  s.req.auditDetail = { ...s.req.auditDetail, application_id: l.state.applicationId };
+}
+
+export function checkTarget(s: ExchangeState): void {
+  const rg = s.loaded.rg;
+  if (!rg) throw new InvalidTarget(`unknown resource '${s.request.resource}'`, 'unknown_resource');
+  s.rg = rg;
+}
+
+/** An agent session must be live and the application's own; an edge must lead to it and be live (R-STS-6). */
+export function checkDelegation(s: ExchangeState): void {
+  const { request: p } = s;
+  const { agent, edge } = s.delegation;
+  s.edge = null;
+  if (!p.agentSessionId) {
+    if (p.edgeId) throw new AccessDenied('restriction_active', 'a delegation edge needs agent_session_id');
+    return;
+  }
+  if (!agent || agent.application_id !== s.lineage.applicationId) throw new AccessDenied('agent_session_unknown', 'unknown agent session');
+  if (agent.status !== 'active' || agent.expires_at <= new Date()) throw new InvalidGrant('lineage_revoked', 'the agent session is not active');
+  if (!p.edgeId) return;
+  if (!edge || edge.target_session_id !== agent.id) throw new AccessDenied('delegation_unknown', 'unknown delegation edge for this agent session');
+  if (edge.revoked_at || edge.expires_at <= new Date()) throw new InvalidGrant('lineage_revoked', 'the delegation edge is revoked or expired');
+  s.edge = edge;
+}
+
+export function evaluate(s: ExchangeState): void {
+  const { subject, request: p } = s;
+  s.decision = evaluateContract(
+    decisionInput({
+      action: { id: 'mint' },
+      requestId: s.req.id,
+      zoneId: subject.zone_id,
+      applicationId: s.lineage.applicationId,
+      agentSessionId: p.agentSessionId,
+      resource: s.rg,
+      session: { id: subject.sid, expiresAt: s.lineage.sessionExpiresAt },
+      edge: s.edge,
+      requestedScopes: p.scopes,
+    }),
+  );
+  const d = s.decision;
+  if (!allows(d) || !s.rg.grant) throw new AccessDenied(isReasonOf(d.reason, 'forbidden') ? d.reason : 'no_rule_matched', `denied: ${d.reason}`);
+  s.grant = s.rg.grant;
+}
+
+export async function stepUp(s: ExchangeState): Promise<void> {
+  s.approvalId = await requireApproval(s.ctx, {
+    zoneId: s.subject.zone_id,
+    applicationId: s.lineage.applicationId,
+    resourceId: s.rg.resourceId,
+    resource: s.rg.identifier,
+    scopes: s.request.scopes,
+    gated: s.grant.approvalScopes,
+    sid: s.subject.sid,
+    clientId: s.subject.client_id,
+    approvalId: s.request.approvalId,
+  });
+}
+
+export function checkMintRate(s: ExchangeState): void {
+  if (!s.rate.allowed) throw new SlowDown('mint_rate_limited', s.rate.retryAfterSeconds);
+}
+
+/** Never outlive the grant's maximum, the session, the subject token or the delegation edge (R-STS-2). */
+export function computeLifetime(s: ExchangeState): void {
+  const now = Math.floor(Date.now() / 1000);
+  const ceilings = [s.grant.maxTtlSeconds, Math.floor(s.lineage.sessionExpiresAt.getTime() / 1000) - now, s.subject.exp - now];
+  if (s.edge) ceilings.push(Math.floor(s.edge.expires_at.getTime() / 1000) - now);
+  s.ttl = Math.min(s.request.ttl ?? s.ctx.config.RESOURCE_TTL_SECONDS, ...ceilings);
+  if (s.ttl <= 0) throw new InvalidGrant('session_expired', 'the lineage expires before a mandate could be used');
+}
