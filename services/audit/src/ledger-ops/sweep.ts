@@ -2,7 +2,7 @@
 // read some zone (Redis or Postgres not yet answering) is retried with backoff until it completes: unverified is
 // not intact, but it is also not a verdict. Only a completed sweep is kept for `/ready` and the metrics; breaks
 // are logged with zone, sequence and kind.
-import { verifyZone, type VerifyDeps, type ZoneReport } from '@caracal/ledger';
+import { headSignatureValid, readHead, recordHeadMark, verifyZone, type VerifyDeps, type ZoneReport } from '@caracal/ledger';
 import type { Logger } from '@caracal/logging';
 import type { AuditMetrics } from '../metrics.js';
 import type { ZoneDirectory } from '../ingest/zone-directory.js';
@@ -95,6 +95,7 @@ export class TamperSweep {
       let report: ZoneReport;
       try {
         report = await this.verify(this.deps, zone);
+        if (report.ok && report.published_head && !report.recorded_head) await this.adoptHead(zone);
       } catch (err) {
         failed.push({ zone_id: zone, error: (err as Error).message });
         continue;
@@ -115,5 +116,14 @@ export class TamperSweep {
     this.last = result;
     this.logger.info({ zones: result.zones, checked: result.checked, broken: result.broken.length }, 'tamper sweep completed');
     return result;
+  }
+
+  /**
+   * A zone whose heads were published before they were also recorded in Postgres (migration 0012): its verified
+   * head becomes the first record, so from now on its head key going missing is a break, not a warning.
+   */
+  private async adoptHead(zone: string): Promise<void> {
+    const head = await readHead(this.deps.redis, this.deps.keys, zone);
+    if (head && headSignatureValid(this.deps.key, head)) await recordHeadMark(this.deps.pool, head);
   }
 }
