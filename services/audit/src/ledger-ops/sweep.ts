@@ -46,7 +46,7 @@ export class TamperSweep {
   ) {
     this.verify = opts.verify ?? verifyZone;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
-    this.retry = opts.retry ?? { minMs: 250, maxMs: 30_000 };
+    this.retry = opts.retry ?? { minMs: 250, maxMs: 10_000 };
   }
 
   /** The last completed sweep; undefined until the first one (the startup sweep) has completed. */
