@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chainKey, createPool, withZone, type Pool } from '../packages/db/dist/index.js';
-import { appendZoneBatch, canonicalEvent, publishHead, signHead, type LedgerEvent } from '../packages/ledger/dist/index.js';
+import { appendZoneBatch, canonicalEvent, publishChainHead, signHead, type LedgerEvent } from '../packages/ledger/dist/index.js';
 import { createLogger } from '../packages/logging/dist/index.js';
 import { closeDeps, connectDeps, startConnecting, type Runnable, type ServiceDeps } from '../packages/service-kit/dist/index.js';
 import { STREAMS, StreamKeys, signAuditData } from '../packages/streams/dist/index.js';
@@ -123,7 +123,7 @@ export async function startAuditApi(label: string, apiEnv: Record<string, string
       const result = await withZone(auditPool, zoneId, (c) => appendZoneBatch(c, key, zoneId, events, new Date()));
       if (result.head) {
         const head = signHead(key, { zone_id: zoneId, seq: result.head.seq, content_sha256: result.head.content_sha256, published_at: new Date().toISOString() });
-        await publishHead(redis, keys, head);
+        await publishChainHead(redis, keys, auditPool, head);
       }
       return events;
     },

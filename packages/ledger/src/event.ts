@@ -146,9 +146,19 @@ function unstorable(value: unknown, path: string, depth = 0): string | undefined
   return undefined;
 }
 
-/** The content hash's fields, in their fixed order (R-AUD-2); absent values are empty strings. */
-export function contentFields(e: LedgerEvent): string[] {
-  return [
+/**
+ * Which field list a row's content hash covers (migration 0012): 1, the event's fields (rows written before it);
+ * 2, the event's fields and then the ledger's receipt time `recorded_at`, which readers are served as well.
+ */
+export type HashVersion = 1 | 2;
+export const HASH_VERSION: HashVersion = 2;
+
+/**
+ * The content hash's fields, in their fixed order (R-AUD-2); absent values are empty strings. With `recordedAt`
+ * (millisecond ISO 8601 UTC) the list is version 2's; without, version 1's.
+ */
+export function contentFields(e: LedgerEvent, recordedAt?: string): string[] {
+  const fields = [
     e.event_id,
     e.zone_id,
     e.occurred_at,
@@ -162,4 +172,6 @@ export function contentFields(e: LedgerEvent): string[] {
     e.subject ?? '',
     e.data,
   ];
+  if (recordedAt !== undefined) fields.push(recordedAt);
+  return fields;
 }

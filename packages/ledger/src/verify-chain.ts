@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { chainHmac, GENESIS, sha256Fields } from '@caracal/db';
 import { canonicalJson } from './canonical-json.js';
 import { contentFields, type LedgerEvent } from './event.js';
-import type { ChainHead } from './chain-head.js';
+import { headSignatureValid, type ChainHead } from './chain-head.js';
 
 export type BreakKind =
   | 'content_mismatch'
@@ -14,6 +14,8 @@ export type BreakKind =
   | 'sequence_duplicate'
   | 'truncated'
   | 'head_mismatch'
+  | 'head_missing'
+  | 'head_rolled_back'
   | 'head_signature_invalid'
   | 'anchor_unsigned';
 
@@ -26,10 +28,14 @@ export interface ChainBreak {
 
 /**
  * A stored row as read back: the event columns and the canonical JSON as hashed (`data_canonical`), or for rows
- * older than that column the parsed `data`.
+ * older than that column the parsed `data`; the receipt time and which field list the content hash covers.
  */
 export interface StoredRow extends Omit<LedgerEvent, 'data'> {
   chain_seq: number;
+  /** Millisecond ISO 8601 UTC; covered by the content hash from hash version 2. */
+  recorded_at?: string;
+  /** Which field list the content hash covers (migration 0012); absent on rows as served to readers. */
+  hash_version?: number;
   data?: unknown;
   data_canonical?: string | null;
   content_sha256: string;
@@ -52,6 +58,8 @@ export interface ZoneReport {
   last_content_sha256: string | null;
   anchor: ChainAnchor | null;
   published_head: { seq: number; content_sha256: string; published_at: string } | null;
+  /** The highest head ever recorded in Postgres for the zone (migration 0012). */
+  recorded_head: { seq: number; content_sha256: string; published_at: string } | null;
   breaks: ChainBreak[];
   /** Breaks beyond the reported ones (the list is capped). */
   breaks_omitted: number;
@@ -60,15 +68,39 @@ export interface ZoneReport {
 
 export const MAX_REPORTED_BREAKS = 100;
 
+/**
+ * The row's content hash by its own hash version; an unknown version hashes to nothing any row holds. Rows as
+ * served (search, exports) carry no version: the list whose hash the row holds is the one it was made from. That
+ * is no weaker: the two lists never hash the same text (12 fields against 13, and no field can hold 0x1F), and the
+ * stored hash itself is bound by chain_hmac.
+ */
 export function rowContentSha256(row: StoredRow): string {
-  return sha256Fields(contentFields({ ...row, data: row.data_canonical ?? canonicalJson(row.data) }));
+  const e = { ...row, data: row.data_canonical ?? canonicalJson(row.data) };
+  const v2 = () => sha256Fields(contentFields(e, row.recorded_at ?? ''));
+  const v1 = () => sha256Fields(contentFields(e));
+  switch (row.hash_version) {
+    case 1:
+      return v1();
+    case 2:
+      return v2();
+    case undefined: {
+      const h = v1();
+      return h === row.content_sha256 ? h : v2();
+    }
+    default:
+      return '';
+  }
 }
+
+const brief = (h: ChainHead | null) => (h ? { seq: h.seq, content_sha256: h.content_sha256, published_at: h.published_at } : null);
 
 export class ChainVerifier {
   private prevSeq: number;
   private prevContent: string;
   private readonly report: ZoneReport;
   private readonly seen = new Map<number, string>();
+  private readonly markValid: boolean;
+  private readonly headValid: boolean;
 
   constructor(
     private readonly zoneId: string,
@@ -78,7 +110,10 @@ export class ChainVerifier {
     headValid: boolean,
     /** False when the database holds an anchor that no valid signed anchor mark vouches for. */
     anchorVouched = true,
+    /** The highest head recorded in Postgres: the Redis head may never be behind it, nor missing. */
+    private readonly mark: ChainHead | null = null,
   ) {
+    this.headValid = !!head && headValid;
     this.prevSeq = anchor?.through_seq ?? 0;
     this.prevContent = anchor?.content_sha256 ?? GENESIS;
     this.report = {
@@ -89,12 +124,15 @@ export class ChainVerifier {
       last_seq: null,
       last_content_sha256: null,
       anchor,
-      published_head: head ? { seq: head.seq, content_sha256: head.content_sha256, published_at: head.published_at } : null,
+      published_head: brief(head),
+      recorded_head: brief(mark),
       breaks: [],
       breaks_omitted: 0,
       warnings: [],
     };
     if (head && !headValid) this.flag(head.seq, 'head_signature_invalid', 'the published chain head is not signed with the audit key');
+    this.markValid = !!mark && headSignatureValid(key, mark);
+    if (mark && !this.markValid) this.flag(mark.seq, 'head_signature_invalid', 'the recorded chain head is not signed with the audit key');
     if (anchor && !anchorVouched) this.flag(anchor.through_seq + 1, 'anchor_unsigned', 'the retention anchor the chain starts from is not the one the audit service signed');
   }
 
@@ -116,25 +154,35 @@ export class ChainVerifier {
     if (row.prev_content_sha256 !== this.prevContent) {
       this.flag(seq, 'chain_break', seq === this.prevSeq + 1 || this.report.checked === 1 ? 'prev_content_sha256 is not the previous row’s content_sha256' : 'the row does not link to the row before it');
     }
-    if (this.head && seq === this.head.seq) this.seen.set(seq, row.content_sha256);
+    if (seq === this.head?.seq || seq === this.mark?.seq) this.seen.set(seq, row.content_sha256);
     this.prevSeq = Math.max(this.prevSeq, seq);
     this.prevContent = row.content_sha256;
     r.last_seq = seq;
     r.last_content_sha256 = row.content_sha256;
   }
 
-  /** Compares the end of the table with the published head: deleting the newest rows is caught here. */
+  /**
+   * Compares the end of the table with the signed heads: deleting the newest rows is caught here, and so is a
+   * Redis head deleted or rolled back below the highest head ever recorded.
+   */
   finish(): ZoneReport {
-    const h = this.head;
-    if (h && this.report.breaks.every((b) => b.kind !== 'head_signature_invalid')) {
-      const last = this.report.last_seq ?? this.prevSeq;
-      if (h.seq > last) this.flag(last + 1, 'truncated', `the published head is at sequence ${h.seq} but the ledger ends at ${last}`);
-      else {
+    const head = this.headValid ? this.head : null;
+    const mark = this.markValid ? this.mark : null;
+    const last = this.report.last_seq ?? this.prevSeq;
+    if (mark && !this.head) this.flag(mark.seq, 'head_missing', `a chain head was published at sequence ${mark.seq} but none is published now`);
+    else if (mark && head && (head.seq < mark.seq || (head.seq === mark.seq && head.content_sha256 !== mark.content_sha256))) {
+      this.flag(head.seq, 'head_rolled_back', `the published head is at sequence ${head.seq} but head ${mark.seq} was published before it`);
+    }
+    const floor = [head, mark].reduce<ChainHead | null>((a, b) => (b && (!a || b.seq > a.seq) ? b : a), null);
+    if (floor && floor.seq > last) this.flag(last + 1, 'truncated', `a chain head was published at sequence ${floor.seq} but the ledger ends at ${last}`);
+    else {
+      const heads = new Map([head, mark].flatMap((h) => (h ? [[`${h.seq}:${h.content_sha256}`, h] as const] : [])));
+      for (const h of heads.values()) {
         const at = this.seen.get(h.seq);
-        if (at !== undefined && at !== h.content_sha256) this.flag(h.seq, 'head_mismatch', 'the row at the published head differs from the published content_sha256');
+        if (at !== undefined && at !== h.content_sha256) this.flag(h.seq, 'head_mismatch', 'the row at a published head differs from the published content_sha256');
       }
     }
-    if (!h && this.report.checked > 0) this.report.warnings.push('no published chain head: truncation of the newest rows cannot be ruled out');
+    if (!this.head && !this.mark && this.report.checked > 0) this.report.warnings.push('no published chain head: truncation of the newest rows cannot be ruled out');
     return this.report;
   }
 

@@ -1,10 +1,12 @@
 // Verifies one zone's chain straight from the database (R-AUD-3): its retention anchor, every row in sequence
-// order in short keyset pages (no long transaction, no statement near its timeout), then the published head.
+// order in short keyset pages (no long transaction, no statement near its timeout), then the signed heads: the one
+// published in Redis and the highest one recorded in Postgres.
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { withZone, type Pool } from '@caracal/db';
 import type { StreamKeys } from '@caracal/streams';
 import { headSignatureValid, readHead } from './chain-head.js';
+import { readHeadMark } from './head-marks.js';
 import { isoSql } from './columns.js';
 import { ChainVerifier, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
 
@@ -30,10 +32,10 @@ export async function readAnchor(pool: Pool, zoneId: string): Promise<ChainAncho
 }
 
 // The hashed text as stored (`data_canonical`, which every reader serves); rows from before that column existed are
-// re-serialised from `data`.
-const COLUMNS = `event_id, zone_id, chain_seq, ${isoSql('occurred_at')} AS occurred_at, source, event_type, decision, reason, request_id,
-  application_id, resource, subject, data_canonical, CASE WHEN data_canonical IS NULL THEN data END AS data,
-  content_sha256, prev_content_sha256, chain_hmac`;
+// re-serialised from `data`. The receipt time as the content hash covers it (hash version 2).
+const COLUMNS = `event_id, zone_id, chain_seq, ${isoSql('occurred_at')} AS occurred_at, ${isoSql('recorded_at')} AS recorded_at, source, event_type,
+  decision, reason, request_id, application_id, resource, subject, data_canonical, CASE WHEN data_canonical IS NULL THEN data END AS data,
+  hash_version, content_sha256, prev_content_sha256, chain_hmac`;
 
 /**
  * Rows with chain_seq in (from, to], in order. A window of sequence numbers (not LIMIT over an open range) keeps
@@ -60,12 +62,15 @@ async function nextSeq(pool: Pool, zoneId: string, after: bigint): Promise<bigin
 const toStored = (r: Record<string, unknown>): StoredRow => ({ ...(r as unknown as StoredRow), chain_seq: Number(r.chain_seq) });
 
 export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<ZoneReport> {
-  // The head is read first: rows committed after this moment only extend the chain past it.
+  // The recorded mark first, then the Redis head, then the rows: each is recorded only after the one read after it
+  // (the mark after its head was published, the head after its rows committed), so a sound ledger never seems behind.
+  const mark = await readHeadMark(deps.pool, zoneId);
   const head = await readHead(deps.redis, deps.keys, zoneId);
   const anchor = await readAnchor(deps.pool, zoneId);
-  const mark = anchor ? await readHead(deps.redis, deps.keys, zoneId, 'anchor') : null;
-  const vouched = !anchor || (!!mark && headSignatureValid(deps.key, mark, 'anchor') && mark.seq === anchor.through_seq && mark.content_sha256 === anchor.content_sha256);
-  const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true, vouched);
+  const anchorMark = anchor ? await readHead(deps.redis, deps.keys, zoneId, 'anchor') : null;
+  const vouched =
+    !anchor || (!!anchorMark && headSignatureValid(deps.key, anchorMark, 'anchor') && anchorMark.seq === anchor.through_seq && anchorMark.content_sha256 === anchor.content_sha256);
+  const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true, vouched, mark);
   const windowAt = async (after: bigint) => {
     const first = await nextSeq(deps.pool, zoneId, after);
     if (first === null) return null;

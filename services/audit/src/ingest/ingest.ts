@@ -1,10 +1,10 @@
 // The ingest pipeline (R-AUD-2), one stream read at a time: parse and canonicalise each message, group by zone,
-// append each zone's events in one transaction under its advisory lock, publish the zone's signed head, and only
-// then report the messages done (the consumer acknowledges after commit). Zones commit in parallel; a zone's
-// events keep their stream order.
+// append each zone's events in one transaction under its advisory lock, publish the zone's signed head (to Redis,
+// then its record in Postgres), and only then report the messages done (the consumer acknowledges after commit).
+// Zones commit in parallel; a zone's events keep their stream order.
 import type { KeyObject } from 'node:crypto';
 import { withZone, type Pool } from '@caracal/db';
-import { appendZoneBatch, ChainBehindHead, headSignatureValid, parseAuditMessage, publishHead, readHead, signHead, type LedgerEvent } from '@caracal/ledger';
+import { appendZoneBatch, ChainBehindHead, headSignatureValid, parseAuditMessage, publishChainHead, readHead, signHead, type LedgerEvent } from '@caracal/ledger';
 import type { Logger } from '@caracal/logging';
 import type { Outcome, StreamKeys, StreamMessage } from '@caracal/streams';
 import type { Redis } from 'ioredis';
@@ -53,8 +53,8 @@ export function createIngest(d: IngestDeps) {
     d.metrics.duplicates.inc(result.status.filter((s) => s === 'duplicate').length);
     if (result.head) {
       const head = signHead(d.key, { zone_id: zoneId, seq: result.head.seq, content_sha256: result.head.content_sha256, published_at: now().toISOString() });
-      // The rows are committed; a head that fails to publish is caught up by the zone's next append.
-      await publishHead(d.redis, d.keys, head).catch((err: Error) => d.logger.warn({ zone_id: zoneId, err: { message: err.message } }, 'chain head not published'));
+      // The rows are committed; a head that fails to publish (or to be recorded) is caught up by the zone's next append.
+      await publishChainHead(d.redis, d.keys, d.pool, head).catch((err: Error) => d.logger.warn({ zone_id: zoneId, err: { message: err.message } }, 'chain head not published'));
     }
   }
 

@@ -7,7 +7,7 @@ import { STREAMS, StreamKeys, publishAudit, toFields } from '../../../../package
 import { Redis } from 'ioredis';
 import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
 import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
-import { buildApp, type AuditRunnable } from '../../src/app.js';
+import { buildApp, type AuditAdapters, type AuditRunnable } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
 export const hex = (n = 32) => randomBytes(n).toString('hex');
@@ -19,7 +19,7 @@ export interface Harness {
   hmacKey: string;
   redis: ReturnType<typeof testRedis>;
   env: (overrides?: Record<string, string>) => Record<string, string>;
-  start: (overrides?: Record<string, string>) => Promise<AuditRunnable & { deps: ServiceDeps }>;
+  start: (overrides?: Record<string, string>, adapters?: AuditAdapters) => Promise<AuditRunnable & { deps: ServiceDeps }>;
   stopAll: () => Promise<void>;
   zone: (slug?: string) => Promise<string>;
   event: (zoneId: string, extra?: Record<string, unknown>) => Record<string, unknown>;
@@ -65,12 +65,12 @@ export async function createHarness(label: string, opts: { redisUrl?: string } =
     hmacKey,
     redis,
     env,
-    async start(overrides = {}) {
+    async start(overrides = {}, adapters = {}) {
       const config = loadConfig(env(overrides));
       const logger = createLogger({ service: 'audit', level: 'silent' });
       const deps = connectDeps(config, 'audit', logger);
       startConnecting(deps);
-      const r = Object.assign(await buildApp(config, deps, logger), { deps });
+      const r = Object.assign(await buildApp(config, deps, logger, adapters), { deps });
       await r.app.ready();
       running.push(r);
       return r;

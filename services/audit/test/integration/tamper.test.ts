@@ -111,7 +111,8 @@ describe('tamper sweep', () => {
     const z = await chain();
     const row = (await h.rows(z))[4]!;
     const forged = { ...row, reason: 'rewritten', occurred_at: row.occurred_at.toISOString(), data: row.data_canonical } as any;
-    await sql("UPDATE caracal.audit_events SET reason = 'rewritten', content_sha256 = $2 WHERE zone_id = $1 AND chain_seq = 5", [z, sha256Fields(contentFields(forged))]);
+    const hashed = sha256Fields(contentFields(forged, row.recorded_at.toISOString()));
+    await sql("UPDATE caracal.audit_events SET reason = 'rewritten', content_sha256 = $2 WHERE zone_id = $1 AND chain_seq = 5", [z, hashed]);
     expect(await breaksOf(z)).toEqual([
       { zone_id: z, seq: 5, kind: 'hmac_mismatch' },
       { zone_id: z, seq: 6, kind: 'chain_break' },
