@@ -125,11 +125,13 @@ async function stopOne(r: Running): Promise<void> {
 export interface StackOptions {
   /** Another Redis than the shared test one (e.g. a private server a test stops and restarts). */
   redisUrl?: string;
+  /** Another Postgres server's superuser URL than the shared one (a private server a test pauses or stops). */
+  pgUrl?: string;
   apiEnv?: Record<string, string>;
 }
 
 export async function startAuthorityStack(label: string, gatewayOverrides: GatewayOverrides = {}, opts: StackOptions = {}): Promise<AuthorityStack> {
-  const db = await createMigratedDatabase(label);
+  const db = await createMigratedDatabase(label, opts.pgUrl);
   const prefix = uniquePrefix(label);
   const upstream = await startUpstream();
   const adminToken = hex();

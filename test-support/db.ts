@@ -26,8 +26,8 @@ export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow
   }
 }
 
-export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
-  const base = serverUrl();
+/** `base` is another server's superuser URL (a private server); the shared test server by default. */
+export async function createTestDatabase(label = 't', base = serverUrl()): Promise<TestDatabase> {
   const name = `caracal_${label}_${randomBytes(5).toString('hex')}`;
   await adminQuery(base, `CREATE DATABASE ${name}`);
   const u = new URL(base);
@@ -61,9 +61,9 @@ export interface MigratedDatabase extends TestDatabase {
 }
 
 /** A fresh database with every migration applied and a random password per service role. */
-export async function createMigratedDatabase(label = 'm'): Promise<MigratedDatabase> {
+export async function createMigratedDatabase(label = 'm', base?: string): Promise<MigratedDatabase> {
   const { loadMigrations, runMigrations, roleName, SERVICE_NAMES } = await import('../packages/db/dist/index.js');
-  const db = await createTestDatabase(label);
+  const db = await createTestDatabase(label, base);
   const passwords = Object.fromEntries(SERVICE_NAMES.map((s: string) => [s, randomBytes(16).toString('hex')])) as Record<string, string>;
   await runMigrations({
     adminUrl: db.adminUrl,

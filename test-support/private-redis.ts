@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer } from '../apps/runtime/dist/managed/binaries.js';
-import { managedRedisUrl, startRedis, stopRedis, type ManagedRedis } from '../apps/runtime/dist/managed/redis.js';
+import { managedRedisUrl, redisPid, startRedis, stopRedis, type ManagedRedis } from '../apps/runtime/dist/managed/redis.js';
 import { REPO } from './cli.js';
 import { freePort } from './deps.js';
 
@@ -12,6 +12,9 @@ export interface PrivateRedis {
   url: string;
   start: () => Promise<void>;
   stop: () => Promise<void>;
+  /** SIGSTOP / SIGCONT: the server keeps its connections open but answers nothing. */
+  pause: () => void;
+  resume: () => void;
   remove: () => Promise<void>;
 }
 
@@ -25,6 +28,8 @@ export async function privateRedis(): Promise<PrivateRedis> {
     url: managedRedisUrl(r),
     start: async () => void (await startRedis(r)),
     stop: async () => void (await stopRedis(r)),
+    pause: () => process.kill(redisPid(r)!, 'SIGSTOP'),
+    resume: () => process.kill(redisPid(r)!, 'SIGCONT'),
     remove: async () => {
       await stopRedis(r);
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Database access: per-role pools, zone-bound transactions, the migration runner and its guard.
 export { createPool, type Pool, type PoolClient, type PoolOptions } from './pool.js';
 export { withTransaction, withZone } from './with-zone.js';
+export { classifyDbError, isDbUnavailable, type DbFailure } from './db-errors.js';
 export { SERVICE_NAMES, roleName, rolePrefixFor, assertRolePrefix, type ServiceName } from './roles.js';
 export { scramVerifier } from './scram.js';
 export { loadMigrations, phaseOf, sha256Hex, MigrationFileError, type MigrationFile } from './migrations/files.js';
@@ -18,5 +19,7 @@ export {
 } from './migrations/runner.js';
 export { checkManifest, writeManifest, type ManifestProblem } from './migrations/manifest.js';
 export { appendAdminAudit, adminContentSha256, adminChainHmac, ADMIN_AUDIT_LOCK_KEY, type AdminAuditEvent } from './admin-audit/append.js';
+export { readAdminAudit, type AdminAuditRow, type AdminAuditFilter } from './admin-audit/rows.js';
+export { verifyAdminChain, checkAdminRow, type AdminChainReport, type AdminChainBreak, type AdminBreakKind } from './admin-audit/verify.js';
 export { GENESIS, sha256Fields, chainKey, chainHmac } from './chain.js';
 export { PLATFORM_ZONE_ID, PLATFORM_ZONE_SLUG } from './platform-zone.js';

@@ -9,7 +9,10 @@ export interface PoolOptions {
   applicationName: string;
   max?: number;
   connectionTimeoutMillis?: number;
+  /** Server-side limit on one statement (lock waits included). */
   statementTimeoutMillis?: number;
+  /** Client-side limit on one query's answer: the only bound when the server is paused and sends nothing. */
+  queryTimeoutMillis?: number;
   onError?: (err: Error) => void;
 }
 
@@ -20,6 +23,7 @@ export function createPool(opts: PoolOptions): Pool {
     max: opts.max ?? 10,
     connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 3000,
     statement_timeout: opts.statementTimeoutMillis ?? 10_000,
+    ...(opts.queryTimeoutMillis === undefined ? {} : { query_timeout: opts.queryTimeoutMillis }),
     idleTimeoutMillis: 30_000,
   });
   // An idle client can die with the server; without a listener that would crash the process.

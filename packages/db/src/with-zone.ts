@@ -1,20 +1,24 @@
 // Runs work in one transaction bound to a zone: RLS policies read `caracal.zone_id` (R-DB-2).
+import { isDbUnavailable } from './db-errors.js';
 import type { Pool, PoolClient } from './pool.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that timed out or went away is discarded unasked: a ROLLBACK on it would only wait again.
+    if (isDbUnavailable(err)) broken = err as Error;
+    else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@caracal/logging';
+import { answerClientError } from './client-error.js';
 import { installErrorHandler, sendError } from './error-handler.js';
 import { OneLineRequestLog } from './request-log.js';
 import { bearerMatches, type ServiceMetrics } from './metrics.js';
@@ -36,6 +37,8 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
       const status = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_ASYNC_CONSTRAINT' ? 400 : (err.statusCode ?? 400);
       void sendError(reply, status, status >= 500 ? 'server_error' : 'invalid_request', err.code === 'FST_ERR_BAD_URL' ? 'malformed URL' : 'the request could not be processed');
     },
+    // Node's own parser refusals (400, 431) get the same RFC-shaped JSON body as every other refusal.
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 

@@ -1,5 +1,6 @@
 // Connects a service to its dependencies: a pool as its own database role, and Redis configured to fail fast
-// (no offline queue), so a dependency outage denies instead of hanging (fail closed).
+// (no offline queue), so a dependency outage denies instead of hanging (fail closed). Every query and command has
+// a deadline (§15, bounded waits): a paused server is an outage after PG_QUERY_TIMEOUT_MS / REDIS_COMMAND_TIMEOUT_MS.
 import { Redis } from 'ioredis';
 import { createPool, type Pool } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
@@ -14,8 +15,13 @@ export interface ServiceDeps {
   keys: StreamKeys;
 }
 
-export function createRedis(url: string, name: string, logger: Logger): Redis {
+/**
+ * `commandTimeoutMs` is the deadline of every command, so it is only for connections that serve requests: a
+ * blocking stream read on the same connection would time out. Stream readers get their own connection without it.
+ */
+export function createRedis(url: string, name: string, logger: Logger, commandTimeoutMs?: number): Redis {
   const redis = new Redis(url, {
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     connectionName: name,
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -40,9 +46,12 @@ export function connectDeps(config: BaseConfig, service: string, logger: Logger)
   const pool = createPool({
     connectionString: config.DATABASE_URL,
     applicationName: `caracal-${service}`,
+    connectionTimeoutMillis: config.PG_QUERY_TIMEOUT_MS,
+    statementTimeoutMillis: config.PG_QUERY_TIMEOUT_MS,
+    queryTimeoutMillis: config.PG_QUERY_TIMEOUT_MS,
     onError: (err) => logger.warn({ err: { message: err.message } }, 'idle postgres client failed'),
   });
-  const redis = createRedis(config.REDIS_URL, `caracal-${service}`, logger);
+  const redis = createRedis(config.REDIS_URL, `caracal-${service}`, logger, config.REDIS_COMMAND_TIMEOUT_MS);
   const redisBlocking = createRedis(config.REDIS_URL, `caracal-${service}-stream`, logger);
   return { pool, redis, redisBlocking, keys: new StreamKeys(config.REDIS_KEY_PREFIX) };
 }

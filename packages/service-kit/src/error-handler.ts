@@ -1,6 +1,8 @@
 // The one place errors become responses: typed errors keep their status and code; framework errors are mapped
-// to RFC-shaped bodies; anything unexpected is a 500 whose detail is logged and never returned (STYLE 4).
+// to RFC-shaped bodies; driver errors are classified once (classify-failure.ts); anything unexpected is a 500
+// whose detail is logged and never returned (STYLE 4).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { classifyFailure } from './classify-failure.js';
 import { ServiceError } from './errors.js';
 
 const FRAMEWORK: Record<string, { status: number; error: string; description: string }> = {
@@ -18,9 +20,13 @@ export function sendError(reply: FastifyReply, status: number, error: string, de
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((raw: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const classified = raw instanceof ServiceError ? undefined : classifyFailure(raw);
+    // The cause is logged (code and message, never the parameters); the answer carries the class only.
+    if (classified) req.log.warn({ err: { message: raw.message, code: raw.code } }, 'dependency or data error');
+    const err = classified ?? raw;
     if (err instanceof ServiceError) {
-      if (err.statusCode >= 500) req.log.warn({ err: { message: err.message, code: err.error } }, 'request refused');
+      if (err.statusCode >= 500 && !classified) req.log.warn({ err: { message: err.message, code: err.error } }, 'request refused');
       return sendError(reply, err.statusCode, err.error, err.description, err.headers, err.extra);
     }
     if (err.validation) {

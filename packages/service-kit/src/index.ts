@@ -1,6 +1,8 @@
 // The service frame: errors, readiness, metrics, configuration and process wiring shared by the five services.
 export * from './errors.js';
 export { installErrorHandler, sendError } from './error-handler.js';
+export { classifyFailure } from './classify-failure.js';
+export { refuseUnsafeText } from './unsafe-text.js';
 export { runLadder, type ReadinessCheck, type ReadinessResult } from './readiness.js';
 export { createMetrics, bearerMatches, registerAuditSpillMetrics, type ServiceMetrics } from './metrics.js';
 export { buildServiceApp, type ServiceAppOptions } from './build-service-app.js';

@@ -40,6 +40,13 @@ export const baseSchema = (defaultPort: number) =>
     AUDIT_SPILL_DIR: z.string().refine((v) => isAbsolute(v), 'must be an absolute path').optional(),
     /** Beyond this many bytes of spilled events, further events are counted lost and readiness fails. */
     AUDIT_SPILL_MAX_BYTES: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(2 ** 50, 'must be at most 2^50').default(1024 ** 3),
+    /**
+     * Bounded waits (§15): a query on a request path that has no answer within this many ms fails, and the request
+     * is a 503, whether Postgres is down, paused or stuck on a lock. Also bounds taking a connection from the pool.
+     */
+    PG_QUERY_TIMEOUT_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(2000),
+    /** The same bound for every Redis command on a request path (blocking stream reads have their own). */
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(2000),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
   });
 

@@ -1,7 +1,7 @@
 // Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations)
 // from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import type { GroupSpec } from '@caracal/streams';
 import { adminAuth } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
@@ -28,6 +28,8 @@ export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Log
       'onRequest',
       adminAuth({ pool: deps.pool, redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX, bootstrapToken: config.CARACAL_ADMIN_TOKEN, ratePerMinute: config.API_RATE_PER_MIN }),
     );
+    // NUL and unpaired surrogates are refused in every string before any schema or query sees them (§15).
+    v1.addHook('preValidation', refuseUnsafeText);
     for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, approvalRoutes, adminTokenRoutes, auditRoutes]) routes(v1, ctx);
   });
   return { app };

@@ -48,8 +48,10 @@ describe('audit verify', () => {
   it('every zone intact: one OK line per zone, exit 0', async () => {
     const r = await run(['audit', 'verify']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`zone north (${zones.north}): 6 rows checked, head seq 6: OK\nzone south (${zones.south}): 6 rows checked, head seq 6: OK`);
+    // The platform zone (migration 0010) is listed first: its ledger is verified like any other.
+    expect(r.stdout).toBe(`zone caracal-platform (00000000-0000-0000-0000-000000000000): 0 rows checked, head seq -: OK\nzone north (${zones.north}): 6 rows checked, head seq 6: OK\nzone south (${zones.south}): 6 rows checked, head seq 6: OK\nadmin chain: 2 rows checked, head seq 2: OK`);
     expect(r.stderr).toContain('verifying zone north');
+    expect(r.stderr).toContain('verifying the admin chain');
     const j = await json(['audit', 'verify', '--zone', 'south']);
     expect(j).toMatchObject({ ok: true, zones: [{ slug: 'south', zone_id: zones.south, ok: true, checked: 6, last_seq: 6, breaks: [], published_head: { seq: 6 } }] });
   });
@@ -164,7 +166,7 @@ describe('audit export', () => {
   it('jsonl round-trips for every zone when --zone is omitted; each row still hashes to its content_sha256', async () => {
     const out = join(mkdtempSync(join(home.dir, 'jl-')), 'nested', 'dir');
     const r = await json(['audit', 'export', ...range, '--format', 'jsonl', '--out', out]);
-    expect(r.exports.map((e: any) => e.slug).slice(0, 2)).toEqual(['north', 'south']);
+    expect(r.exports.map((e: any) => e.slug).slice(0, 3)).toEqual(['caracal-platform', 'north', 'south']);
     for (const slug of ['north', 'south']) {
       const e = r.exports.find((x: any) => x.slug === slug);
       const text = readFileSync(e.paths[0], 'utf8');
@@ -264,5 +266,39 @@ describe('bad flags', () => {
       expect(r.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+failure.*\n\s+2\s+usage error/);
     }
     expect((await run(['audit', 'export', '--help'])).stdout).toMatch(/--format <format>\s+file format \(choices: "parquet", "jsonl"\)/);
+  });
+});
+
+describe('the admin chain (R-AUD-5)', () => {
+  it('search --admin pages through the chain with the printed cursor', async () => {
+    const first = await json(['audit', 'search', '--admin', '--limit', '2']);
+    expect(first.items.map((r: any) => [r.seq, r.action])).toEqual([[1, 'zone.create'], [2, 'zone.create']]);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const table = await run(['audit', 'search', '--admin', '--limit', '2']);
+    expect(table.stderr).toContain(`more rows: --cursor ${first.next_cursor}`);
+    const second = await json(['audit', 'search', '--admin', '--limit', '2', '--cursor', first.next_cursor]);
+    expect(second.items.map((r: any) => r.seq)).toEqual([3, 4]);
+    const created = await json(['audit', 'search', '--admin', '--action', 'zone.create', '--limit', '1']);
+    expect(created.items).toMatchObject([{ seq: 1, action: 'zone.create', target: `zone:${zones.north}`, detail: { slug: 'north' } }]);
+  });
+
+  it.each([
+    [['audit', 'search', '--admin', '--type', 'token.issued'], '--type applies to zone ledgers, not to --admin'],
+    [['audit', 'search', '--zone', 'north', '--action', 'zone.create'], '--action needs --admin'],
+    [['audit', 'search'], "required option '--zone <zone>' not specified (or give --admin)"],
+  ])('%j is a usage error', async (args, message) => {
+    const r = await run(args);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a tampered admin row fails verify (exit 1), named by seq and kind', async () => {
+    await s.superuser("BEGIN; SET LOCAL session_replication_role = replica; UPDATE caracal.admin_audit_events SET target = 'zone:forged' WHERE seq = 2; COMMIT");
+    const r = await run(['audit', 'verify']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/^admin chain seq 2: content_mismatch: the row does not hash to its content_sha256$/m);
+    expect(r.stdout).toMatch(/^admin chain: \d+ rows checked, head seq \d+: FAILED \(1 break\(s\)\)$/m);
+    const j = await json(['audit', 'verify'], 1);
+    expect(j.admin).toMatchObject({ ok: false, breaks: [{ seq: 2, kind: 'content_mismatch' }] });
   });
 });

@@ -15,8 +15,9 @@ export interface AdminAuditEvent {
 /** Serialises appends across the whole installation; distinct from the migration lock. */
 export const ADMIN_AUDIT_LOCK_KEY = 0x61647574; // "adut"
 
-export function adminContentSha256(seq: number, occurredAt: string, e: AdminAuditEvent): string {
-  const fields = [String(seq), occurredAt, e.actor, e.action, e.zoneId ?? '', e.target ?? '', e.requestId ?? '', JSON.stringify(e.detail ?? {})];
+/** The content hash over the row's fields; `detailText` is the detail's JSON exactly as stored in detail_text. */
+export function adminContentSha256(seq: number, occurredAt: string, e: AdminAuditEvent, detailText = JSON.stringify(e.detail ?? {})): string {
+  const fields = [String(seq), occurredAt, e.actor, e.action, e.zoneId ?? '', e.target ?? '', e.requestId ?? '', detailText];
   return sha256Fields(fields);
 }
 
@@ -28,11 +29,13 @@ export async function appendAdminAudit(client: PoolClient, hmacKey: string, e: A
   const seq = head.rows[0] ? Number(head.rows[0].seq) + 1 : 1;
   const prev = head.rows[0]?.content_sha256 ?? GENESIS;
   const occurredAt = new Date().toISOString();
-  const content = adminContentSha256(seq, occurredAt, e);
+  const detailText = JSON.stringify(e.detail ?? {});
+  const content = adminContentSha256(seq, occurredAt, e, detailText);
+  // detail_text keeps the hashed text: the jsonb copy reorders keys (migration 0011).
   await client.query(
-    `INSERT INTO admin_audit_events (seq, occurred_at, actor, action, zone_id, target, request_id, detail, content_sha256, prev_content_sha256, chain_hmac)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [seq, occurredAt, e.actor, e.action, e.zoneId ?? null, e.target ?? null, e.requestId ?? null, JSON.stringify(e.detail ?? {}), content, prev, adminChainHmac(hmacKey, content, prev)],
+    `INSERT INTO admin_audit_events (seq, occurred_at, actor, action, zone_id, target, request_id, detail, detail_text, content_sha256, prev_content_sha256, chain_hmac)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [seq, occurredAt, e.actor, e.action, e.zoneId ?? null, e.target ?? null, e.requestId ?? null, detailText, detailText, content, prev, adminChainHmac(hmacKey, content, prev)],
   );
   return { seq, contentSha256: content };
 }

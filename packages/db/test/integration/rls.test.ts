@@ -6,7 +6,15 @@ import { may, VERBS } from './expected-privileges.js';
 import { migratedDatabase, pgError, rolledBack, type MigratedDb } from './migrated-db.js';
 import { insertRow, rowFor, seedZone, ZONE_TABLES, type ZoneFixture } from './zone-fixtures.js';
 
-const GLOBAL_TABLES = ['admin_audit_events', 'admin_tokens']; // zone_id nullable: global or zone-scoped rows
+/**
+ * Tables with a zone_id that are platform tables by design (migration 0011), each with the reason it stays outside
+ * RLS; the schema says the same in a COMMENT ON TABLE, checked below against the live catalog.
+ */
+const PLATFORM_TABLES: Record<string, string> = {
+  admin_audit_events: 'one installation-wide hash chain across all zones (R-AUD-5): a per-zone view could neither append nor verify it',
+  admin_tokens: 'resolved before any zone is known, and global tokens have no zone (zone_id NULL)',
+};
+const GLOBAL_TABLES = Object.keys(PLATFORM_TABLES);
 const RLS_VIOLATION = /new row violates row-level security policy/;
 const NO_PRIVILEGE = /permission denied for table/;
 
@@ -52,6 +60,36 @@ describe('RLS in the catalog', () => {
     for (const x of owned) expect({ t: x.t, rls: x.rls, forced: x.forced, policies: x.policies, nullable: x.nullable }).toEqual({ t: x.t, rls: true, forced: true, policies: ['zone_isolation'], nullable: 'NO' });
     const globals = r.rows.filter((x) => GLOBAL_TABLES.includes(x.t));
     expect(globals.map((x) => [x.t, x.nullable])).toEqual([['admin_audit_events', 'YES'], ['admin_tokens', 'YES']]);
+  });
+
+  it.each(Object.entries(PLATFORM_TABLES))('%s is a platform table by design, outside RLS, and says so in the schema (%s)', async (table) => {
+    const r = await admin.query<{ rls: boolean; forced: boolean; policies: number; comment: string | null }>(
+      `SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, obj_description(c.oid, 'pg_class') AS comment,
+              (SELECT count(*)::int FROM pg_policies p WHERE p.schemaname = 'caracal' AND p.tablename = c.relname) AS policies
+         FROM pg_class c WHERE c.relnamespace = 'caracal'::regnamespace AND c.relname = $1`,
+      [table],
+    );
+    expect(r.rows[0]).toMatchObject({ rls: false, forced: false, policies: 0 });
+    expect(r.rows[0]!.comment).toMatch(/^Platform table by design: .*outside RLS.*\(migration 0011\)\.$/);
+  });
+
+  it('only the api role reads admin tokens, and no role may change or delete an admin audit row', async () => {
+    const held = await admin.query<{ role: string; t: string; verb: string }>(
+      `SELECT r.role, t.t, v.verb FROM unnest($1::text[]) AS r(role), unnest($2::text[]) AS t(t), unnest($3::text[]) AS v(verb)
+        WHERE has_table_privilege(r.role, format('caracal.%I', t.t), v.verb) ORDER BY 1, 2, 3`,
+      [SERVICE_NAMES.map((s) => db.role(s)), GLOBAL_TABLES, ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']],
+    );
+    const serviceOf = new Map(SERVICE_NAMES.map((s) => [db.role(s), s]));
+    const by = held.rows.map((h) => `${serviceOf.get(h.role)} ${h.t} ${h.verb}`);
+    expect(by).toEqual([
+      'api admin_audit_events INSERT',
+      'api admin_audit_events SELECT',
+      'api admin_tokens INSERT',
+      'api admin_tokens SELECT',
+      'api admin_tokens UPDATE',
+      'coordinator admin_audit_events INSERT',
+      'coordinator admin_audit_events SELECT',
+    ]);
   });
 
   it('zone_isolation checks both reads and writes against caracal.current_zone_id()', async () => {

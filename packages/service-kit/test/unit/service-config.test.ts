@@ -20,6 +20,15 @@ describe('loadServiceConfig', () => {
     expect(cfg).toMatchObject({ CARACAL_MODE: 'stable', PORT: 3000, HOST: '127.0.0.1', STREAMS_HMAC_KEY: HEX32 });
   });
 
+  it('bounds every query and Redis command at 2 s by default, configurable (§15 bounded waits)', () => {
+    expect(loadServiceConfig(spec, STABLE)).toMatchObject({ PG_QUERY_TIMEOUT_MS: 2000, REDIS_COMMAND_TIMEOUT_MS: 2000 });
+    expect(loadServiceConfig(spec, { ...STABLE, PG_QUERY_TIMEOUT_MS: '750', REDIS_COMMAND_TIMEOUT_MS: '5000' })).toMatchObject({ PG_QUERY_TIMEOUT_MS: 750, REDIS_COMMAND_TIMEOUT_MS: 5000 });
+    expect(problems({ ...STABLE, PG_QUERY_TIMEOUT_MS: '0', REDIS_COMMAND_TIMEOUT_MS: '150.5' })).toEqual([
+      'PG_QUERY_TIMEOUT_MS: must be at least 100',
+      'REDIS_COMMAND_TIMEOUT_MS: must be an integer',
+    ]);
+  });
+
   it('names a missing STREAMS_HMAC_KEY in stable mode (the default mode)', () => {
     const { STREAMS_HMAC_KEY: _k, ...env } = STABLE;
     expect(problems(env)).toEqual(['STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)']);

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { withZone, type PoolClient } from '@caracal/db';
 import { InvalidRequest, NotFound, ServiceUnavailable } from '@caracal/service-kit';
+import { checkUpstreamUrl } from '@caracal/ssrf-guard';
 import { authorize } from '../auth/admin-auth.js';
 import { audited, mapDbError, type ApiContext } from '../context.js';
 import { deleteResource, findResource, insertResource, listResources, type ResourceInput } from '../repos/resources.js';
@@ -15,17 +16,20 @@ const resParams = {
   properties: { ...zoneParam.properties, resource: { type: 'string', minLength: 1, maxLength: 200 } },
 } as const;
 
-/** Only plain http(s) with a host and no userinfo; the gateway re-checks every address at request time (R-GW-3). */
+/**
+ * Refuses at creation what the gateway would refuse on every call (R-GW-3), with the SSRF guard's own reason:
+ * other schemes, userinfo, metadata and link-local literals. The gateway still checks every resolved address.
+ */
 function checkUpstream(raw: string): void {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new InvalidRequest('upstream_url is not a valid URL');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidRequest('upstream_url must be http or https');
-  if (u.username || u.password) throw new InvalidRequest('upstream_url must not carry credentials; use the credential field');
-  if (u.search || u.hash) throw new InvalidRequest('upstream_url must not have a query or fragment');
+  const verdict = checkUpstreamUrl(raw);
+  if (!verdict.ok) throw new InvalidRequest(`upstream_url is refused: ${verdict.reason}`);
+  if (verdict.url.search || verdict.url.hash) throw new InvalidRequest('upstream_url must not have a query or fragment');
+}
+
+/** A credential becomes a header or query value at the gateway: CR, LF, NUL or any control character would break it. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+function checkCredential(value: string | undefined): void {
+  if (value !== undefined && CONTROL.test(value)) throw new InvalidRequest('credential must not contain control characters (CR, LF, NUL, …)');
 }
 
 const HOP_OR_RESERVED = /^(host|connection|keep-alive|proxy-.*|te|trailer|transfer-encoding|upgrade|content-length|x-caracal-.*|x-forwarded-.*|forwarded)$/i;
@@ -55,6 +59,7 @@ export function resourceRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const zone = await resolveZone(ctx.deps.pool, req.params.zone);
       authorize(req, 'write', zone.id);
       checkUpstream(req.body.upstream_url);
+      checkCredential(req.body.credential);
       if (req.body.auth_placement && HOP_OR_RESERVED.test(req.body.auth_placement.name)) {
         throw new InvalidRequest(`auth_placement.name '${req.body.auth_placement.name}' is reserved`);
       }

@@ -62,10 +62,10 @@ describe('schemas', () => {
   });
 
   it.each([
-    ['ftp://files.example/x', 'upstream_url must be http or https'],
-    ['http://user:pw@files.example/x', 'upstream_url must not carry credentials; use the credential field'],
+    ['ftp://files.example/x', 'upstream_url is refused: only http and https upstreams are allowed'],
+    ['http://user:pw@files.example/x', 'upstream_url is refused: userinfo is not allowed in upstream URLs'],
     ['http://files.example/x?key=1', 'upstream_url must not have a query or fragment'],
-    ['not a url', 'upstream_url is not a valid URL'],
+    ['not a url', 'upstream_url is refused: malformed URL'],
   ])('upstream %s is refused', async (upstream_url, description) => {
     const res = await s.admin('POST', '/v1/zones/north/resources', { identifier: 'resource://up', upstream_url });
     expect(res).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: description } });

@@ -29,6 +29,7 @@ export function checkRange(from: string | undefined, to: string | undefined): vo
   if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) throw new UsageError(`--from (${from}) must be before --to (${to})`);
 }
 
+export const adminAction = matching('--action', /^[A-Za-z0-9._:-]{1,128}$/, '1-128 characters of A-Z a-z 0-9 . _ : -');
 export const auditType = matching('--type', /^[A-Za-z0-9._:-]{1,128}$/, '1-128 characters of A-Z a-z 0-9 . _ : -');
 export const requestId = matching('--request-id', /^[^\u0000-\u001f\u007f]{1,1024}$/u, '1-1024 characters without control characters');
 export const cursor = matching('--cursor', /^[A-Za-z0-9_-]{1,256}$/, 'a cursor printed by the previous page');

@@ -57,7 +57,10 @@ export function runAuditSearch(opts: SearchOptions, io: Io): Promise<EventPage> 
   return fetchEventPage(adminApi(io), opts.zone, opts, opts.limit, opts.cursor);
 }
 
-export function printEventPage(page: EventPage, io: Io, json: boolean | undefined): void {
-  printList(io, json, page, FIELDS);
+/** A page as a table (or the API's JSON); the next page's cursor on stderr. */
+export function printPage<T>(io: Io, json: boolean | undefined, page: { items: T[]; next_cursor: string | null }, fields: ReadonlyArray<Field<T>>): void {
+  printList(io, json, page, fields);
   if (page.next_cursor) io.out.info(`more rows: --cursor ${printable(page.next_cursor)}`);
 }
+
+export const printEventPage = (page: EventPage, io: Io, json: boolean | undefined): void => printPage(io, json, page, FIELDS);

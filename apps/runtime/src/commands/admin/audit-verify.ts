@@ -1,9 +1,12 @@
-// `caracal audit verify`: the chain check of one zone or of every zone, run by the API (R-AUD-3). Every break is
-// named with its zone, sequence and kind; the verdict is the exit code.
+// `caracal audit verify`: the chain check of one zone or of every zone and the admin chain, run by the API
+// (R-AUD-3, R-AUD-5). Every break is named with its zone (or the admin chain), sequence and kind; the verdict is
+// the exit code.
+import type { AdminChainReport } from '@caracal/db';
 import type { ZoneReport } from '@caracal/ledger';
 import { adminApi, apiPath, type AdminApi } from '../../admin/client.js';
 import { printable } from '../../admin/render.js';
 import type { Io } from '../io.js';
+import { canReadAdminChain, verifyAdminChain } from './audit-admin.js';
 import type { Zone } from './zone.js';
 
 /** Deadline of calls that work through a whole chain or DLQ server-side: minutes on a large one, not seconds. */
@@ -16,6 +19,13 @@ export interface ZoneVerification extends ZoneReport {
 export interface VerifyResult {
   ok: boolean;
   zones: ZoneVerification[];
+  /** The admin chain's report when every zone was verified with a global token; otherwise absent. */
+  admin?: AdminChainReport;
+}
+
+export interface VerifyHooks {
+  onZone?: (z: ZoneVerification) => void;
+  onAdmin?: (r: AdminChainReport) => void;
 }
 
 /** The zone given, or every zone the token can see. */
@@ -24,8 +34,11 @@ export async function zonesFor(api: AdminApi, zone: string | undefined): Promise
   return (await api.call<{ items: Zone[] }>('GET', '/v1/zones')).items;
 }
 
-/** Verifies zone after zone; `onZone` sees each report as soon as it arrives. */
-export async function runAuditVerify(opts: { zone?: string }, io: Io, onZone: (z: ZoneVerification) => void = () => undefined): Promise<VerifyResult> {
+/**
+ * Verifies zone after zone, then (without --zone) the admin chain; the hooks see each report as soon as it arrives.
+ * A zone-confined token cannot read the admin chain: that is said on stderr, and its zones still decide the verdict.
+ */
+export async function runAuditVerify(opts: { zone?: string }, io: Io, hooks: VerifyHooks = {}): Promise<VerifyResult> {
   const api = adminApi(io);
   const zones = await zonesFor(api, opts.zone);
   const result: VerifyResult = { ok: true, zones: [] };
@@ -36,9 +49,17 @@ export async function runAuditVerify(opts: { zone?: string }, io: Io, onZone: (z
     const z = { slug: zone.slug, ...report };
     result.zones.push(z);
     result.ok &&= report.ok;
-    onZone(z);
+    hooks.onZone?.(z);
   }
   if (zones.length === 0) io.out.info('no zones to verify');
+  if (opts.zone !== undefined) return result;
+  if (!(await canReadAdminChain(api))) {
+    io.out.warn('the admin chain was not verified: it needs a global admin token');
+    return result;
+  }
+  result.admin = await verifyAdminChain(api, io, LONG_CALL_MS);
+  result.ok &&= result.admin.ok;
+  hooks.onAdmin?.(result.admin);
   return result;
 }
 

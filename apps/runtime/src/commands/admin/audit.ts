@@ -1,17 +1,19 @@
-// `caracal audit verify|search|export|dlq`: the zone ledgers through the API (R-AUD-3, R-AUD-4). verify and
-// dlq replay are verdicts: their outcome sets the exit code.
+// `caracal audit verify|search|export|dlq`: the zone ledgers and the admin chain through the API (R-AUD-3,
+// R-AUD-4, R-AUD-5). verify and dlq replay are verdicts: their outcome sets the exit code.
 import { Option, type Command } from 'commander';
+import type { AdminChainReport } from '@caracal/db';
 import { EXPORT_FORMATS, type ExportFormat } from '@caracal/ledger';
 import { group, type JsonOpt } from '../../admin/define.js';
 import { intIn, repeatable, zoneRef } from '../../admin/flags.js';
-import { EXIT_CODES_HELP } from '../../errors.js';
+import { EXIT_CODES_HELP, UsageError } from '../../errors.js';
 import type { ProgramResult } from '../../program.js';
 import type { Io } from '../io.js';
 import { printDlqPage, printReplay, runDlqList, runDlqReplay } from './audit-dlq.js';
 import { printExport, runAuditExport } from './audit-export.js';
-import { auditType, cursor, isoTime, requestId, streamId } from './audit-flags.js';
+import { adminAction, auditType, cursor, isoTime, requestId, streamId } from './audit-flags.js';
+import { printAdminEventPage, printAdminVerification, runAdminSearch } from './audit-admin.js';
 import { printEventPage, runAuditSearch, type SearchOptions } from './audit-search.js';
-import { printZoneVerification, runAuditVerify } from './audit-verify.js';
+import { printZoneVerification, runAuditVerify, type ZoneVerification } from './audit-verify.js';
 
 /** A leaf whose --json prints `what` instead of lines or a table; `notes` come before the exit codes. */
 function auditLeaf(parent: Command, name: string, description: string, what: string, notes = ''): Command {
@@ -25,16 +27,19 @@ Nothing is written when any of these files already exists (exit 1).`;
 export function registerAuditCommands(program: Command, io: Io, result: ProgramResult): void {
   const audit = group(program, 'audit', 'the audit ledger: verify chains, search events, export ranges, inspect and replay the DLQ');
 
-  auditLeaf(audit, 'verify', 'verify the hash chain of one zone (or every zone) against the published head; exits 1 on any break', 'the reports')
-    .option('--zone <zone>', 'zone id or slug (default: every zone)', zoneRef)
+  auditLeaf(audit, 'verify', 'verify the hash chain of one zone (or every zone and the admin chain) against the published head; exits 1 on any break', 'the reports')
+    .option('--zone <zone>', 'zone id or slug (default: every zone, then the admin chain)', zoneRef)
     .action(async (opts: JsonOpt & { zone?: string }) => {
-      const r = await runAuditVerify(opts, io, opts.json ? undefined : (z) => printZoneVerification(z, io));
+      const hooks = { onZone: (z: ZoneVerification) => printZoneVerification(z, io), onAdmin: (a: AdminChainReport) => printAdminVerification(a, io) };
+      const r = await runAuditVerify(opts, io, opts.json ? {} : hooks);
       if (opts.json) io.out.json(r);
       result.exitCode = r.ok ? 0 : 1;
     });
 
-  auditLeaf(audit, 'search', "one page of a zone's events in chain order; the next page's cursor is printed on stderr", "the API's page")
-    .requiredOption('--zone <zone>', 'zone id or slug', zoneRef)
+  auditLeaf(audit, 'search', "one page of a zone's events (or with --admin, of the admin chain) in chain order; the next page's cursor is printed on stderr", "the API's page")
+    .option('--zone <zone>', 'zone id or slug (required without --admin; with --admin, only changes to this zone)', zoneRef)
+    .option('--admin', 'search the admin chain (changes made through the API) instead of a zone ledger')
+    .option('--action <action>', 'with --admin: only this action, e.g. resource.create', adminAction)
     .option('--from <time>', 'events that occurred at or after this ISO 8601 time', isoTime('--from'))
     .option('--to <time>', 'events that occurred before this ISO 8601 time', isoTime('--to'))
     .addOption(new Option('--decision <decision>', 'only allow or only deny decisions').choices(['allow', 'deny']))
@@ -42,7 +47,16 @@ export function registerAuditCommands(program: Command, io: Io, result: ProgramR
     .option('--type <type>', 'only events of this type, e.g. token.issued', auditType)
     .option('--limit <n>', 'rows per page, 1-1000 (default 100)', intIn('--limit', 1, 1000))
     .option('--cursor <cursor>', 'continue after the previous page (its printed cursor)', cursor)
-    .action(async (opts: SearchOptions) => printEventPage(await runAuditSearch(opts, io), io, opts.json));
+    .action(async (opts: SearchOptions & { admin?: boolean; action?: string }) => {
+      if (opts.admin) {
+        const zoneOnly = (['decision', 'requestId', 'type'] as const).find((k) => opts[k] !== undefined);
+        if (zoneOnly) throw new UsageError(`--${zoneOnly === 'requestId' ? 'request-id' : zoneOnly} applies to zone ledgers, not to --admin`);
+        return printAdminEventPage(await runAdminSearch(opts, io), io, opts.json);
+      }
+      if (opts.action !== undefined) throw new UsageError('--action needs --admin');
+      if (opts.zone === undefined) throw new UsageError("required option '--zone <zone>' not specified (or give --admin)");
+      return printEventPage(await runAuditSearch(opts, io), io, opts.json);
+    });
 
   auditLeaf(audit, 'export', "write a time range of each zone's events to files with content hashes", 'the manifests', EXPORT_HELP)
     .requiredOption('--from <time>', 'start of the range (inclusive), ISO 8601', isoTime('--from'))
