@@ -1,6 +1,6 @@
 // What every api route group receives: config, dependencies, and the audited-mutation helper (R-AUD-5).
 import type { FastifyRequest } from 'fastify';
-import { appendAdminAudit, withTransaction, withZone, type PoolClient } from '@caracal/db';
+import { appendAdminAudit, PLATFORM_ZONE_ID, withTransaction, withZone, type PoolClient } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import { Conflict, ServiceUnavailable, type ServiceDeps } from '@caracal/service-kit';
 import { publishSigned, type AuditEmitter } from '@caracal/streams';
@@ -38,6 +38,9 @@ export function mapDbError(err: unknown, conflict: string): never {
 export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutation<T>): Promise<T> {
   const key = ctx.config.AUDIT_HMAC_KEY;
   if (!key) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: admin changes cannot be audited');
+  // The platform zone (migration 0010) only files events of unverified requests: no client, resource or key may
+  // live there, or a forged zone claim would become a real one.
+  if (m.zoneId === PLATFORM_ZONE_ID) throw new Conflict('the platform zone holds only the audit events of unverified requests; nothing can be created or changed in it');
   const body = async (client: PoolClient) => {
     const result = await m.run(client);
     await appendAdminAudit(client, key, {

@@ -77,6 +77,7 @@ export const zoneReportOut = {
     last_content_sha256: nstr,
     anchor: { type: ['object', 'null'], properties: { through_seq: { type: 'integer' }, content_sha256: str } },
     published_head: { type: ['object', 'null'], properties: { seq: { type: 'integer' }, content_sha256: str, published_at: str } },
+    recorded_head: { type: ['object', 'null'], properties: { seq: { type: 'integer' }, content_sha256: str, published_at: str } },
     breaks: { type: 'array', items: { type: 'object', properties: { zone_id: str, seq: { type: 'integer' }, kind: str, detail: str } } },
     breaks_omitted: { type: 'integer' },
     warnings: { type: 'array', items: str },

@@ -187,3 +187,20 @@ describe('rate limit', () => {
     }
   });
 });
+
+describe('the platform zone', () => {
+  it('holds nothing but audit events: creating a client, resource or key there is 409 and writes no admin-audit row', async () => {
+    const before = await adminQuery(s.db.adminUrl, 'SELECT count(*)::int AS n FROM caracal.admin_audit_events');
+    for (const [path, body] of [
+      ['/v1/zones/caracal-platform/applications', { name: 'spoof' }],
+      ['/v1/zones/caracal-platform/resources', { identifier: 'resource://spoof', upstream_url: 'http://127.0.0.1:9' }],
+      ['/v1/zones/caracal-platform/rotate-key', undefined],
+    ] as const) {
+      const res = await s.admin('POST', path, body);
+      expect(res.status, path).toBe(409);
+      expect(res.body).toEqual({ error: 'conflict', error_description: 'the platform zone holds only the audit events of unverified requests; nothing can be created or changed in it' });
+    }
+    const after = await adminQuery(s.db.adminUrl, 'SELECT count(*)::int AS n FROM caracal.admin_audit_events');
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+  });
+});

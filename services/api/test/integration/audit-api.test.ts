@@ -164,6 +164,7 @@ describe('verify', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ zone_id: north, ok: true, checked: 10, first_seq: 1, last_seq: 10, breaks: [], breaks_omitted: 0, warnings: [], anchor: null });
     expect(res.body.published_head).toMatchObject({ seq: 10 });
+    expect(res.body.recorded_head).toMatchObject({ seq: 10, content_sha256: res.body.published_head.content_sha256 });
     expect(res.body.last_content_sha256).toBe(res.body.published_head.content_sha256);
   });
 
