@@ -111,11 +111,10 @@ describe('service startup', () => {
     });
   });
 
-  it('refuses insecure flags and plain-http remote service URLs in stable mode', async () => {
-    const env = { ...common(), ...NEEDS.gateway, PORT: String(await freePort()), DATABASE_URL: db.roleUrl('gateway'), JTI_FAIL_OPEN: 'true', CARACAL_STS_URL: 'http://sts.example.com' };
+  it('refuses a plain-http remote service URL in stable mode', async () => {
+    const env = { ...common(), ...NEEDS.gateway, PORT: String(await freePort()), DATABASE_URL: db.roleUrl('gateway'), CARACAL_STS_URL: 'http://sts.example.com' };
     const r = await run('gateway', env);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('JTI_FAIL_OPEN: is insecure and refused in stable mode');
     expect(r.stderr).toContain('CARACAL_STS_URL: plain http is only allowed to a loopback address in stable mode');
   });
 
@@ -134,7 +133,7 @@ describe('service startup', () => {
 
   it('serves, logs no secret, and exits 0 after a graceful SIGTERM; dev mode warns loudly', async () => {
     const port = await freePort();
-    const env = { ...common(), ...NEEDS.api, CARACAL_MODE: 'dev', JTI_FAIL_OPEN: 'true', PORT: String(port), DATABASE_URL: db.roleUrl('api') };
+    const env = { ...common(), ...NEEDS.api, CARACAL_MODE: 'dev', PORT: String(port), DATABASE_URL: db.roleUrl('api') };
     const child = run('api', env, 30_000);
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {

@@ -29,6 +29,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     audit_events: S,
     // 0008: verification reads the retention anchors.
     audit_chain_anchors: S,
+    // 0012: verification reads the recorded chain heads.
+    audit_chain_heads: S,
     // 0005: the api rotates zone signing keys.
     signing_keys: SIU,
   },
@@ -58,7 +60,7 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     signing_keys: SIU,
   },
   gateway: { zones: S, revocations: S },
-  audit: { zones: S, audit_events: SI, audit_chain_anchors: S },
+  audit: { zones: S, audit_events: SI, audit_chain_anchors: S, audit_chain_heads: SI },
 };
 
 export function may(service: ServiceName, table: string, verb: Verb): boolean {

@@ -19,6 +19,7 @@ export const ZONE_TABLES = [
   'outbox',
   'audit_events',
   'audit_chain_anchors',
+  'audit_chain_heads',
 ] as const;
 export type ZoneTable = (typeof ZONE_TABLES)[number];
 
@@ -99,6 +100,8 @@ export function rowFor(table: ZoneTable, z: ZoneFixture): Record<string, unknown
       };
     case 'audit_chain_anchors':
       return { zone_id, through_seq: 1 + randomBytes(4).readUInt32BE(0), content_sha256: hex64(), partition_name: 'audit_events_2000_01' };
+    case 'audit_chain_heads':
+      return { zone_id, seq: 1 + randomBytes(4).readUInt32BE(0), content_sha256: hex64(), published_at: new Date().toISOString(), sig: hex64() };
   }
 }
 
@@ -133,7 +136,7 @@ export async function seedZone(admin: pg.ClientBase, slug: string): Promise<Zone
   z.authoritySessionId = await idOf('authority_sessions');
   z.agentSessionIds = [await idOf('agent_sessions'), await idOf('agent_sessions')];
   await insertRow(admin, 'grants', { ...rowFor('grants', z), resource_id: z.resourceId });
-  for (const table of ['policy_set_versions', 'delegation_edges', 'approvals', 'revocations', 'signing_keys', 'idempotency_keys', 'outbox', 'audit_events', 'audit_chain_anchors'] as const) {
+  for (const table of ['policy_set_versions', 'delegation_edges', 'approvals', 'revocations', 'signing_keys', 'idempotency_keys', 'outbox', 'audit_events', 'audit_chain_anchors', 'audit_chain_heads'] as const) {
     await insertRow(admin, table, rowFor(table, z));
   }
   return z;
