@@ -4,7 +4,8 @@ import { verify } from 'node:crypto';
 import { archiveFile, BUILD_TYPE, INTOTO_PAYLOAD_TYPE, MAX_JSON_BYTES, pae, PREDICATE_TYPE, provenanceFile, STATEMENT_TYPE } from '../format.js';
 import { CheckFailure, isRecord, listedDigest, parseJson, readArtefact, type ReleaseContext } from './context.js';
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// Standard or URL-safe base64: DSSE verifiers must accept either (DSSE protocol.md); Node decodes both.
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 export function checkProvenanceSignature(ctx: ReleaseContext): string {
   const name = provenanceFile(ctx.version!);

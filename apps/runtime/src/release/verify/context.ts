@@ -37,7 +37,7 @@ export function readArtefact(ctx: ReleaseContext, name: string, max: number): Bu
     if (e instanceof CheckFailure || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     throw new CheckFailure(name, `${name} is missing`);
   }
-  if (size > max) throw new CheckFailure(name, `${name} is ${size} bytes, more than the ${max} a release file of its kind may have`);
+  if (size > max) throw new CheckFailure(name, `${name} is ${size} bytes, more than the ${max} bytes a release file of its kind may have`);
   return readFileSync(file);
 }
 
