@@ -145,13 +145,14 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
 
   program
     .command('verify-release')
-    .description('verify a release offline: SHA256SUMS, digests, signatures, provenance, SBOM, manifest; exit 1 names the first failure')
-    .argument('<release>', 'release directory, or its caracal-<version>.tar.gz')
+    .description('verify a release offline (SHA256SUMS, digests, signatures, provenance, SBOM, manifest) or, with --installed, this installation; exit 1 names the first failure')
+    .argument('[release]', 'release directory, or its caracal-<version>.tar.gz')
+    .option('--installed', 'check the installation this CLI runs from against its install receipt')
     .option('--key <file>', 'release public key (PEM, P-256); default the pinned installers/caracal-release.pub')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', VERIFY_RELEASE_EXIT_HELP)
-    .action(async (target: string, opts) => {
-      const r = await runVerifyRelease(target, opts);
+    .action(async (target: string | undefined, opts) => {
+      const r = await runVerifyRelease(target, opts, io);
       printVerifyRelease(r, io, opts.json);
       result.exitCode = r.ok ? 0 : 1;
     });

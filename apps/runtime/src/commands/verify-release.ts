@@ -1,9 +1,11 @@
 // `caracal verify-release <dir|archive> [--key PUB] [--json]` (R-REL-2): offline verification of a release.
 // Exit 0 every check passed, 1 a check failed (named with its file), 2 it could not run.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { CliError, EXIT } from '../errors.js';
+import { CliError, EXIT, UsageError } from '../errors.js';
+import { RECEIPT_FILE, verifyInstalled } from '../release/verify/installed.js';
+import { cliVersion, installRoot } from '../version.js';
 import { KeyFileError, loadPublicKey, pinnedKeyPath } from '../release/keys.js';
 import { verifyRelease, type VerifyReport } from '../release/verify/run.js';
 import type { Io } from './io.js';
@@ -44,7 +46,24 @@ function trustedKey(file: string | undefined): KeyObject {
   }
 }
 
-export async function runVerifyRelease(target: string, opts: { key?: string }): Promise<VerifyReport> {
+/** The installation this CLI runs from, against the receipt install.sh wrote into it. */
+async function runVerifyInstalled(env: NodeJS.ProcessEnv): Promise<VerifyReport> {
+  const root = installRoot(env);
+  let receipt: string;
+  try {
+    receipt = readFileSync(join(root, RECEIPT_FILE), 'utf8');
+  } catch {
+    throw new CliError(`${root} is not an installed release: it has no ${RECEIPT_FILE}`, EXIT.usage, 'install with installers/install.sh, or verify a release directory');
+  }
+  return verifyInstalled(root, receipt, cliVersion());
+}
+
+export async function runVerifyRelease(target: string | undefined, opts: { key?: string; installed?: boolean }, io: Io): Promise<VerifyReport> {
+  if (opts.installed) {
+    if (target) throw new UsageError('give either a release or --installed, not both');
+    return runVerifyInstalled(io.env);
+  }
+  if (!target) throw new UsageError('name a release directory or archive, or pass --installed');
   const key = trustedKey(opts.key);
   const dir = releaseDirOf(target);
   try {
@@ -57,6 +76,7 @@ export async function runVerifyRelease(target: string, opts: { key?: string }): 
 export function printVerifyRelease(r: VerifyReport, io: Io, json: boolean): void {
   if (json) return io.out.json(r);
   for (const c of r.checks) io.out.data(`${c.status.padEnd(7)} ${c.check.padEnd(20)} ${c.file ?? ''}${c.detail && c.status !== 'SKIPPED' ? `  ${c.detail}` : ''}`);
-  if (r.firstFailure) io.out.data(`release NOT verified: ${r.firstFailure.check} failed on ${r.firstFailure.file}`);
-  else io.out.data(`release ${r.version} verified`);
+  const subject = r.checks[0]?.check === 'receipt' ? 'installation' : 'release';
+  if (r.firstFailure) io.out.data(`${subject} NOT verified: ${r.firstFailure.check} failed on ${r.firstFailure.file}`);
+  else io.out.data(`${subject} ${r.version} verified`);
 }

@@ -1,6 +1,6 @@
 // installers/install.sh (R-REL-3) against a release built in the test: verify (signature, then checksum, then entry
 // list) before anything is written, atomic switch, receipt, idempotent reinstall, uninstall by receipt.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -68,6 +68,18 @@ describe('installers/install.sh', () => {
     expect(again.exitCode).toBe(0);
     expect(again.stderr).toContain('already installed');
     expect(readFileSync(join(p, 'lib', 'caracal', version, 'INSTALL-RECEIPT'), 'utf8')).toBe(receipt);
+    // verify-release --installed: the tree against its receipt.
+    expect(installed(p, 'verify-release', '--installed')).toContain(`installation ${version} verified`);
+    const conf = join(p, 'lib', 'caracal', version, 'infra', 'redis', 'redis.conf');
+    const original = readFileSync(conf);
+    writeFileSync(conf, Buffer.concat([original, Buffer.from('\n')]));
+    const tampered = installedJson(p);
+    expect(tampered.status).toBe(1);
+    expect(tampered.report.firstFailure).toMatchObject({ check: 'installed-files', file: `lib/caracal/${version}/infra/redis/redis.conf` });
+    writeFileSync(conf, original);
+    writeFileSync(join(p, 'lib', 'caracal', version, 'extra.js'), '');
+    expect(installedJson(p).report.firstFailure).toMatchObject({ check: 'unlisted-files', file: `lib/caracal/${version}/extra.js` });
+    rmSync(join(p, 'lib', 'caracal', version, 'extra.js'));
     const gone = await install(['--uninstall', '--prefix', p]);
     expect(gone.exitCode).toBe(0);
     expect(filesUnder(p)).toEqual([]);
@@ -145,5 +157,10 @@ describe('installers/install.sh', () => {
     expect(readdirSync(join(p, 'lib', 'caracal')).filter((d) => d.startsWith('.staging'))).toEqual([]);
   });
 });
+
+function installedJson(p: string) {
+  const r = spawnSync(join(p, 'bin', 'caracal'), ['verify-release', '--installed', '--json'], { encoding: 'utf8' });
+  return { status: r.status, report: JSON.parse(r.stdout) };
+}
 
 const readlinkTarget = (p: string) => execFileSync('readlink', [join(p, 'bin', 'caracal')], { encoding: 'utf8' }).trim();

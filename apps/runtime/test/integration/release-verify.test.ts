@@ -168,6 +168,15 @@ describe('caracal verify-release', () => {
       expect(r.stderr).toContain(`error: ${join(tmp.dir, 'nowhere')} does not exist`);
     });
 
+    it('--installed from a checkout, or no release at all, cannot run: exit 2', async () => {
+      const r = await caracal(['verify-release', '--installed'], {});
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain('is not an installed release: it has no INSTALL-RECEIPT');
+      const none = await caracal(['verify-release'], {});
+      expect(none.exitCode).toBe(2);
+      expect(none.stderr).toContain('name a release directory or archive, or pass --installed');
+    });
+
     it('a directory that is not a release fails the grammar check: SHA256SUMS is missing', async () => {
       const dir = join(tmp.dir, 'not-a-release');
       execFileSync('mkdir', ['-p', dir]);

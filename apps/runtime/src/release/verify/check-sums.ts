@@ -43,7 +43,7 @@ export function checkSumsGrammar(ctx: ReleaseContext): string {
   return `${lines.length} entries, release ${ctx.version}`;
 }
 
-async function sha256Of(file: string): Promise<string> {
+export async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash);
   return hash.digest('hex');

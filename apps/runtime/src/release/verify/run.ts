@@ -18,16 +18,16 @@ export interface CheckResult {
   detail?: string;
 }
 
-interface Check {
+export interface Check<C> {
   id: string;
   /** The file the check is about, when it passes or is skipped (a failure names its own). */
-  file: (ctx: ReleaseContext) => string;
-  run: (ctx: ReleaseContext) => string | Promise<string>;
+  file: (ctx: C) => string;
+  run: (ctx: C) => string | Promise<string>;
 }
 
 const versioned = (make: (v: string) => string) => (ctx: ReleaseContext) => (ctx.version ? make(ctx.version) : '-');
 
-export const CHECKS: readonly Check[] = [
+export const CHECKS: readonly Check<ReleaseContext>[] = [
   { id: 'sums-grammar', file: () => SUMS_FILE, run: checkSumsGrammar },
   { id: 'digests', file: () => SUMS_FILE, run: checkDigests },
   { id: 'sums-signature', file: () => BUNDLE_FILE, run: checkBundle },
@@ -45,11 +45,11 @@ export interface VerifyReport {
   firstFailure?: CheckResult;
 }
 
-export async function verifyRelease(dir: string, key: KeyObject): Promise<VerifyReport> {
-  const ctx: ReleaseContext = { dir, key };
+/** Run checks in order; after the first FAIL the rest are SKIPPED. */
+export async function runChecks<C>(list: readonly Check<C>[], ctx: C): Promise<{ checks: CheckResult[]; firstFailure?: CheckResult }> {
   const checks: CheckResult[] = [];
   let firstFailure: CheckResult | undefined;
-  for (const check of CHECKS) {
+  for (const check of list) {
     if (firstFailure) {
       checks.push({ check: check.id, status: 'SKIPPED', file: check.file(ctx) });
       continue;
@@ -64,5 +64,11 @@ export async function verifyRelease(dir: string, key: KeyObject): Promise<Verify
       checks.push(firstFailure);
     }
   }
-  return { ok: !firstFailure, dir, ...(ctx.version ? { version: ctx.version } : {}), checks, ...(firstFailure ? { firstFailure } : {}) };
+  return { checks, ...(firstFailure ? { firstFailure } : {}) };
+}
+
+export async function verifyRelease(dir: string, key: KeyObject): Promise<VerifyReport> {
+  const ctx: ReleaseContext = { dir, key };
+  const r = await runChecks(CHECKS, ctx);
+  return { ok: !r.firstFailure, dir, ...(ctx.version ? { version: ctx.version } : {}), ...r };
 }
