@@ -198,10 +198,11 @@ EOF
         return p
       }
       {
-        type = substr($1, 1, 1); path = $6
+        # The path is everything after the five metadata fields (it may hold spaces); a link adds " -> target".
+        type = substr($1, 1, 1); path = $0; sub(/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ /, "", path); link = ""
+        if (type == "l") { link = path; sub(/ -> .*$/, "", path); sub(/^.* -> /, "", link) }
         if (path !~ ("^" top "(/|$)") || path ~ /(^|\/)\.\.(\/|$)/) { print path; exit }
         if (type == "l") {
-          link = $0; sub(/^.* -> /, "", link)
           dir = path; sub(/\/[^\/]*$/, "", dir)
           resolved = norm(dir "/" link)
           if (link ~ /^\// || resolved == "/.." || resolved !~ ("^" top "(/|$)")) { print path " -> " link " (points outside the release)"; exit }

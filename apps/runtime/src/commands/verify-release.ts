@@ -27,11 +27,15 @@ export function releaseDirOf(target: string): string {
   }
   if (st.isDirectory()) return path;
   const head = Buffer.alloc(2);
-  const fd = openSync(path, 'r');
   try {
-    readSync(fd, head, 0, 2, 0);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, head, 0, 2, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new CliError(`cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, EXIT.usage);
   }
   if (head[0] !== 0x1f || head[1] !== 0x8b) throw new CliError(`${target} is neither a release directory nor a gzip archive`, EXIT.usage);
   return dirname(path);

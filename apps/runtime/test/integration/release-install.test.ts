@@ -111,11 +111,11 @@ describe('installers/install.sh', () => {
   it('refuses a signed archive holding a symlink that points outside it', async () => {
     const evil = join(tmp.dir, 'evil');
     mkdirSync(join(evil, 'src', `caracal-${version}`), { recursive: true });
-    symlinkSync('../../../../etc', join(evil, 'src', `caracal-${version}`, 'escape'));
+    symlinkSync('../../../../etc', join(evil, 'src', `caracal-${version}`, 'an escape'));
     mkdirSync(join(evil, 'rel'));
     execFileSync('tar', ['-czf', join(evil, 'rel', `caracal-${version}.tar.gz`), '-C', join(evil, 'src'), `caracal-${version}`]);
     await resign(join(evil, 'rel'), key);
-    await expectRefused(join(evil, 'rel'), `refused entry caracal-${version}/escape -> ../../../../etc (points outside the release)`);
+    await expectRefused(join(evil, 'rel'), `refused entry caracal-${version}/an escape -> ../../../../etc (points outside the release)`);
   });
 
   it('a prefix that is not writable, a wrong --version and bad usage are refused clearly', async () => {
