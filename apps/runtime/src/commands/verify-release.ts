@@ -4,10 +4,10 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { CliError, EXIT, UsageError } from '../errors.js';
-import { RECEIPT_FILE, verifyInstalled } from '../release/verify/installed.js';
+import { RECEIPT_FILE } from '../release/format.js';
 import { cliVersion, installRoot } from '../version.js';
 import { KeyFileError, loadPublicKey, pinnedKeyPath } from '../release/keys.js';
-import { verifyRelease, type VerifyReport } from '../release/verify/run.js';
+import type { VerifyReport } from '../release/verify/run.js';
 import type { Io } from './io.js';
 
 export const VERIFY_RELEASE_EXIT_HELP = `
@@ -59,6 +59,7 @@ async function runVerifyInstalled(env: NodeJS.ProcessEnv): Promise<VerifyReport>
   } catch {
     throw new CliError(`${root} is not an installed release: it has no ${RECEIPT_FILE}`, EXIT.usage, 'install with installers/install.sh, or verify a release directory');
   }
+  const { verifyInstalled } = await import('../release/verify/installed.js');
   return verifyInstalled(root, receipt, cliVersion());
 }
 
@@ -70,6 +71,8 @@ export async function runVerifyRelease(target: string | undefined, opts: { key?:
   if (!target) throw new UsageError('name a release directory or archive, or pass --installed');
   const key = trustedKey(opts.key);
   const dir = releaseDirOf(target);
+  // Loaded here, not at startup: the Sigstore libraries are only needed by this command.
+  const { verifyRelease } = await import('../release/verify/run.js');
   try {
     return await verifyRelease(dir, key);
   } catch (e) {

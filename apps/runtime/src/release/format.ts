@@ -6,6 +6,8 @@ export const SUMS_FILE = 'SHA256SUMS';
 export const BUNDLE_FILE = 'SHA256SUMS.sigstore.json';
 export const SIG_FILE = 'SHA256SUMS.sig';
 export const MANIFEST_FILE = 'manifest.json';
+/** What installers/install.sh writes into an installed version: every file it created, with its digest. */
+export const RECEIPT_FILE = 'INSTALL-RECEIPT';
 export const archiveFile = (version: string) => `caracal-${version}.tar.gz`;
 export const sbomFile = (version: string) => `caracal-${version}.cdx.json`;
 export const provenanceFile = (version: string) => `caracal-${version}.intoto.jsonl`;

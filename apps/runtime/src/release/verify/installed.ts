@@ -2,11 +2,10 @@
 // (R-REL-3): every listed file present with its digest, every listed link a link, and nothing unlisted.
 import { lstatSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { RECEIPT_FILE } from '../format.js';
 import { sha256Of } from './check-sums.js';
 import { CheckFailure } from './context.js';
 import { runChecks, type Check, type VerifyReport } from './run.js';
-
-export const RECEIPT_FILE = 'INSTALL-RECEIPT';
 
 interface InstalledContext {
   /** <prefix>/lib/caracal/<version>: paths in the receipt are relative to <prefix>. */
