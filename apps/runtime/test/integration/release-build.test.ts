@@ -2,11 +2,34 @@
 // normalised (uid/gid 0, commit-time mtimes, sorted entries) and runs on its own; the key is checked against the pin.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../../../test-support/cli.js';
 import { buildRelease, listDir, releaseCli, tempDir, throwawayKey, type KeyPair } from './release-fixture.js';
+
+/** name@version of every package directory under the tree's node_modules (workspace links not followed). */
+function installedPackages(root: string): string[] {
+  const found = new Set<string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory() || e.name === 'test') continue;
+      const path = join(dir, e.name);
+      if (e.name !== 'node_modules') walk(path);
+      else for (const pkg of readdirSync(path, { withFileTypes: true })) {
+        if (!pkg.isDirectory() || pkg.name.startsWith('.')) continue;
+        const dirs = pkg.name.startsWith('@') ? readdirSync(join(path, pkg.name), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(path, pkg.name, d.name)) : [join(path, pkg.name)];
+        for (const d of dirs) {
+          const manifest = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'));
+          found.add(`${manifest.name}@${manifest.version}`);
+          walk(d);
+        }
+      }
+    }
+  };
+  walk(root);
+  return [...found].sort();
+}
 
 const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const VERSION = JSON.parse(readFileSync(join(REPO, 'apps', 'runtime', 'package.json'), 'utf8')).version as string;
@@ -55,6 +78,18 @@ describe('pnpm release', () => {
     execFileSync('tar', ['-xzf', join(first, `caracal-${VERSION}.tar.gz`), '-C', dest]);
     const out = execFileSync(process.execPath, [join(dest, `caracal-${VERSION}`, 'apps', 'runtime', 'bin', 'caracal.js'), '--version'], { encoding: 'utf8' });
     expect(out.trim()).toBe(VERSION);
+  });
+
+  it('the SBOM lists exactly the packages in the archive, each with purl, version and lockfile integrity', () => {
+    const bom = JSON.parse(readFileSync(join(first, `caracal-${VERSION}.cdx.json`), 'utf8'));
+    expect(bom).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.5' });
+    for (const c of bom.components) {
+      expect(c.purl).toBe(`pkg:npm/${c.name.replace('@', '%40')}@${c.version}`);
+      expect(c.properties[0].value).toMatch(/^sha512-/);
+      expect(c.hashes[0]).toEqual({ alg: 'SHA-512', content: Buffer.from(c.properties[0].value.slice(7), 'base64').toString('hex') });
+    }
+    const inSbom = bom.components.map((c: any) => `${c.name}@${c.version}`).sort();
+    expect(inSbom).toEqual(installedPackages(join(tmp.dir, 'unpacked', `caracal-${VERSION}`)));
   });
 
   it('ships a detached DER signature that openssl verifies with the public key alone', () => {
