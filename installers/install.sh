@@ -39,6 +39,8 @@ W+FtGBbHXNSw/lcQ/lH/pl9Qc+qD0CXjwxs8Wx1nZtLNRtN79FiBDbnv/w==
       esac
     done
     [ -n "$prefix" ] || usage_error '--prefix is empty and HOME is not set'
+    # A version becomes a directory name under the prefix: only a plain semantic version is accepted.
+    [ -z "$want_version" ] || is_version "$want_version" || usage_error "--version $want_version is not a version (like 1.2.3)"
     case "$prefix" in /*) ;; *) prefix="$(pwd)/$prefix" ;; esac
     lib="$prefix/lib/caracal"
     bin="$prefix/bin"
@@ -69,6 +71,10 @@ caracal-<version>.tar.gz inside one). The signature over SHA256SUMS is checked w
 
 Exit codes: 0 installed/removed, 1 failure (nothing changed), 2 usage error
 EOF
+  }
+
+  is_version() {
+    printf '%s\n' "$1" | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?'
   }
 
   usage_error() { printf 'install.sh: %s (see --help)\n' "$1" >&2; exit 2; }
@@ -119,6 +125,7 @@ EOF
     archive=${line#*  }
     version=${archive#caracal-}
     version=${version%.tar.gz}
+    is_version "$version" || die "$src/SHA256SUMS names an archive without a plain version: $archive"
     [ -z "$want_version" ] || [ "$want_version" = "$version" ] || die "--version $want_version asked for, but $src holds $version"
     [ -f "$src/$archive" ] || die "$src/$archive is missing"
     cp -- "$src/$archive" "$work/$archive"
@@ -229,7 +236,7 @@ EOF
     elif [ -L "$bin/caracal" ]; then version=$(readlink "$bin/caracal" | sed -n 's|^\.\./lib/caracal/\([^/]*\)/.*|\1|p')
     else version=''
     fi
-    [ -n "$version" ] || die "no Caracal installation found under $prefix (bin/caracal is not an installer link)"
+    [ -n "$version" ] && is_version "$version" || die "no Caracal installation found under $prefix (bin/caracal is not an installer link)"
     receipt="$lib/$version/$RECEIPT_NAME"
     [ -f "$receipt" ] || die "$receipt is missing: nothing to uninstall for caracal $version under $prefix"
     # Files and links first, exactly those listed (every path checked before any is removed); then the

@@ -127,6 +127,9 @@ describe('installers/install.sh', () => {
     const v = await install(['--from', release, '--prefix', prefix(), '--key', key.publicFile, '--version', '9.9.9']);
     expect(v.exitCode).toBe(1);
     expect(v.stderr).toContain(`--version 9.9.9 asked for, but ${release} holds ${version}`);
+    const traversal = await install(['--uninstall', '--version', '../..', '--prefix', prefix()]);
+    expect(traversal.exitCode).toBe(2);
+    expect(traversal.stderr).toContain('--version ../.. is not a version');
     const u = await install(['--frobnicate']);
     expect(u.exitCode).toBe(2);
     expect(u.stderr).toContain('unknown argument: --frobnicate');
