@@ -7,9 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../../../test-support/cli.js';
+import { freePort } from '../../../../test-support/deps.js';
 import { buildRelease, copyRelease, resign, tempDir, throwawayKey, type KeyPair } from './release-fixture.js';
 
 const INSTALLER = join(REPO, 'installers', 'install.sh');
+const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'];
 
 /** Every file and symlink under `dir`, relative to it (symlinks not followed). */
 function filesUnder(dir: string): string[] {
@@ -83,6 +85,28 @@ describe('installers/install.sh', () => {
     const gone = await install(['--uninstall', '--prefix', p]);
     expect(gone.exitCode).toBe(0);
     expect(filesUnder(p)).toEqual([]);
+  });
+
+  it('caracal up runs the stack from the installed tree, not the checkout', async () => {
+    const p = prefix();
+    expect((await install(['--from', release, '--prefix', p, '--key', key.publicFile])).exitCode).toBe(0);
+    const env = { PATH: process.env.PATH, NO_COLOR: '1', CI: '1', CARACAL_HOME: join(tmp.dir, 'stack-home') };
+    const ports: Record<string, number> = {};
+    for (const name of [...SERVICES, 'pg', 'redis']) ports[name] = await freePort();
+    const cli = (...args: string[]) => spawnSync(join(p, 'bin', 'caracal'), args, { encoding: 'utf8', env, timeout: 170_000 });
+    try {
+      const init = cli('init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`]));
+      expect(init.status).toBe(0);
+      const up = cli('up', '--json');
+      expect(up.status).toBe(0);
+      const supervisor = JSON.parse(readFileSync(join(env.CARACAL_HOME, 'data', 'supervisor.json'), 'utf8'));
+      const pids = JSON.stringify(supervisor).match(/"pid":\d+/g)!.map((m) => Number(m.slice(6)));
+      const commands = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+      for (const svc of SERVICES) expect(commands.some((c) => c.includes(join(p, 'lib', 'caracal', version, 'services', svc, 'dist', 'main.js')))).toBe(true);
+      expect(commands.some((c) => c.includes(REPO))).toBe(false);
+    } finally {
+      cli('down', '--volumes', '--yes');
+    }
   });
 
   it('refuses a bad signature, a bad checksum and a truncated archive with nothing written', async () => {
