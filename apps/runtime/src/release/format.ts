@@ -44,32 +44,3 @@ export interface SumsLine {
 export function formatSums(lines: readonly SumsLine[]): string {
   return [...lines].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((l) => `${l.digest}  ${l.name}\n`).join('');
 }
-
-export interface DsseEnvelope {
-  payloadType: string;
-  payload: string;
-  signatures: { keyid?: string; sig: string }[];
-}
-
-export interface ReleaseManifest {
-  version: string;
-  gitSha: string;
-  dirty: boolean;
-  buildTime: string;
-  artefacts: { name: string; sha256: string }[];
-}
-
-export interface ProvenanceStatement {
-  _type: string;
-  subject: { name: string; digest: { sha256: string } }[];
-  predicateType: string;
-  predicate: {
-    buildDefinition: {
-      buildType: string;
-      externalParameters: { version: string; source: { uri: string; digest: { gitCommit: string } } };
-      internalParameters: { dirty: boolean; nodeVersion: string };
-      resolvedDependencies: { uri: string; digest: { sha256: string } }[];
-    };
-    runDetails: { builder: { id: string }; metadata: { startedOn: string; finishedOn: string } };
-  };
-}
