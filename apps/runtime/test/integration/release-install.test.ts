@@ -28,7 +28,7 @@ describe('installers/install.sh', () => {
   let n = 0;
   const prefix = () => join(tmp.dir, `prefix-${++n}`);
   const install = async (args: string[]) => {
-    const r = await execa('sh', [INSTALLER, ...args], { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH!, HOME: tmp.dir }, extendEnv: false, timeout: 120_000 });
+    const r = await execa('sh', [INSTALLER, ...args], { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH!, HOME: tmp.dir, TMPDIR: tmp.dir }, extendEnv: false, timeout: 120_000 });
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
   };
   const installed = (p: string, ...args: string[]) => execFileSync(join(p, 'bin', 'caracal'), args, { encoding: 'utf8', env: { PATH: process.env.PATH, NO_COLOR: '1' } }).trim();
@@ -170,7 +170,7 @@ describe('installers/install.sh', () => {
     rmSync(join(p, 'bin', 'caracal'));
     symlinkSync('../lib/caracal/0.0.9/apps/runtime/bin/caracal.js', join(p, 'bin', 'caracal'));
     for (const delayMs of [300, 1200, 2500]) {
-      const child = execa('sh', [INSTALLER, '--from', release, '--prefix', p, '--key', key.publicFile], { reject: false, detached: true, stdin: 'ignore' });
+      const child = execa('sh', [INSTALLER, '--from', release, '--prefix', p, '--key', key.publicFile], { reject: false, detached: true, stdin: 'ignore', env: { TMPDIR: tmp.dir } });
       await sleep(delayMs);
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
       await child;
