@@ -18,6 +18,7 @@ import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runV
 import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
 import { printStatus, runStatus } from './commands/status.js';
 import { printUp, runUp } from './commands/up.js';
+import { printVerifyRelease, runVerifyRelease, VERIFY_RELEASE_EXIT_HELP } from './commands/verify-release.js';
 import { EXIT_CODES_HELP } from './errors.js';
 import { HELP_CONFIGURATION } from './help.js';
 import { cliVersion } from './version.js';
@@ -141,6 +142,20 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .option('--json', 'print as JSON')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (targets: string[], opts) => printPurge(await runPurge(targets, opts, io), io, opts.json));
+
+  program
+    .command('verify-release')
+    .description('verify a release offline (SHA256SUMS, digests, signatures, provenance, SBOM, manifest) or, with --installed, this installation; exit 1 names the first failure')
+    .argument('[release]', 'release directory, or its caracal-<version>.tar.gz')
+    .option('--installed', 'check the installation this CLI runs from against its install receipt')
+    .option('--key <file>', 'release public key (PEM, P-256); default the pinned installers/caracal-release.pub')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', VERIFY_RELEASE_EXIT_HELP)
+    .action(async (target: string | undefined, opts) => {
+      const r = await runVerifyRelease(target, opts, io);
+      printVerifyRelease(r, io, opts.json);
+      result.exitCode = r.ok ? 0 : 1;
+    });
 
   // Admin operations against the API (R-API-1), one group per object.
   for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands]) {
