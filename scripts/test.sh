@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/setup-tools.sh
 . scripts/pinned-pnpm.sh
 "$PNPM" run lint >&2
 "$PNPM" exec tsc -p tsconfig.test.json >&2

@@ -1,12 +1,12 @@
 // `caracal verify-release` (R-REL-2): an untouched release passes, offline; every tampered artefact makes it exit 1
 // naming the check and the file; bad input gets a clear message and exit 1 or 2.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caracal, CLI } from '../../../../test-support/cli.js';
+import { caracal, CLI, REPO } from '../../../../test-support/cli.js';
 import { buildRelease, copyRelease, resign, tempDir, throwawayKey, type KeyPair } from './release-fixture.js';
 import { loadPublicKey } from '../../src/release/keys.js';
 
@@ -69,6 +69,25 @@ describe('caracal verify-release', () => {
     const sums = readFileSync(join(release, 'SHA256SUMS'));
     expect(() => verifier.verify(toSignedEntity(bundle, sums))).not.toThrow();
     expect(() => verifier.verify(toSignedEntity(bundle, Buffer.concat([sums, Buffer.from('\n')])))).toThrow();
+  });
+
+  it('the bundle verifies with cosign verify-blob, offline, and cosign refuses it over other bytes', () => {
+    // cosign is built by scripts/setup-tools.sh (npm test runs it first); a missing binary fails this test.
+    const cosign = join(REPO, '.tools', 'go-bin', 'cosign');
+    // A key-based bundle has no log entry, CA or timestamp: an empty trusted root and no tlog check leave the key alone.
+    const root = join(tmp.dir, 'empty-trusted-root.json');
+    writeFileSync(root, '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}\n');
+    const run = (dir: string) =>
+      spawnSync('unshare', ['-n', cosign, 'verify-blob', '--key', key.publicFile, '--bundle', join(dir, 'SHA256SUMS.sigstore.json'), '--new-bundle-format', '--insecure-ignore-tlog=true', '--trusted-root', root, join(dir, 'SHA256SUMS')], { encoding: 'utf8' });
+    const good = run(release);
+    expect(good.error).toBeUndefined();
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stderr).toContain('Verified OK');
+    const dir = copy();
+    appendFileSync(join(dir, 'SHA256SUMS'), '\n');
+    const bad = run(dir);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).not.toContain('Verified OK');
   });
 
   it('a flipped byte in the archive fails the digest check naming the archive', async () => {
