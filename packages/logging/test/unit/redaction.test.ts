@@ -93,3 +93,21 @@ describe('log redaction', () => {
     expectNoSecret(lines());
   });
 });
+
+describe('log redaction: lines that look clean in their JSON text', () => {
+  it('still censors a sensitive key right after a value ending in a comma, and a credential behind an escaped tab', () => {
+    const { logger, lines } = capture();
+    logger.info({ note: 'a,', ':password': CLIENT_SECRET }, 'odd key');
+    logger.info({ header: `Bearer\t${OPAQUE_TOKEN}` }, 'escaped whitespace');
+    expectNoSecret(lines());
+    expect(JSON.parse(lines()[0]!)[':password']).toBe('[redacted]');
+  });
+
+  it('writes a line with nothing to censor exactly as it was, byte for byte', () => {
+    const { logger, lines } = capture(SECRETS);
+    logger.info({ method: 'GET', path: '/items', status: 200, ms: 1.5 }, 'request');
+    const [line] = lines();
+    expect(JSON.stringify(JSON.parse(line!))).toBe(line);
+    expect(JSON.parse(line!)).toMatchObject({ method: 'GET', path: '/items', status: 200, ms: 1.5, msg: 'request' });
+  });
+});
