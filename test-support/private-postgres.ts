@@ -8,21 +8,14 @@ import { join } from 'node:path';
 import { findPostgres } from '../apps/runtime/dist/managed/binaries.js';
 import { initCluster, managedAdminUrl, startCluster, stopCluster, type ManagedPostgres } from '../apps/runtime/dist/managed/postgres.js';
 import { freePort } from './deps.js';
+import type { PrivateServer } from './private-redis.js';
 
-export interface PrivatePostgres {
-  /** Superuser URL of the `postgres` database. */
-  url: string;
-  start: () => Promise<void>;
-  stop: () => Promise<void>;
-  /** SIGSTOP of the postmaster and every backend: the server keeps its sockets but answers nothing. */
-  pause: () => void;
-  resume: () => void;
-  remove: () => Promise<void>;
-}
+/** `url` is the superuser URL of the `postgres` database; pausing stops the postmaster and every backend. */
+export type PrivatePostgres = PrivateServer;
 
 export async function privatePostgres(): Promise<PrivatePostgres> {
   const bin = findPostgres(process.env);
-  if (!bin) throw new Error('PostgreSQL binaries are required for this suite');
+  if (!bin) throw new Error('no PostgreSQL binaries were found: apt-get install -y postgresql');
   const base = mkdtempSync(join(tmpdir(), 'caracal-pg-'));
   const pg: ManagedPostgres = {
     bin,

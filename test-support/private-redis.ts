@@ -8,19 +8,22 @@ import { managedRedisUrl, redisPid, startRedis, stopRedis, type ManagedRedis } f
 import { REPO } from './cli.js';
 import { freePort } from './deps.js';
 
-export interface PrivateRedis {
+/** A private server a test may stop, start, pause and remove (shared by the Redis and Postgres helpers). */
+export interface PrivateServer {
   url: string;
   start: () => Promise<void>;
   stop: () => Promise<void>;
-  /** SIGSTOP / SIGCONT: the server keeps its connections open but answers nothing. */
+  /** SIGSTOP / SIGCONT: the server keeps its sockets and connections open but answers nothing. */
   pause: () => void;
   resume: () => void;
   remove: () => Promise<void>;
 }
 
+export type PrivateRedis = PrivateServer;
+
 export async function privateRedis(): Promise<PrivateRedis> {
   const server = findRedisServer(process.env);
-  if (!server) throw new Error('redis-server is required for this suite');
+  if (!server) throw new Error('redis-server was not found: apt-get install -y redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'caracal-redis-'));
   const r: ManagedRedis = { server, dir, logFile: join(dir, 'redis.log'), port: await freePort(), password: randomBytes(16).toString('hex'), baseConfig: join(REPO, 'infra', 'redis', 'redis.conf') };
   await startRedis(r);

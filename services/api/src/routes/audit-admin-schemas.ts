@@ -1,8 +1,6 @@
 // JSON schemas of the admin-audit routes (R-AUD-5): a closed query string, and responses naming every field.
 
-const str = { type: 'string' } as const;
-const nstr = { type: ['string', 'null'] } as const;
-const nint = { type: ['integer', 'null'] } as const;
+import { nint, nstr, queryText, str } from './audit-schemas.js';
 
 export const adminEventsQuery = {
   type: 'object',
@@ -12,8 +10,8 @@ export const adminEventsQuery = {
     to: { type: 'string', format: 'date-time' },
     action: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' },
     zone_id: { type: 'string', format: 'uuid' },
-    limit: { type: 'string', minLength: 1, maxLength: 16 },
-    cursor: { type: 'string', minLength: 1, maxLength: 256 },
+    limit: queryText(16),
+    cursor: queryText(256),
   },
 } as const;
 

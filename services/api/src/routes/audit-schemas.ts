@@ -1,11 +1,11 @@
 // JSON schemas of the audit routes: closed query strings and bodies, and responses that name every field they
 // return, so a DLQ entry's signature or any column added later cannot leak by accident (R-API-1).
 
-const str = { type: 'string' } as const;
-const nstr = { type: ['string', 'null'] } as const;
-const nint = { type: ['integer', 'null'] } as const;
+export const str = { type: 'string' } as const;
+export const nstr = { type: ['string', 'null'] } as const;
+export const nint = { type: ['integer', 'null'] } as const;
 /** Query values arrive as text (no type coercion); the handlers read them and name the parameter on refusal. */
-const queryText = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength }) as const;
+export const queryText = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength }) as const;
 
 export const eventsQuery = {
   type: 'object',

@@ -1,6 +1,6 @@
 // The gateway against real Postgres, Redis, STS and a recording upstream: what reaches the upstream, what
 // reaches the caller, and the exact answer and audit event of every refusal (R-GW-1..6, §15).
-import http from 'node:http';
+import { rawRequest } from '../support/gateway-call.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorityStack, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
 import { algNone, decodePayload, hs256WithPublicKey, signWith, signWithStrangerKey, tamper, zoneKey } from '../../../../test-support/forge.js';
@@ -33,25 +33,7 @@ const call = async (path: string, token?: string, init: { method?: string; heade
   return { status: res.status, body, headers: res.headers, text };
 };
 /** A raw HTTP/1.1 request: fetch would normalise the path and refuses hop-by-hop headers. */
-const raw = (target: string, headers: Record<string, string>) =>
-  new Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-    const u = new URL(s.gateway.url);
-    const req = http.request({ host: u.hostname, port: u.port, path: target, headers }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let body: any = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+const raw = (target: string, headers: Record<string, string>) => rawRequest(s.gateway.url, target, headers);
 const path = () => `/${p.resource.slice('resource://'.length)}`;
 const auditOf = async (res: { headers: Headers }) => (await s.auditEvents()).find((e) => e.request_id === res.headers.get('x-request-id') && e.source === 'gateway');
 
