@@ -1,7 +1,10 @@
 // A consumer-group reader that acknowledges only after durable handling (R-STR-4): failed messages stay pending,
 // are reclaimed with XAUTOCLAIM once idle, and after too many deliveries go to the DLQ with a reason. Messages are
 // handled a batch at a time (the audit ledger commits a batch per zone); `handle` is the one-message form.
+// A consumer that stops hands what is still pending for it to the consumer `handover`, which every running
+// consumer takes over at once instead of after the idle time, and then leaves the group.
 import type { Redis } from 'ioredis';
+import { Backoff } from './backoff.js';
 import { ensureGroups } from './groups.js';
 import type { StreamKeys } from './keys.js';
 import { dlqOf } from './names.js';
@@ -10,6 +13,15 @@ export interface StreamMessage {
   id: string;
   fields: Record<string, string>;
 }
+
+/** The consumer that holds the entries of a consumer that stopped, until a running one takes them. */
+export const HANDOVER_CONSUMER = 'handover';
+
+/**
+ * Handed-over entries are marked idle this long, so any consumer may take them with its usual minimum idle time,
+ * and two consumers never both take one (the first claim resets the idle time).
+ */
+const HANDOVER_IDLE_MS = 24 * 3600_000;
 
 export type Verdict = { ok: true } | { ok: false; reason: string; detail?: string };
 
@@ -25,6 +37,8 @@ export interface ConsumerHooks {
   onHandlerError?: (msg: StreamMessage, err: unknown) => void;
   /** Reading from Redis failed; the loop backs off and retries. */
   onReadError?: (err: unknown) => void;
+  /** On stop: how many pending entries went to `handover`, and whether the consumer left the group. */
+  onHandedOver?: (moved: number, left: boolean) => void;
 }
 
 interface ConsumerBase {
@@ -68,12 +82,15 @@ export class StreamConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   private lastReclaim = 0;
+  private lastHandoverClaim = 0;
+  private readonly backoff = new Backoff();
   private readonly o: Required<Omit<ConsumerBase, 'hooks'>> & { hooks: ConsumerHooks };
   private readonly handleBatch: (msgs: readonly StreamMessage[]) => Promise<Map<string, Outcome>>;
   private readonly pending = new Set<Promise<void>>();
 
   constructor(opts: ConsumerOptions) {
     this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, inFlight: 1, hooks: {}, ...opts };
+    if (opts.consumer === HANDOVER_CONSUMER) throw new TypeError(`consumer name '${HANDOVER_CONSUMER}' is reserved`);
     const one = opts.handle;
     this.handleBatch = opts.handleBatch ?? (async (msgs) => {
       const out = new Map<string, Outcome>();
@@ -95,16 +112,31 @@ export class StreamConsumer {
     this.loop = this.run();
   }
 
-  /** Stops after the batches in hand; unacknowledged messages stay pending for the next consumer. */
+  /**
+   * Stops after the batches in hand, then hands whatever is still pending for this consumer to `handover` and
+   * leaves the group once nothing is pending for it. When Redis does not answer, the entries stay with this
+   * consumer and are reclaimed after the idle time, as a dead consumer's are.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.backoff.interrupt();
     await this.loop;
     await Promise.allSettled([...this.pending]);
+    try {
+      const { moved, left } = await this.handOver();
+      this.o.hooks.onHandedOver?.(moved, left);
+    } catch (err) {
+      this.o.hooks.onReadError?.(err);
+    }
   }
 
-  /** One pass: reclaim idle pending entries, then read new ones. Exposed for tests and benchmarks. */
+  /** One pass: take handed-over entries, reclaim idle ones, then read new ones. Exposed for tests and benchmarks. */
   async pollOnce(): Promise<number> {
     let n = 0;
+    if (Date.now() - this.lastHandoverClaim >= Math.min(this.o.reclaimIdleMs, 1000)) {
+      this.lastHandoverClaim = Date.now();
+      n += await this.claimHandedOver();
+    }
     if (Date.now() - this.lastReclaim >= Math.min(this.o.reclaimIdleMs, 5000)) {
       this.lastReclaim = Date.now();
       n += await this.reclaim();
@@ -132,21 +164,51 @@ export class StreamConsumer {
   }
 
   private async run(): Promise<void> {
-    let backoff = 100;
     while (this.running) {
       try {
         await this.pollOnce();
-        backoff = 100;
+        this.backoff.reset();
       } catch (err) {
         this.o.hooks.onReadError?.(err);
         // A Redis that lost the group (restarted without persistence, or the stream is new) gets it back.
         if (String((err as Error)?.message).startsWith('NOGROUP')) {
           await ensureGroups(this.o.redis, this.o.keys, [{ stream: this.o.stream, group: this.o.group }]).catch(() => undefined);
         }
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 5000);
+        if (this.running) await this.backoff.wait();
       }
     }
+  }
+
+  /** Pending entries of one consumer, oldest first, at most `count`: [id, consumer, idle ms, deliveries]. */
+  private async pendingOf(consumer: string, count = this.o.count): Promise<Array<[string, string, number, number]>> {
+    return (await this.o.redis.xpending(this.key, this.o.group, '-', '+', count, consumer)) as Array<[string, string, number, number]>;
+  }
+
+  /** Takes the entries a stopped consumer handed over, at once, and handles them like reclaimed ones. */
+  private async claimHandedOver(): Promise<number> {
+    const rows = await this.pendingOf(HANDOVER_CONSUMER);
+    if (rows.length === 0) return 0;
+    // The usual minimum idle time: an entry another consumer took a moment ago (its idle time reset) stays with it.
+    const claimed = (await this.o.redis.xclaim(this.key, this.o.group, this.o.consumer, this.o.reclaimIdleMs, ...rows.map((r) => r[0]))) as Array<Entry | null>;
+    const entries = claimed.filter((e): e is Entry => e !== null);
+    if (entries.length > 0) await this.process(entries, await this.deliveries(entries));
+    return entries.length;
+  }
+
+  private async handOver(): Promise<{ moved: number; left: boolean }> {
+    let moved = 0;
+    for (;;) {
+      const ids = (await this.pendingOf(this.o.consumer)).map((r) => r[0]);
+      if (ids.length === 0) break;
+      // JUSTID: handing over is not a delivery, so the delivery count stays as it was.
+      const claimed = (await this.o.redis.xclaim(this.key, this.o.group, HANDOVER_CONSUMER, 0, ...ids, 'IDLE', HANDOVER_IDLE_MS, 'JUSTID')) as string[];
+      moved += claimed.length;
+      if (claimed.length === 0) break;
+    }
+    // DELCONSUMER discards the consumer's pending entries with it, so it is only sent when there are none.
+    const left = (await this.pendingOf(this.o.consumer, 1)).length === 0;
+    if (left) await this.o.redis.xgroup('DELCONSUMER', this.key, this.o.group, this.o.consumer);
+    return { moved, left };
   }
 
   private async reclaim(): Promise<number> {

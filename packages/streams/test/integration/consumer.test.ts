@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearPrefix, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
-import { StreamConsumer, toFields, type ConsumerOptions, type StreamMessage } from '../../src/consumer.js';
+import { HANDOVER_CONSUMER, StreamConsumer, toFields, type ConsumerOptions, type StreamMessage } from '../../src/consumer.js';
 import { ensureGroups, missingGroup } from '../../src/groups.js';
 import { StreamKeys } from '../../src/keys.js';
 import { publishAudit, publishSigned } from '../../src/publish.js';
@@ -289,5 +289,100 @@ describe('StreamConsumer (R-STR-2, R-STR-4)', () => {
       await c.stop();
       await loopRedis.quit();
     }
+  });
+});
+
+describe('handover on stop', () => {
+  type Pending = Array<[string, string, number, number]>;
+  const pendingOf = async (consumer: string) => (await redis.xpending(keys.key(STREAM), GROUP, '-', '+', 100, consumer)) as Pending;
+  const consumers = async () => ((await redis.xinfo('CONSUMERS', keys.key(STREAM), GROUP)) as unknown[][]).map((c) => toFields(c.map(String)).name);
+
+  it('hands what is still pending to `handover` without counting a delivery, then leaves the group', async () => {
+    const handedOver: Array<[number, boolean]> = [];
+    const c = consumer({
+      consumer: 'stopping',
+      handle: async () => {
+        throw new Error('database down');
+      },
+      hooks: { onHandedOver: (moved, left) => handedOver.push([moved, left]) },
+    });
+    const ids = [];
+    for (const n of [1, 2, 3]) ids.push(await publishSigned(redis, keys, STREAM, { n }, KEY));
+    await c.pollOnce();
+    expect((await pendingOf('stopping')).map((p) => p[0])).toEqual(ids);
+    await c.stop();
+    expect(handedOver).toEqual([[3, true]]);
+    const held = await pendingOf(HANDOVER_CONSUMER);
+    expect(held.map((p) => p[0])).toEqual(ids);
+    expect(held.map((p) => p[3])).toEqual([1, 1, 1]);
+    expect(await consumers()).not.toContain('stopping');
+  });
+
+  it('leaves the group at once when nothing is pending for it', async () => {
+    const c = consumer({ consumer: 'idle', handle: async () => undefined });
+    await publishSigned(redis, keys, STREAM, { n: 1 }, KEY);
+    await c.pollOnce();
+    expect(await consumers()).toContain('idle');
+    await c.stop();
+    expect(await consumers()).not.toContain('idle');
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('another consumer takes handed-over entries on its next pass, long before the idle time', async () => {
+    const first = consumer({ consumer: 'old', reclaimIdleMs: 600_000, handle: async () => Promise.reject(new Error('not now')) });
+    const ids = [];
+    for (const n of [1, 2, 3, 4]) ids.push(await publishSigned(redis, keys, STREAM, { n }, KEY));
+    await first.pollOnce();
+    await first.stop();
+    const handled: Array<{ id: string; n: string }> = [];
+    const next = consumer({ consumer: 'new', reclaimIdleMs: 600_000, handle: async (m) => void handled.push({ id: m.id, n: m.fields.n! }) });
+    const started = Date.now();
+    await next.pollOnce();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(handled.map((h) => h.id)).toEqual(ids);
+    expect(await pendingCount()).toBe(0);
+    expect(await pendingOf(HANDOVER_CONSUMER)).toEqual([]);
+  });
+
+  it('consumers racing for the same handed-over entries handle each of them once', async () => {
+    const first = consumer({ consumer: 'old', reclaimIdleMs: 600_000, count: 500, handle: async () => Promise.reject(new Error('not now')) });
+    for (let i = 0; i < 300; i++) await publishSigned(redis, keys, STREAM, { n: i }, KEY);
+    await first.pollOnce();
+    await first.stop();
+    expect(Number(((await redis.xpending(keys.key(STREAM), GROUP)) as [number, string, string, Array<[string, string]>])[3][0]![1])).toBe(300);
+    const handled: string[] = [];
+    // Each pass looks at the same oldest 100 handed-over entries, so the three really compete for them.
+    const racers = ['a', 'b', 'c'].map((name) => {
+      const conn = testRedis();
+      return { conn, c: consumer({ redis: conn, consumer: name, reclaimIdleMs: 600_000, count: 100, handle: async (m) => void handled.push(m.fields.n!) }) };
+    });
+    try {
+      for (let round = 0; round < 20 && handled.length < 300; round++) {
+        await Promise.all(racers.map((r) => r.c.pollOnce()));
+        await sleep(100);
+      }
+    } finally {
+      for (const r of racers) r.conn.disconnect();
+    }
+    expect(handled).toHaveLength(300);
+    expect(new Set(handled).size).toBe(300);
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('keeps its entries (for XAUTOCLAIM after the idle time) when Redis does not answer at stop', async () => {
+    const conn = testRedis();
+    const errors: unknown[] = [];
+    const c = consumer({ redis: conn, consumer: 'cut-off', handle: async () => Promise.reject(new Error('no')), hooks: { onReadError: (err) => errors.push(err) } });
+    await publishSigned(redis, keys, STREAM, { n: 1 }, KEY);
+    await c.pollOnce();
+    conn.disconnect();
+    await expect(c.stop()).resolves.toBeUndefined();
+    expect(errors).toHaveLength(1);
+    expect(await pendingOf('cut-off')).toHaveLength(1);
+    expect(await pendingOf(HANDOVER_CONSUMER)).toEqual([]);
+  });
+
+  it('refuses the reserved consumer name', () => {
+    expect(() => consumer({ consumer: HANDOVER_CONSUMER, handle: async () => undefined })).toThrow("consumer name 'handover' is reserved");
   });
 });
