@@ -256,3 +256,6 @@ export async function waitReady(url: string, timeoutMs = 10_000): Promise<void> 
   }
   throw new Error(`${url} did not become ready`);
 }
+
+/** Another instance of a service on the stack's Postgres and Redis (one more process of it, in this one). */
+export { start as startService, stopOne as stopService, type Running };

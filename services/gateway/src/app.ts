@@ -1,8 +1,8 @@
 // Builds the gateway service (the reverse proxy enforcing mandates per request) from config and dependencies;
 // used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { AuthorityKeyspace, buildStandardApp, createRedis, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
+import { AuthorityKeyspace, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { JwksCache } from './jwks-cache.js';
@@ -12,10 +12,8 @@ import { protectedResourceRoutes } from './routes/protected-resource.js';
 import { proxyRoutes } from './routes/proxy.js';
 import { StsClient } from './sts-client.js';
 
-export const GROUPS: readonly GroupSpec[] = [
-  { stream: STREAMS.sessionsRevoke, group: 'gateway' },
-  { stream: STREAMS.keysInvalidate, group: 'gateway' },
-];
+/** None: revocations and key invalidations are read per instance (every gateway process applies every one). */
+export const GROUPS: readonly GroupSpec[] = [];
 
 export interface GatewayOverrides {
   /** Name resolution for the SSRF guard; tests pass a fake one. */
@@ -77,38 +75,42 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
   protectedResourceRoutes(app, ctx);
   proxyRoutes(app, ctx);
 
-  const consumers: StreamConsumer[] = [];
-  // Each blocking reader needs its own connection; they are closed in stop().
-  const readers = [1, 2].map((n) => createRedis(config.REDIS_URL, `caracal-gateway-stream-${n}`, logger));
+  // Revocations and key invalidations reach every gateway process: each reads the streams with its own cursor.
   const key = config.STREAMS_HMAC_KEY;
-  if (key) {
-    const consume = (stream: string, redis: (typeof readers)[number], handle: (f: Record<string, string>) => void) =>
-      new StreamConsumer({
-        redis,
+  const broadcasts = key
+    ? new BroadcastReader({
+        redis: deps.redisBlocking,
         keys: deps.keys,
-        stream,
-        group: 'gateway',
-        consumer: `gateway-${process.pid}`,
+        hmacKey: key,
         blockMs: 500,
-        verify: (m) => (verifyFields(stream, m.fields, key) ? { ok: true } : { ok: false, reason: 'bad_signature' }),
-        handle: async (m) => handle(m.fields),
-        hooks: { onRejected: (_m, reason) => metrics.streamRejected.inc({ stream, reason }) },
-      });
-    consumers.push(
-      consume(STREAMS.sessionsRevoke, readers[0]!, (f) => f.target_id && revocations.add(f.target_id)),
-      consume(STREAMS.keysInvalidate, readers[1]!, (f) => f.zone_id && ctx.jwks.invalidate(f.zone_id)),
-    );
-  }
+        handlers: {
+          [STREAMS.sessionsRevoke]: (m) => void (m.fields.target_id && revocations.add(m.fields.target_id)),
+          [STREAMS.keysInvalidate]: (m) => void (m.fields.zone_id && ctx.jwks.invalidate(m.fields.zone_id)),
+        },
+        hooks: {
+          onRejected: (stream, m, reason) => {
+            metrics.streamRejected.inc({ stream, reason });
+            logger.warn({ stream, stream_id: m.id, reason }, 'stream message dropped');
+          },
+          onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'broadcast stream read failed'),
+          // The cursor was taken late: what was published meanwhile is read again from Postgres and the STS.
+          onResync: () => {
+            revocations.refresh();
+            ctx.jwks.invalidate();
+          },
+        },
+      })
+    : undefined;
   app.addHook('onReady', async () => {
-    for (const r of readers) r.connect().catch(() => undefined);
+    // The cursor first, then the snapshot: a revocation published in between is read from the stream.
+    await broadcasts?.mark().catch(() => undefined);
     revocations.start();
-    for (const c of consumers) c.start();
+    broadcasts?.start();
   });
   return {
     app,
     stop: async () => {
-      await Promise.all(consumers.map((c) => c.stop()));
-      for (const r of readers) r.disconnect();
+      await broadcasts?.stop();
       await revocations.stop();
       await ctx.sts.close();
     },

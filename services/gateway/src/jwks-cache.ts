@@ -106,8 +106,9 @@ export class JwksCache {
     return (await this.refresh(zoneId)).keys.get(kid);
   };
 
-  /** A rotation or revocation of keys was announced: forget what we have. */
-  invalidate(zoneId: string): void {
-    this.zones.delete(zoneId);
+  /** A rotation or revocation of keys was announced: forget what we have (of every zone when none is named). */
+  invalidate(zoneId?: string): void {
+    if (zoneId === undefined) this.zones.clear();
+    else this.zones.delete(zoneId);
   }
 }

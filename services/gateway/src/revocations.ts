@@ -18,6 +18,7 @@ export class RevocationCache {
   private lastSnapshot = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private again = false;
   private readonly now: () => number;
 
   constructor(private readonly o: RevocationCacheOptions) {
@@ -59,14 +60,27 @@ export class RevocationCache {
   }
 
   start(): void {
-    const tick = () => {
-      this.running = this.snapshot()
-        .catch((err) => this.o.logger.warn({ err: { message: (err as Error).message } }, 'revocation snapshot failed'))
-        .finally(() => {
-          this.timer = setTimeout(tick, this.o.intervalMs);
-        });
-    };
-    tick();
+    this.tick();
+  }
+
+  /** Takes the next snapshot now, or right after the one in progress (it may have started too early). */
+  refresh(): void {
+    if (this.timer === undefined) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.tick();
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    this.again = false;
+    this.running = this.snapshot()
+      .catch((err) => this.o.logger.warn({ err: { message: (err as Error).message } }, 'revocation snapshot failed'))
+      .finally(() => {
+        this.timer = setTimeout(() => this.tick(), this.again ? 0 : this.o.intervalMs);
+      });
   }
 
   async stop(): Promise<void> {

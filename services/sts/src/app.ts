@@ -1,7 +1,7 @@
 // Builds the sts service (the sole issuer of mandates) from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
-import { STREAMS, StreamConsumer, verifyFields, type GroupSpec } from '@caracal/streams';
+import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import { AuthorityLimits, AuthorityRepository } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
@@ -10,10 +10,8 @@ import { discoveryRoutes } from './routes/discovery.js';
 import { gatewayAuthorizeRoutes } from './routes/gateway-authorize.js';
 import { tokenRoutes } from './routes/token.js';
 
-export const GROUPS: readonly GroupSpec[] = [
-  { stream: STREAMS.policyInvalidate, group: 'sts' },
-  { stream: STREAMS.keysInvalidate, group: 'sts' },
-];
+/** None: key invalidations are read per instance (every sts process reloads the zone's keys). */
+export const GROUPS: readonly GroupSpec[] = [];
 
 export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
   const { app, metrics, emit } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS, audit: 'sts' });
@@ -26,20 +24,29 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
   await gatewayAuthorizeRoutes(app, ctx);
   discoveryRoutes(app, ctx);
 
-  // Rotations announced by the api take effect at once; the key cache's TTL is the backstop.
+  // Rotations announced by the api take effect at once in every sts process; the key cache's TTL is the backstop.
   const streamsKey = config.STREAMS_HMAC_KEY;
-  const consumer = streamsKey
-    ? new StreamConsumer({
+  const broadcasts = streamsKey
+    ? new BroadcastReader({
         redis: deps.redisBlocking,
         keys: deps.keys,
-        stream: STREAMS.keysInvalidate,
-        group: 'sts',
-        consumer: `sts-${process.pid}`,
-        verify: (m) => (verifyFields(STREAMS.keysInvalidate, m.fields, streamsKey) ? { ok: true } : { ok: false, reason: 'bad_signature' }),
-        handle: async (m) => keys.invalidate(m.fields.zone_id),
-        hooks: { onRejected: (_m, reason) => metrics.streamRejected.inc({ stream: STREAMS.keysInvalidate, reason }) },
+        hmacKey: streamsKey,
+        handlers: { [STREAMS.keysInvalidate]: (m) => keys.invalidate(m.fields.zone_id) },
+        hooks: {
+          onRejected: (stream, m, reason) => {
+            metrics.streamRejected.inc({ stream, reason });
+            logger.warn({ stream, stream_id: m.id, reason }, 'stream message dropped');
+          },
+          onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'broadcast stream read failed'),
+          // The cursor was taken late: keys cached meanwhile are loaded again.
+          onResync: () => keys.invalidate(),
+        },
       })
     : undefined;
-  app.addHook('onReady', async () => consumer?.start());
-  return { app, stop: async () => consumer?.stop() };
+  app.addHook('onReady', async () => {
+    // The cursor before any key is cached: an invalidation published after it is read from the stream.
+    await broadcasts?.mark().catch(() => undefined);
+    broadcasts?.start();
+  });
+  return { app, stop: async () => broadcasts?.stop() };
 }
