@@ -7,7 +7,14 @@ import { answerClientError } from './client-error.js';
 import { installErrorHandler, sendError } from './error-handler.js';
 import { OneLineRequestLog } from './request-log.js';
 import { bearerMatches, type ServiceMetrics } from './metrics.js';
-import { runLadder, type ReadinessCheck } from './readiness.js';
+import { runLadder, type ReadinessCheck, type ReadinessResult } from './readiness.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The readiness ladder as GET /ready runs it, without a request or its log lines (polled for the supervisor). */
+    readiness: () => Promise<ReadinessResult>;
+  }
+}
 
 export interface ServiceAppOptions {
   service: string;
@@ -51,9 +58,14 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
 
   app.get('/health', async () => ({ ok: true, service: opts.service }));
 
-  app.get('/ready', async (_req, reply) => {
+  app.decorate('readiness', async () => {
     const result = await runLadder(opts.readiness);
     opts.metrics.ready.set(result.ready ? 1 : 0);
+    return result;
+  });
+
+  app.get('/ready', async (_req, reply) => {
+    const result = await app.readiness();
     if (result.ready) return { ok: true, ready: true, service: opts.service };
     app.log.warn({ reason: result.reason, detail: result.detail }, 'not ready');
     return reply.code(503).send({ ok: false, ready: false, service: opts.service, reason: result.reason });

@@ -5,9 +5,12 @@ import { Redis } from 'ioredis';
 import { createPool, type Pool } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import { StreamKeys } from '@caracal/streams';
+import { instanceId } from './instance-id.js';
 import type { BaseConfig } from './service-config.js';
 
 export interface ServiceDeps {
+  /** This process's instance id (CARACAL_INSTANCE_ID, else generated). */
+  instance: string;
   pool: Pool;
   redis: Redis;
   /** A second connection for blocking stream reads, so they never delay commands on `redis`. */
@@ -53,7 +56,7 @@ export function connectDeps(config: BaseConfig, service: string, logger: Logger)
   });
   const redis = createRedis(config.REDIS_URL, `caracal-${service}`, logger, config.REDIS_COMMAND_TIMEOUT_MS);
   const redisBlocking = createRedis(config.REDIS_URL, `caracal-${service}-stream`, logger);
-  return { pool, redis, redisBlocking, keys: new StreamKeys(config.REDIS_KEY_PREFIX) };
+  return { instance: instanceId(service, config.CARACAL_INSTANCE_ID), pool, redis, redisBlocking, keys: new StreamKeys(config.REDIS_KEY_PREFIX) };
 }
 
 /** Starts connecting without waiting: a service may start while Redis is down and become ready later. */

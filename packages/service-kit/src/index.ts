@@ -19,6 +19,9 @@ export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps 
 export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
 export { buildStandardApp, type StandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
+export { HttpDrain, type DrainResult } from './http-drain.js';
+export { processIpc, announceReady, type WorkerIpc, type WorkerMessage } from './worker-ipc.js';
+export { instanceId } from './instance-id.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';
 export { serviceAuditProducer, spillDirFor, auditEvidenceCheck, type AuditProducer, type LocalUser } from './audit.js';
 export { AuthorityKeyspace, claimOnce } from './keyspace.js';

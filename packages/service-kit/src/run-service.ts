@@ -1,14 +1,18 @@
-// Process wiring shared by every service's main.ts: config once, logger, dependencies, listen, signals,
-// graceful shutdown (R-SHAPE-4). It never exits the process; main.ts does.
+// Process wiring shared by every service's main.ts: config once, logger, dependencies, listen (on HOST:PORT, or
+// on the socket the supervisor handed over), readiness announced to the supervisor, signals, and the drain on
+// shutdown (R-SHAPE-4). It never exits the process; main.ts does.
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, type Env } from '@caracal/config';
 import { createLogger, type Logger } from '@caracal/logging';
 import { ensureGroups, type GroupSpec } from '@caracal/streams';
 import { closeDeps, connectDeps, startConnecting, type ServiceDeps } from './connect.js';
+import { HttpDrain } from './http-drain.js';
 import { SECRET_KEYS, type BaseConfig } from './service-config.js';
 import { evictionPolicy } from './standard-checks.js';
+import { announceReady, processIpc, type WorkerIpc } from './worker-ipc.js';
 
 export interface Runnable {
+  /** Built with buildServiceApp (its readiness ladder is polled for the supervisor). */
   app: FastifyInstance;
   /** Background work (consumers, sweepers) stopped before the dependencies close. */
   stop?: () => Promise<void>;
@@ -20,6 +24,8 @@ export interface RunServiceOptions<C extends BaseConfig> {
   loadConfig: (env: Env) => C;
   groups: readonly GroupSpec[];
   build: (config: C, deps: ServiceDeps, logger: Logger) => Promise<Runnable>;
+  /** The channel to the supervisor; the process's own IPC channel by default. */
+  ipc?: WorkerIpc;
 }
 
 export class StartupError extends Error {}
@@ -42,29 +48,65 @@ export async function runService<C extends BaseConfig>(opts: RunServiceOptions<C
   void prepareRedis(deps, opts.groups, logger, preparing);
 
   const runnable = await opts.build(config, deps, logger);
+  const { app } = runnable;
+  const drain = new HttpDrain(app.server);
   try {
-    await runnable.app.listen({ host: config.HOST, port: config.PORT });
+    await listen(app, config);
   } catch (err) {
     preparing.stopped = true;
     await closeDeps(deps);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new StartupError(`${opts.service}: port ${config.PORT} on ${config.HOST} is already in use`);
-    throw err;
+    throw listenError(opts.service, config, err);
   }
+  const ipc = opts.ipc ?? processIpc();
+  const instance = deps.instance;
+  logger.info({ instance, ...(config.CARACAL_LISTEN_FD === undefined ? { host: config.HOST, port: config.PORT } : { fd: config.CARACAL_LISTEN_FD }) }, 'listening');
+  const stopAnnouncing = ipc.attached ? announceReady(async () => (await app.readiness()).ready, () => ipc.send({ type: 'ready', instance })) : () => undefined;
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      logger.info('shutting down');
+      logger.info({ instance }, 'draining');
       preparing.stopped = true;
-      const timer = setTimeout(() => logger.warn('graceful shutdown is taking long'), config.SHUTDOWN_GRACE_MS).unref();
-      await runnable.app.close();
+      stopAnnouncing();
+      ipc.send({ type: 'draining', instance });
+      // No 503 while draining: the HTTP side is done before the app closes (and its routes with it).
+      const { forced } = await drain.drain(config.DRAIN_IDLE_MS, config.SHUTDOWN_GRACE_MS);
+      if (forced > 0) logger.warn({ forced }, 'connections still open after the drain deadline were closed');
+      const timer = setTimeout(() => logger.warn('stopping background work is taking long'), config.SHUTDOWN_GRACE_MS).unref();
+      await app.close();
       await runnable.stop?.();
       await closeDeps(deps);
       clearTimeout(timer);
-      logger.info('stopped');
+      logger.info({ instance }, 'stopped');
     })());
   return shutdown;
+}
+
+/** HOST:PORT, or the inherited socket CARACAL_LISTEN_FD, which other processes of the service may share. */
+async function listen(app: FastifyInstance, config: BaseConfig): Promise<void> {
+  const fd = config.CARACAL_LISTEN_FD;
+  if (fd === undefined) {
+    await app.listen({ host: config.HOST, port: config.PORT });
+    return;
+  }
+  // Not app.listen: Fastify would also bind the host's other addresses; the socket is already bound.
+  await app.ready();
+  await new Promise<void>((resolve, reject) => {
+    app.server.once('error', reject);
+    app.server.listen({ fd }, () => {
+      app.server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function listenError(service: string, config: BaseConfig, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (config.CARACAL_LISTEN_FD !== undefined) {
+    return new StartupError(`${service}: CARACAL_LISTEN_FD=${config.CARACAL_LISTEN_FD} is not a listening socket this process can use (${code ?? (err as Error).message})`);
+  }
+  if (code === 'EADDRINUSE') return new StartupError(`${service}: port ${config.PORT} on ${config.HOST} is already in use`);
+  return err;
 }
 
 /** Groups are created as soon as Redis answers, retried until it does; readiness reports them meanwhile. */
@@ -88,7 +130,9 @@ export function serviceMain<C extends BaseConfig>(opts: RunServiceOptions<C>, ex
   runService(opts).then(
     (shutdown) => {
       const onSignal = () => void shutdown().then(() => exit(0), () => exit(1));
-      process.once('SIGTERM', onSignal);
+      // Every SIGTERM joins the one drain (a repeated one must not kill the process mid-drain); a second Ctrl-C
+      // at a terminal still ends it at once.
+      process.on('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     },
     (err: unknown) => {

@@ -2,6 +2,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { hexKey, logLevel, mode, parseConfig, port, type Env } from '@caracal/config';
+import { HANDOVER_CONSUMER } from '@caracal/streams';
 
 export const SECRET_KEYS = [
   'DATABASE_URL',
@@ -47,7 +48,21 @@ export const baseSchema = (defaultPort: number) =>
     PG_QUERY_TIMEOUT_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(2000),
     /** The same bound for every Redis command on a request path (blocking stream reads have their own). */
     REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(2000),
+    /** How long a draining process waits for active requests, after closing its idle connections. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    /**
+     * A draining process answers kept-alive connections with `Connection: close` for this long, so clients move
+     * to another process on their next request, before closing the connections that are still idle.
+     */
+    DRAIN_IDLE_MS: z.coerce.number().int('must be an integer').min(0, 'must be at least 0').max(120_000, 'must be at most 120000').default(2000),
+    /** This process's id (the supervisor sets it); generated when unset. Names the audit stream consumer. */
+    CARACAL_INSTANCE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'may only hold A-Z a-z 0-9 . _ : - (1 to 128 characters)')
+      .refine((v) => v !== HANDOVER_CONSUMER, `'${HANDOVER_CONSUMER}' is reserved`)
+      .optional(),
+    /** A listening socket inherited from the supervisor: the service accepts on it instead of HOST:PORT. */
+    CARACAL_LISTEN_FD: z.coerce.number({ invalid_type_error: 'must be a file descriptor number' }).int('must be an integer').min(3, 'must be 3 or more (an inherited socket)').max(65_535, 'must be at most 65535').optional(),
   });
 
 export type BaseConfig = z.output<ReturnType<typeof baseSchema>>;

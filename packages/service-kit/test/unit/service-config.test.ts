@@ -29,6 +29,26 @@ describe('loadServiceConfig', () => {
     ]);
   });
 
+  it('drains for 2 s by default; takes an instance id and an inherited socket, naming each bad one', () => {
+    expect(loadServiceConfig(spec, STABLE)).toMatchObject({ DRAIN_IDLE_MS: 2000, SHUTDOWN_GRACE_MS: 10_000 });
+    expect(loadServiceConfig(spec, STABLE).CARACAL_INSTANCE_ID).toBeUndefined();
+    expect(loadServiceConfig(spec, STABLE).CARACAL_LISTEN_FD).toBeUndefined();
+    expect(loadServiceConfig(spec, { ...STABLE, DRAIN_IDLE_MS: '0', CARACAL_INSTANCE_ID: 'gateway-1.2.0-77-1', CARACAL_LISTEN_FD: '4' })).toMatchObject({
+      DRAIN_IDLE_MS: 0,
+      CARACAL_INSTANCE_ID: 'gateway-1.2.0-77-1',
+      CARACAL_LISTEN_FD: 4,
+    });
+    expect(problems({ ...STABLE, DRAIN_IDLE_MS: '-1', CARACAL_INSTANCE_ID: 'a b', CARACAL_LISTEN_FD: '2' })).toEqual([
+      'DRAIN_IDLE_MS: must be at least 0',
+      'CARACAL_INSTANCE_ID: may only hold A-Z a-z 0-9 . _ : - (1 to 128 characters)',
+      'CARACAL_LISTEN_FD: must be 3 or more (an inherited socket)',
+    ]);
+    expect(problems({ ...STABLE, CARACAL_INSTANCE_ID: 'handover', CARACAL_LISTEN_FD: 'four' })).toEqual([
+      "CARACAL_INSTANCE_ID: 'handover' is reserved",
+      'CARACAL_LISTEN_FD: must be a file descriptor number',
+    ]);
+  });
+
   it('names a missing STREAMS_HMAC_KEY in stable mode (the default mode)', () => {
     const { STREAMS_HMAC_KEY: _k, ...env } = STABLE;
     expect(problems(env)).toEqual(['STREAMS_HMAC_KEY: is required in stable mode (set STREAMS_HMAC_KEY_FILE)']);
