@@ -1,6 +1,5 @@
 // Builds the audit service (stream ingest into the per-zone hash-chained ledger, tamper sweep, DLQ, retention and
 // export) from config and dependencies; used by main.ts and tests.
-import { hostname } from 'node:os';
 import { chainKey } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
@@ -68,7 +67,8 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
     keys: deps.keys,
     stream: STREAMS.auditEvents,
     group: GROUP,
-    consumer: config.AUDIT_CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
+    // One consumer per process; on stop it hands what it still holds to `handover`, which the others take at once.
+    consumer: deps.instance,
     // Every check (signature included) happens in the batch handler, which names the DLQ reason.
     verify: () => ({ ok: true }),
     handleBatch: createIngest({
@@ -90,6 +90,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
     hooks: {
       onDeadLettered: (m, reason) => logger.warn({ stream_id: m.id, reason }, 'audit message dead-lettered'),
       onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'audit stream read failed'),
+      onHandedOver: (moved, left) => logger.info({ consumer: deps.instance, handed_over: moved, left_group: left }, 'audit consumer stopped'),
     },
   });
 

@@ -37,13 +37,11 @@ const schema = baseSchema(9090).extend({
   AUDIT_MAINTENANCE_INTERVAL_S: int(1, 86_400, 300),
   /** An hour is complete this long after it ends (covers commits still in flight at the boundary). */
   AUDIT_EXPORT_GRACE_S: int(0, 3600, 120),
-  /** Consumer name in the group; defaults to host and pid so replicas never share one. */
   /**
    * The audit service serves no authorization request: its queries are ingest transactions that may wait on a
    * zone's append lock, partition DDL and hour exports, so its bound is longer than the request-path default.
    */
   PG_QUERY_TIMEOUT_MS: int(100, 600_000, 30_000),
-  AUDIT_CONSUMER_NAME: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'may only hold A-Z a-z 0-9 . _ : -').optional(),
 });
 
 export type AuditConfig = z.output<typeof schema>;

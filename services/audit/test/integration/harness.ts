@@ -20,6 +20,8 @@ export interface Harness {
   redis: ReturnType<typeof testRedis>;
   env: (overrides?: Record<string, string>) => Record<string, string>;
   start: (overrides?: Record<string, string>, adapters?: AuditAdapters) => Promise<AuditRunnable & { deps: ServiceDeps }>;
+  /** Stops one service started with `start` (gracefully: its consumer hands over what it still holds). */
+  stop: (r: AuditRunnable & { deps: ServiceDeps }) => Promise<void>;
   stopAll: () => Promise<void>;
   zone: (slug?: string) => Promise<string>;
   event: (zoneId: string, extra?: Record<string, unknown>) => Record<string, unknown>;
@@ -74,6 +76,10 @@ export async function createHarness(label: string, opts: { redisUrl?: string } =
       await r.app.ready();
       running.push(r);
       return r;
+    },
+    async stop(r) {
+      running.splice(running.indexOf(r), 1);
+      await stopOne(r);
     },
     async stopAll() {
       for (const r of running.splice(0)) await stopOne(r);

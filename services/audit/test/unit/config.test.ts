@@ -23,11 +23,11 @@ describe('audit config', () => {
   it('reports every bad setting together, naming each', () => {
     let message = '';
     try {
-      loadConfig(env({ AUDIT_EXPORT_FORMATS: 'parquet,csv', AUDIT_BATCH_SIZE: '0', AUDIT_RETENTION_MONTHS: '0', AUDIT_CONSUMER_NAME: 'a b' }));
+      loadConfig(env({ AUDIT_EXPORT_FORMATS: 'parquet,csv', AUDIT_BATCH_SIZE: '0', AUDIT_RETENTION_MONTHS: '0', CARACAL_INSTANCE_ID: 'a b' }));
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const key of ['AUDIT_EXPORT_FORMATS', 'AUDIT_BATCH_SIZE', 'AUDIT_RETENTION_MONTHS', 'AUDIT_CONSUMER_NAME']) expect(message).toContain(`${key}:`);
+    for (const key of ['AUDIT_EXPORT_FORMATS', 'AUDIT_BATCH_SIZE', 'AUDIT_RETENTION_MONTHS', 'CARACAL_INSTANCE_ID']) expect(message).toContain(`${key}:`);
   });
 
   it('refuses a repeated export format', () => {
