@@ -3,9 +3,9 @@
 // before the instance loads the state the messages update, so nothing published in between is missed. Messages
 // are verified (R-STR-2); unsigned or badly signed ones are dropped and reported, never applied.
 import type { Redis } from 'ioredis';
-import { Backoff } from './backoff.js';
 import type { StreamKeys } from './keys.js';
 import { toFields, type StreamMessage } from './consumer.js';
+import { ReadLoop } from './read-loop.js';
 import { verifyFields } from './sign.js';
 
 export type BroadcastHandler = (msg: StreamMessage) => void | Promise<void>;
@@ -39,9 +39,7 @@ export interface BroadcastReaderOptions {
 
 export class BroadcastReader {
   private cursors: Map<string, string> | undefined;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly backoff = new Backoff();
+  private readonly loop: ReadLoop;
   private readonly streams: string[];
   private readonly byKey: Map<string, string>;
   private readonly blockMs: number;
@@ -55,6 +53,16 @@ export class BroadcastReader {
     this.blockMs = o.blockMs ?? 1000;
     this.count = o.count ?? 100;
     this.hooks = o.hooks ?? {};
+    this.loop = new ReadLoop(
+      async () => {
+        if (!this.cursors) {
+          await this.mark(this.blockMs);
+          this.hooks.onResync?.();
+        }
+        await this.pollOnce();
+      },
+      (err) => this.hooks.onReadError?.(err),
+    );
   }
 
   /** The ids read after, per stream; undefined until `mark` succeeded. Exposed for tests. */
@@ -80,16 +88,12 @@ export class BroadcastReader {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** Stops after the read in hand (at most `blockMs`). */
   async stop(): Promise<void> {
-    this.running = false;
-    this.backoff.interrupt();
-    await this.loop;
+    await this.loop.stop();
   }
 
   /** One read from the cursors; returns the number of messages seen. Exposed for tests. */
@@ -120,23 +124,6 @@ export class BroadcastReader {
       await this.o.handlers[stream]!(msg);
     } catch (err) {
       this.hooks.onHandlerError?.(stream, msg, err);
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        if (!this.cursors) {
-          await this.mark(this.blockMs);
-          this.hooks.onResync?.();
-        }
-        await this.pollOnce();
-        this.backoff.reset();
-      } catch (err) {
-        if (!this.running) break;
-        this.hooks.onReadError?.(err);
-        await this.backoff.wait();
-      }
     }
   }
 }

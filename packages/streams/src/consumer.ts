@@ -4,10 +4,10 @@
 // A consumer that stops hands what is still pending for it to the consumer `handover`, which every running
 // consumer takes over at once instead of after the idle time, and then leaves the group.
 import type { Redis } from 'ioredis';
-import { Backoff } from './backoff.js';
 import { ensureGroups } from './groups.js';
 import type { StreamKeys } from './keys.js';
 import { dlqOf } from './names.js';
+import { ReadLoop } from './read-loop.js';
 
 export interface StreamMessage {
   id: string;
@@ -79,11 +79,9 @@ export function toFields(flat: readonly string[]): Record<string, string> {
 type Entry = [string, string[]];
 
 export class StreamConsumer {
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop: ReadLoop;
   private lastReclaim = 0;
   private lastHandoverClaim = 0;
-  private readonly backoff = new Backoff();
   private readonly o: Required<Omit<ConsumerBase, 'hooks'>> & { hooks: ConsumerHooks };
   private readonly handleBatch: (msgs: readonly StreamMessage[]) => Promise<Map<string, Outcome>>;
   private readonly pending = new Set<Promise<void>>();
@@ -91,6 +89,16 @@ export class StreamConsumer {
   constructor(opts: ConsumerOptions) {
     this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, inFlight: 1, hooks: {}, ...opts };
     if (opts.consumer === HANDOVER_CONSUMER) throw new TypeError(`consumer name '${HANDOVER_CONSUMER}' is reserved`);
+    this.loop = new ReadLoop(
+      () => this.pollOnce(),
+      async (err) => {
+        this.o.hooks.onReadError?.(err);
+        // A Redis that lost the group (restarted without persistence, or the stream is new) gets it back.
+        if (String((err as Error)?.message).startsWith('NOGROUP')) {
+          await ensureGroups(this.o.redis, this.o.keys, [{ stream: this.o.stream, group: this.o.group }]).catch(() => undefined);
+        }
+      },
+    );
     const one = opts.handle;
     this.handleBatch = opts.handleBatch ?? (async (msgs) => {
       const out = new Map<string, Outcome>();
@@ -107,9 +115,7 @@ export class StreamConsumer {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /**
@@ -118,9 +124,7 @@ export class StreamConsumer {
    * consumer and are reclaimed after the idle time, as a dead consumer's are.
    */
   async stop(): Promise<void> {
-    this.running = false;
-    this.backoff.interrupt();
-    await this.loop;
+    await this.loop.stop();
     await Promise.allSettled([...this.pending]);
     try {
       const { moved, left } = await this.handOver();
@@ -161,22 +165,6 @@ export class StreamConsumer {
 
   private get key(): string {
     return this.o.keys.key(this.o.stream);
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.pollOnce();
-        this.backoff.reset();
-      } catch (err) {
-        this.o.hooks.onReadError?.(err);
-        // A Redis that lost the group (restarted without persistence, or the stream is new) gets it back.
-        if (String((err as Error)?.message).startsWith('NOGROUP')) {
-          await ensureGroups(this.o.redis, this.o.keys, [{ stream: this.o.stream, group: this.o.group }]).catch(() => undefined);
-        }
-        if (this.running) await this.backoff.wait();
-      }
-    }
   }
 
   /** Pending entries of one consumer, oldest first, at most `count`: [id, consumer, idle ms, deliveries]. */
@@ -227,7 +215,7 @@ export class StreamConsumer {
         await this.process(entries, await this.deliveries(entries));
         n += entries.length;
       }
-    } while (cursor !== '0-0' && this.running);
+    } while (cursor !== '0-0' && this.loop.active);
     return n;
   }
 
