@@ -8,7 +8,7 @@ import net, { type Socket } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
 
 export interface DrainResult {
-  /** Connections still busy at the deadline, closed anyway. */
+  /** Connections still open at the deadline, closed anyway. */
   forced: number;
 }
 
@@ -45,14 +45,6 @@ export class HttpDrain {
         }
       });
     });
-  }
-
-  get started(): boolean {
-    return this.drainStart !== undefined;
-  }
-
-  get open(): number {
-    return this.connections.size;
   }
 
   async drain(idleMs: number, graceMs: number): Promise<DrainResult> {

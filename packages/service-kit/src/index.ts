@@ -22,6 +22,7 @@ export { runService, serviceMain, StartupError, type Runnable, type RunServiceOp
 export { HttpDrain, type DrainResult } from './http-drain.js';
 export { processIpc, announceReady, type WorkerIpc, type WorkerMessage } from './worker-ipc.js';
 export { instanceId } from './instance-id.js';
+export { broadcastHooks } from './broadcast-hooks.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';
 export { serviceAuditProducer, spillDirFor, auditEvidenceCheck, type AuditProducer, type LocalUser } from './audit.js';
 export { AuthorityKeyspace, claimOnce } from './keyspace.js';

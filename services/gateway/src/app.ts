@@ -1,7 +1,7 @@
 // Builds the gateway service (the reverse proxy enforcing mandates per request) from config and dependencies;
 // used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { AuthorityKeyspace, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { AuthorityKeyspace, broadcastHooks, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -88,11 +88,7 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
           [STREAMS.keysInvalidate]: (m) => void (m.fields.zone_id && ctx.jwks.invalidate(m.fields.zone_id)),
         },
         hooks: {
-          onRejected: (stream, m, reason) => {
-            metrics.streamRejected.inc({ stream, reason });
-            logger.warn({ stream, stream_id: m.id, reason }, 'stream message dropped');
-          },
-          onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'broadcast stream read failed'),
+          ...broadcastHooks(metrics, logger),
           // The cursor was taken late: what was published meanwhile is read again from Postgres and the STS.
           onResync: () => {
             revocations.refresh();

@@ -1,6 +1,6 @@
 // Builds the sts service (the sole issuer of mandates) from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { broadcastHooks, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import { AuthorityLimits, AuthorityRepository } from './authority/index.js';
 import type { StsConfig } from './config.js';
@@ -33,11 +33,7 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
         hmacKey: streamsKey,
         handlers: { [STREAMS.keysInvalidate]: (m) => keys.invalidate(m.fields.zone_id) },
         hooks: {
-          onRejected: (stream, m, reason) => {
-            metrics.streamRejected.inc({ stream, reason });
-            logger.warn({ stream, stream_id: m.id, reason }, 'stream message dropped');
-          },
-          onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'broadcast stream read failed'),
+          ...broadcastHooks(metrics, logger),
           // The cursor was taken late: keys cached meanwhile are loaded again.
           onResync: () => keys.invalidate(),
         },
