@@ -136,8 +136,10 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
   }
   const workersPending = await out.step('wait for every worker', () => waitForWorkers(ctx.home, Math.max(deadlineMs - (Date.now() - waitStart), 1000)));
   if (workersPending.length > 0) throw new CliError(`not every worker became ready within ${deadlineMs / 1000} s: ${workersPending.join(', ')}`, 1, hint);
-  // A stack already running keeps the runtime.json it was started or upgraded with.
-  if (!running || !readRuntimeInfo(ctx.home.runtimeJson)) writeRuntimeInfo(ctx.home.runtimeJson, running?.version ?? picked.version, running?.root ?? picked.root);
+  // What the supervisor runs is recorded; a stack already running keeps the runtime.json it was started or
+  // upgraded with.
+  const now = runningSupervisor(ctx.home);
+  if (!running || !readRuntimeInfo(ctx.home.runtimeJson)) writeRuntimeInfo(ctx.home.runtimeJson, now?.version ?? picked.version, now?.root ?? picked.root);
   return {
     home: ctx.home.root,
     endpoints: Object.fromEntries(targets.map((t) => [t.service, t.url])),

@@ -11,7 +11,7 @@ import { loadContext, type StackContext } from '../stack/context.js';
 import { rootVersion } from '../stack/install-root.js';
 import { serviceEnv } from '../stack/service-env.js';
 import { adoptionFile, supervisorSocket } from '../stack/supervisor-control.js';
-import { cliVersion, serviceEntry, supervisorEntry } from '../version.js';
+import { serviceEntry, supervisorEntry } from '../version.js';
 import { readAdoption, removeAdoption, writeAdoption } from './adoption.js';
 import { listenControl, type ControlServer } from './control-server.js';
 import { dispatcher } from './dispatch.js';
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   const ctx = loadContext(process.env);
   const fds = parseFds(process.env.CARACAL_SUPERVISOR_FDS);
   const adopting = process.env.CARACAL_SUPERVISOR_ADOPT === '1';
-  const version = cliVersion();
+  // The version of the tree it runs from (what a roll or handover names), not of wherever this code was built.
+  const version = rootVersion(ctx.root);
   const launchSpec = launchSpecs(ctx);
   const adoptPath = adoptionFile(ctx.home);
   const sup = new Supervisor({ logger, version, root: ctx.root, spawn: spawnWorker(fds), writeState: (s) => writeJsonAtomic(ctx.home.supervisorState, s) });
