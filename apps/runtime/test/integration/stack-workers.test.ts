@@ -6,29 +6,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS, EXCHANGE, startUpstream, type UpstreamControl } from '../../../../test-support/authority.js';
-import { caracal, REPO, tempHome } from '../../../../test-support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../../../../test-support/db.js';
-import { freePort } from '../../../../test-support/deps.js';
-import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
-import { layout } from '../../src/home/paths.js';
+import { caracal, REPO } from '../../../../test-support/cli.js';
 import { handoverSupervisor, rollService, supervisorStatus, type SupervisorState } from '../../src/stack/supervisor-control.js';
-import { alive, oneConnectionPerWorker, SERVICES, trafficLoops, type PinnedConnection } from './supervisor-support.js';
+import { alive, externalStack, oneConnectionPerWorker, SERVICES, trafficLoops, type PinnedConnection } from './supervisor-support.js';
 
 const V = JSON.parse(readFileSync(join(REPO, 'apps', 'runtime', 'package.json'), 'utf8')).version as string;
 const form = (f: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(f).toString() });
 const kidOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()).kid as string;
 
 describe('real services with several workers', () => {
-  const tmp = tempHome('workers');
-  const env: Record<string, string> = { CARACAL_HOME: join(tmp.dir, 'h') };
-  const home = layout(env.CARACAL_HOME!, false);
-  const prefix = uniquePrefix('workers');
-  const ports: Record<string, number> = {};
-  let db: TestDatabase;
+  const stack = externalStack('workers');
+  const { env, home, url } = stack;
   let upstream: UpstreamControl;
   let app: { client_id: string; client_secret: string };
   let zoneId = '';
-  const url = (s: string) => `http://127.0.0.1:${ports[s]}`;
   const pids = (s: SupervisorState, service: string) => s.services[service]!.workers.map((w) => w.pid!);
   const cli = async (...args: string[]) => {
     const r = await caracal([...args, '--json'], env);
@@ -53,33 +44,20 @@ describe('real services with several workers', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    db = await createTestDatabase('workers');
-    const dbFile = join(tmp.dir, 'db-url');
-    writeFileSync(dbFile, db.adminUrl, { mode: 0o600 });
-    for (const s of SERVICES) ports[s] = await freePort();
-    const init = await caracal(['init', '--yes', '--database-url-file', dbFile, '--redis-key-prefix', prefix, ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])], {
-      ...env,
-      CARACAL_REDIS_URL: redisUrl(),
-    });
-    expect(init.exitCode, init.stderr).toBe(0);
+    await stack.init();
     const up = await caracal(['up'], { ...env, CARACAL_GATEWAY_WORKERS: '2', CARACAL_STS_WORKERS: '2' });
     expect(up.exitCode, up.stderr).toBe(0);
     zoneId = (await cli('zone', 'create', 'payments', '--name', 'Payments')).id;
     app = await cli('app', 'create', '--zone', 'payments', '--name', 'invoice-agent');
-    const credFile = join(tmp.dir, 'credential');
+    const credFile = join(stack.dir, 'credential');
     writeFileSync(credFile, 'sk_upstream_key\n', { mode: 0o600 });
     await cli('resource', 'create', '--zone', 'payments', '--id', 'resource://billing-api', '--upstream', upstream.url, '--credential-file', credFile, '--operation', 'GET /invoices*=invoices:read');
     await cli('grant', 'create', '--zone', 'payments', '--app', app.client_id, '--resource', 'resource://billing-api', '--scopes', 'invoices:read');
   });
 
   afterAll(async () => {
-    await caracal(['down'], env);
-    const redis = testRedis();
-    await clearPrefix(redis, prefix);
-    redis.disconnect();
-    await db.drop();
+    await stack.remove();
     await upstream.close();
-    tmp.remove();
   });
 
   it('two gateway workers and two STS workers on their one port each; status lists every PID', async () => {

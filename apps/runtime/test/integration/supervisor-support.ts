@@ -3,11 +3,61 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { REPO } from '../../../../test-support/cli.js';
+import { expect } from 'vitest';
+import { caracal, REPO, tempHome } from '../../../../test-support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../../../../test-support/db.js';
+import { freePort } from '../../../../test-support/deps.js';
+import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
+import { layout, type HomeLayout } from '../../src/home/paths.js';
 
 export const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'] as const;
 export type Service = (typeof SERVICES)[number];
 const FIXTURES = join(import.meta.dirname, 'fixtures');
+
+export interface ExternalStack {
+  dir: string;
+  /** CARACAL_HOME (and whatever a suite adds) for the CLI. */
+  env: Record<string, string>;
+  home: HomeLayout;
+  ports: Record<Service, number>;
+  url: (service: Service) => string;
+  /** `caracal init` on free ports with a fresh database and Redis key prefix (external both). */
+  init: () => Promise<void>;
+  /** `caracal down`, then the prefix, the database and the temporary directory go. */
+  remove: () => Promise<void>;
+}
+
+export function externalStack(label: string): ExternalStack {
+  const tmp = tempHome(label);
+  const env: Record<string, string> = { CARACAL_HOME: join(tmp.dir, 'h') };
+  const prefix = uniquePrefix(label);
+  const ports = {} as Record<Service, number>;
+  let db: TestDatabase | undefined;
+  return {
+    dir: tmp.dir,
+    env,
+    home: layout(env.CARACAL_HOME!, false),
+    ports,
+    url: (service) => `http://127.0.0.1:${ports[service]}`,
+    init: async () => {
+      db = await createTestDatabase(label);
+      const dbFile = join(tmp.dir, 'db-url');
+      writeFileSync(dbFile, db.adminUrl, { mode: 0o600 });
+      for (const s of SERVICES) ports[s] = await freePort();
+      const flags = ['--database-url-file', dbFile, '--redis-key-prefix', prefix, ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])];
+      const init = await caracal(['init', '--yes', ...flags], { ...env, CARACAL_REDIS_URL: redisUrl() });
+      expect(init.exitCode, init.stderr).toBe(0);
+    },
+    remove: async () => {
+      await caracal(['down'], env);
+      const redis = testRedis();
+      await clearPrefix(redis, prefix);
+      redis.disconnect();
+      await db?.drop();
+      tmp.remove();
+    },
+  };
+}
 
 /**
  * An install root at `dir` that runs this checkout's supervisor and migrations, labelled `version`; each service's

@@ -4,32 +4,24 @@
 // `down` after it, and `up` starting the newer version runtime.json names. External Postgres and Redis.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caracal, tempHome } from '../../../../test-support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../../../../test-support/db.js';
-import { freePort } from '../../../../test-support/deps.js';
-import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
-import { layout } from '../../src/home/paths.js';
+import { caracal } from '../../../../test-support/cli.js';
 import { portFree } from '../../src/managed/ports.js';
 import { handoverSupervisor, rollService, supervisorRequest, supervisorSocket, supervisorStatus, type SupervisorState } from '../../src/stack/supervisor-control.js';
-import { alive, installRoot, keepAliveTraffic, oneConnectionPerWorker, pidsRunning, SERVICES, socketInodes, waitUntil } from './supervisor-support.js';
+import { alive, externalStack, installRoot, keepAliveTraffic, oneConnectionPerWorker, pidsRunning, SERVICES, socketInodes, waitUntil, type Service } from './supervisor-support.js';
 
 const V = '0.1.0';
 
 describe('supervisor with stand-in services', () => {
-  const tmp = tempHome('sup');
-  const env: Record<string, string> = { CARACAL_HOME: join(tmp.dir, 'h') };
-  const home = layout(env.CARACAL_HOME!, false);
-  const prefix = uniquePrefix('sup');
-  const ports: Record<string, number> = {};
+  const stack = externalStack('sup');
+  const { env, home, ports, url } = stack;
   const roots: Record<string, string> = {};
-  let db: TestDatabase;
   const state = () => JSON.parse(readFileSync(home.supervisorState, 'utf8')) as SupervisorState;
   const pids = (s: SupervisorState, service: string) => s.services[service]!.workers.map((w) => w.pid!);
-  const url = (service: string) => `http://127.0.0.1:${ports[service]}`;
   /** Fresh connections until every PID in `want` answered (or `tries` requests); returns the PIDs seen. */
-  const answering = async (service: string, tries = 200, want: number[] = []) => {
+  const answering = async (service: Service, tries = 200, want: number[] = []) => {
     const seen = new Set<number>();
     for (let i = 0; i < tries && !want.every((p) => seen.has(p)); i++) {
       const res = await fetch(`${url(service)}/who`, { headers: { connection: 'close' } });
@@ -39,31 +31,17 @@ describe('supervisor with stand-in services', () => {
   };
 
   beforeAll(async () => {
-    roots.a = installRoot(join(tmp.dir, 'root-a'), V, {}, 'worker');
-    roots.b = installRoot(join(tmp.dir, 'root-b'), V, {}, 'worker');
-    roots.neverReady = installRoot(join(tmp.dir, 'root-never-ready'), V, { sts: 'never-ready' }, 'worker');
-    roots.exiting = installRoot(join(tmp.dir, 'root-exiting'), V, { sts: 'exiting' }, 'worker');
-    roots.newer = installRoot(join(tmp.dir, 'root-newer'), '0.2.0', {}, 'worker');
+    const root = (name: string, version: string, services: Parameters<typeof installRoot>[2] = {}) => installRoot(join(stack.dir, name), version, services, 'worker');
+    roots.a = root('root-a', V);
+    roots.b = root('root-b', V);
+    roots.neverReady = root('root-never-ready', V, { sts: 'never-ready' });
+    roots.exiting = root('root-exiting', V, { sts: 'exiting' });
+    roots.newer = root('root-newer', '0.2.0');
     env.CARACAL_INSTALL_ROOT = roots.a;
-    db = await createTestDatabase('sup');
-    const dbFile = join(tmp.dir, 'db-url');
-    writeFileSync(dbFile, db.adminUrl, { mode: 0o600 });
-    for (const s of SERVICES) ports[s] = await freePort();
-    const init = await caracal(['init', '--yes', '--database-url-file', dbFile, '--redis-key-prefix', prefix, ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])], {
-      ...env,
-      CARACAL_REDIS_URL: redisUrl(),
-    });
-    expect(init.exitCode, init.stderr).toBe(0);
+    await stack.init();
   });
 
-  afterAll(async () => {
-    await caracal(['down'], env);
-    const redis = testRedis();
-    await clearPrefix(redis, prefix);
-    redis.disconnect();
-    await db.drop();
-    tmp.remove();
-  });
+  afterAll(() => stack.remove());
 
   it('refuses a bad CARACAL_<SERVICE>_WORKERS in the environment before starting anything', async () => {
     const r = await caracal(['up'], { ...env, CARACAL_GATEWAY_WORKERS: '65' });
@@ -140,6 +118,19 @@ describe('supervisor with stand-in services', () => {
     for (const p of [...before, ...after]) expect(served.has(p), `pid ${p} served`).toBe(true);
   });
 
+  it('a roll is carried through when the client that asked for it goes away at once', async () => {
+    const before = pids(state(), 'coordinator');
+    const client = net.createConnection(supervisorSocket(home));
+    await new Promise((r) => client.once('connect', r));
+    await new Promise<void>((r) => client.end(`${JSON.stringify({ type: 'roll', service: 'coordinator', root: roots.b, version: V, readyTimeoutMs: 20_000 })}\n`, r));
+    client.destroy();
+    await waitUntil('the roll to finish', () => {
+      const c = state().services.coordinator!;
+      return c.root === roots.b && c.workers.length === 1 && c.workers[0]!.status === 'ready' && !before.includes(c.workers[0]!.pid!);
+    });
+    for (const p of before) await waitUntil(`old coordinator ${p} to exit`, () => !alive(p));
+  });
+
   it('a roll to a root whose service never becomes ready: new workers killed, old ones keep serving, ok:false', async () => {
     const before = pids(state(), 'sts');
     const reply = await rollService(home, { service: 'sts', root: roots.neverReady!, version: V, readyTimeoutMs: 3000 });
@@ -165,7 +156,7 @@ describe('supervisor with stand-in services', () => {
     expect(await supervisorRequest(home, { type: 'roll', service: 'sts' } as never, 5000)).toMatchObject({ ok: false, error: 'bad_request' });
     const wrong = await rollService(home, { service: 'sts', root: roots.newer!, version: V, readyTimeoutMs: 5000 });
     expect(wrong).toMatchObject({ ok: false, error: 'bad_request', detail: `${roots.newer} holds version 0.2.0, not ${V}` });
-    const missing = await handoverSupervisor(home, { root: join(tmp.dir, 'nowhere'), version: V });
+    const missing = await handoverSupervisor(home, { root: join(stack.dir, 'nowhere'), version: V });
     expect(missing).toMatchObject({ ok: false, error: 'bad_request' });
     expect(await rollService(home, { service: 'api', root: roots.a!, version: V, readyTimeoutMs: 5000 })).toEqual({ ok: true, service: 'api', unchanged: true, version: V });
   });
@@ -239,7 +230,7 @@ describe('supervisor with stand-in services', () => {
     for (const svc of SERVICES) expect(await portFree(ports[svc]!), svc).toBe(true);
     expect(() => statSync(supervisorSocket(home))).toThrow();
     expect(() => statSync(home.supervisorState)).toThrow();
-    expect(pidsRunning(tmp.dir)).toEqual([]);
+    expect(pidsRunning(stack.dir)).toEqual([]);
   });
 
   it('up starts the newer version runtime.json names, and says so', async () => {
