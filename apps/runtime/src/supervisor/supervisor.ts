@@ -79,7 +79,8 @@ export class Supervisor {
     this.persist();
   }
 
-  serviceSpec(name: string): (ServiceInit & { spec: LaunchSpec }) | undefined {
+  /** What a service's workers run now, and how many of them. */
+  serviceSpec(name: string): ServiceInit | undefined {
     const run = this.runs.get(name);
     return run && { spec: run.spec, desired: run.desired };
   }
