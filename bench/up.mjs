@@ -70,7 +70,8 @@ async function main() {
     const cold = caracal(['up'], env);
     await sleep(5000); // idle
     const state = JSON.parse(readFileSync(join(env.CARACAL_HOME, 'data/supervisor.json'), 'utf8'));
-    const rss = Object.fromEntries(SERVICES.map((s) => [s, rssMB(state.services[s].pid)]));
+    // A service's resident memory is the sum over its workers (one each by default).
+    const rss = Object.fromEntries(SERVICES.map((s) => [s, state.services[s].workers.reduce((sum, w) => sum + rssMB(w.pid), 0)]));
     const warm = [];
     for (let i = 0; i < warmRuns; i++) {
       caracal(['down'], env);

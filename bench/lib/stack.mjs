@@ -115,7 +115,7 @@ export async function startStack(label) {
   const adminToken = readFileSync(join(env.CARACAL_HOME, 'secrets/caracalAdminToken'), 'utf8').trim();
   const pids = () => {
     const state = JSON.parse(readFileSync(join(env.CARACAL_HOME, 'data/supervisor.json'), 'utf8'));
-    return Object.fromEntries(SERVICES.map((s) => [s, state.services[s].pid]));
+    return Object.fromEntries(SERVICES.map((s) => [s, state.services[s].workers.map((w) => w.pid).filter(Boolean)]));
   };
   return { home: env.CARACAL_HOME, ports, url, adminToken, pids, purge };
 }
@@ -262,8 +262,9 @@ export const cpuSeconds = (pid) => treeCpuSeconds((r) => r.pid === pid);
 /** CPU meters for a stack's processes: the services named, the rest of the services, and managed Postgres and Redis. */
 export function stackCpu(stack, named) {
   const pids = stack.pids();
-  const meters = Object.fromEntries(named.map((s) => [s, () => cpuSeconds(pids[s])]));
-  const rest = SERVICES.filter((s) => !named.includes(s)).map((s) => pids[s]);
+  // A service's CPU is the sum over its workers.
+  const meters = Object.fromEntries(named.map((s) => [s, () => pids[s].reduce((sum, pid) => sum + cpuSeconds(pid), 0)]));
+  const rest = SERVICES.filter((s) => !named.includes(s)).flatMap((s) => pids[s]);
   meters.other_services = () => treeCpuSeconds((r) => rest.includes(r.pid));
   meters.postgres = () => treeCpuSeconds((r) => /postgres$/.test(r.cmdline.split(' ')[0]) && r.cmdline.trim().endsWith(` -p ${stack.ports.pg}`));
   meters.redis = () => treeCpuSeconds((r) => r.cmdline.includes('redis-server') && r.cmdline.trim().endsWith(`:${stack.ports.redis}`));

@@ -1,11 +1,12 @@
-// `caracal down [--volumes]`: stop the services gracefully, then managed Redis and Postgres.
+// `caracal down [--volumes]`: drain the services (the supervisor sends every worker SIGTERM; each finishes what it
+// holds and exits), stop anything a dead supervisor left behind, then managed Redis and Postgres.
 import { rmSync } from 'node:fs';
 import { acquireLock } from '../home/lock.js';
 import { stopCluster } from '../managed/postgres.js';
 import { stopRedis } from '../managed/redis.js';
 import { CliError, UsageError } from '../errors.js';
 import { homeLayout, isInitialised, loadContext, managedPostgres, managedRedis } from '../stack/context.js';
-import { stopSupervisor } from '../stack/supervisor-control.js';
+import { stopSupervisor } from '../stack/supervisor-process.js';
 import { confirmTyped } from './confirm.js';
 import type { Io } from './io.js';
 

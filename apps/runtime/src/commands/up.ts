@@ -1,5 +1,6 @@
 // `caracal up`: provision, preflight, start Postgres/Redis (managed) or check external ones, migrate (expand),
-// start the services under the supervisor, and wait until every service is ready (R-RT-1).
+// start the services under the supervisor (which holds their sockets), and wait until every service answers
+// ready and every worker told the supervisor it is ready (R-RT-1).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,7 +10,8 @@ import { redactUrl } from '@caracal/logging';
 import { CliError } from '../errors.js';
 import { acquireLock } from '../home/lock.js';
 import { readSecret } from '../home/secret-files.js';
-import { writeRuntimeInfo } from '../home/runtime-json.js';
+import { readRuntimeInfo, writeRuntimeInfo } from '../home/runtime-json.js';
+import { workerCounts } from '../home/settings.js';
 import { initCluster, startCluster } from '../managed/postgres.js';
 import { runProcess } from '../managed/run.js';
 import { startRedis } from '../managed/redis.js';
@@ -17,7 +19,9 @@ import { adminDatabaseUrl, homeLayout, isInitialised, loadContext, managedPostgr
 import { renderDerivedFiles, rolePasswords } from '../stack/derived.js';
 import { checkPorts, checkSecretModes, ensureBinaries } from '../stack/preflight.js';
 import { waitForAll, type ProbeResult } from '../stack/probe.js';
-import { runningSupervisor, startSupervisor, stopSupervisor } from '../stack/supervisor-control.js';
+import { pickRoot } from '../stack/install-root.js';
+import { runningSupervisor, waitForWorkers } from '../stack/supervisor-control.js';
+import { startSupervisor, stopSupervisor } from '../stack/supervisor-process.js';
 import { cliVersion, migrationsDir } from '../version.js';
 import { docker } from './doctor.js';
 import { runInit } from './init.js';
@@ -51,8 +55,12 @@ export async function runUp(opts: UpOptions, io: Io): Promise<UpReport> {
   }
 }
 
-async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: number): Promise<UpReport> {
+async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: number): Promise<UpReport> {
   const { out } = io;
+  // A bad CARACAL_<SERVICE>_WORKERS (caracal.env or this environment) is refused before anything starts.
+  const workers = workerCounts(cliCtx.settings, cliCtx.env);
+  const picked = pickRoot(cliCtx, cliVersion());
+  const ctx: StackContext = { ...cliCtx, root: picked.root };
   if (ctx.settings.CARACAL_RUNTIME === 'compose') {
     // Say which part is missing (CLI/plugin vs daemon) before saying what this release can do.
     const d = await docker(runProcess, ctx.env, true);
@@ -94,11 +102,20 @@ async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: num
   if (migrated.pendingContract.length > 0) out.warn(`contract migrations are not applied (no command applies them yet): ${migrated.pendingContract.join(', ')}`);
 
   const running = runningSupervisor(ctx.home);
-  if (running) out.info(`services already supervised (PID ${running.pid})`);
-  else await out.step('start services', () => startSupervisor(ctx));
+  if (running) {
+    out.info(`services already supervised (PID ${running.pid})`);
+    for (const [name, st] of Object.entries(running.services)) {
+      const want = workers[name as keyof typeof workers];
+      if (want !== undefined && want !== st.desired) out.info(`  ${name} runs ${st.desired} worker(s); ${want} take effect when the stack restarts`);
+    }
+  } else {
+    if (picked.fromRuntimeJson) out.info(`starting ${picked.version} from ${picked.root} (runtime.json; newer than this CLI's ${cliVersion()})`);
+    await out.step('start services', () => startSupervisor(ctx));
+  }
 
   const targets = services.map((service) => ({ service, url: serviceUrl(ctx, service) }));
   const deadlineMs = (opts.timeout ?? 120) * 1000;
+  const waitStart = Date.now();
   let lastReport = 0;
   const results = await out.step('wait for readiness', () =>
     waitForAll(targets, '/ready', {
@@ -112,11 +129,17 @@ async function upLocked(ctx: StackContext, opts: UpOptions, io: Io, started: num
     }),
   );
   const pending = results.filter((r) => !r.ok);
+  const hint = 'see `caracal logs <service>`; the stack keeps running, `caracal down` stops it';
   if (pending.length > 0) {
     const hints = pending.map((r) => `  ${r.service}: ${r.reason ?? 'not ready'}${lastLogLine(ctx, r.service)}`).join('\n');
-    throw new CliError(`not every service became ready within ${deadlineMs / 1000} s:\n${hints}`, 1, 'see `caracal logs <service>`; the stack keeps running, `caracal down` stops it');
+    throw new CliError(`not every service became ready within ${deadlineMs / 1000} s:\n${hints}`, 1, hint);
   }
-  writeRuntimeInfo(ctx.home.runtimeJson, cliVersion());
+  const workersPending = await out.step('wait for every worker', () => waitForWorkers(ctx.home, Math.max(deadlineMs - (Date.now() - waitStart), 1000)));
+  if (workersPending.length > 0) throw new CliError(`not every worker became ready within ${deadlineMs / 1000} s: ${workersPending.join(', ')}`, 1, hint);
+  // What the supervisor runs is recorded; a stack already running keeps the runtime.json it was started or
+  // upgraded with.
+  const now = runningSupervisor(ctx.home);
+  if (!running || !readRuntimeInfo(ctx.home.runtimeJson)) writeRuntimeInfo(ctx.home.runtimeJson, now?.version ?? picked.version, now?.root ?? picked.root);
   return {
     home: ctx.home.root,
     endpoints: Object.fromEntries(targets.map((t) => [t.service, t.url])),

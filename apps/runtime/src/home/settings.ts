@@ -1,6 +1,7 @@
 // Stack settings kept in `caracal.env`: nothing secret lives here (R-SEC-2). Validated as a whole; every
 // problem is reported with the file and line it came from.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseEnvFile, port } from '@caracal/config';
 import { assertRolePrefix, SERVICE_NAMES, type ServiceName } from '@caracal/db';
@@ -9,6 +10,15 @@ import { CliError } from '../errors.js';
 export const DEFAULT_PORTS: Record<ServiceName, number> = { api: 3000, coordinator: 4000, sts: 8080, gateway: 8081, audit: 9090 };
 
 const portKey = (s: ServiceName) => `CARACAL_${s.toUpperCase()}_PORT`;
+/** How many worker processes run a service on its one listening socket. */
+export const workersKey = (s: ServiceName) => `CARACAL_${s.toUpperCase()}_WORKERS`;
+
+export const MAX_WORKERS = 64;
+const WORKERS_MESSAGE = `must be an integer from 1 to ${MAX_WORKERS}, or auto (one per core)`;
+const workers = z
+  .string()
+  .refine((v) => v === 'auto' || (/^[1-9][0-9]*$/.test(v) && Number(v) <= MAX_WORKERS), WORKERS_MESSAGE)
+  .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v)));
 
 const schema = z
   .object({
@@ -24,6 +34,11 @@ const schema = z
     CARACAL_STS_PORT: port(DEFAULT_PORTS.sts),
     CARACAL_GATEWAY_PORT: port(DEFAULT_PORTS.gateway),
     CARACAL_AUDIT_PORT: port(DEFAULT_PORTS.audit),
+    CARACAL_API_WORKERS: workers.default('1'),
+    CARACAL_COORDINATOR_WORKERS: workers.default('1'),
+    CARACAL_STS_WORKERS: workers.default('1'),
+    CARACAL_GATEWAY_WORKERS: workers.default('1'),
+    CARACAL_AUDIT_WORKERS: workers.default('1'),
     CARACAL_ISSUER_URL: z.string().url('must be an absolute URL').optional(),
     CARACAL_DB_NAME: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/, 'must match ^[a-z][a-z0-9_]{0,40}$').default('caracal'),
     CARACAL_DB_ROLE_PREFIX: z
@@ -48,9 +63,10 @@ export function parseSettings(text: string, label: string): StackSettings {
   const problems = [...parsed.problems];
   const result = schema.safeParse(parsed.values);
   if (!result.success) {
+    const at = (key: string) => `${label}${lineOf(text, key)}`;
     for (const issue of result.error.issues) {
-      if (issue.code === 'unrecognized_keys') problems.push(`${label}: unknown key(s) ${issue.keys.join(', ')}`);
-      else problems.push(`${label}: ${issue.path.join('.')}: ${issue.message}`);
+      if (issue.code === 'unrecognized_keys') problems.push(...issue.keys.map((k) => `${at(k)}: unknown key ${k}`));
+      else problems.push(`${at(String(issue.path[0]))}: ${issue.path.join('.')}: ${issue.message}`);
     }
   }
   if (problems.length > 0 || !result.success) {
@@ -62,6 +78,35 @@ export function parseSettings(text: string, label: string): StackSettings {
   const dup = all.find((p, i) => all.indexOf(p) !== i);
   if (dup !== undefined) throw new CliError(`${label} is invalid: port ${dup} is assigned twice`);
   return { ...s, ports };
+}
+
+/** `:<line>` of the line that sets `key`, or nothing when the file does not set it (a default failed). */
+function lineOf(text: string, key: string): string {
+  const i = text.split(/\r?\n/).findIndex((l) => l.trim().startsWith(`${key}=`));
+  return i < 0 ? '' : `:${i + 1}`;
+}
+
+/**
+ * Workers per service: caracal.env, overridden by the same variable in `env` (the CLI's environment at `up`);
+ * `auto` is one per core. A bad override is refused naming the variable.
+ */
+export function workerCounts(settings: StackSettings, env: NodeJS.ProcessEnv, cores: number = availableParallelism()): Record<ServiceName, number> {
+  const problems: string[] = [];
+  const counts = Object.fromEntries(
+    SERVICE_NAMES.map((name) => {
+      const key = workersKey(name);
+      let value = settings[key as keyof StackSettings] as number | 'auto';
+      const override = env[key];
+      if (override !== undefined) {
+        const r = workers.safeParse(override);
+        if (r.success) value = r.data;
+        else problems.push(`${key}=${override} (environment): ${WORKERS_MESSAGE}`);
+      }
+      return [name, value === 'auto' ? Math.min(Math.max(cores, 1), MAX_WORKERS) : value];
+    }),
+  ) as Record<ServiceName, number>;
+  if (problems.length > 0) throw new CliError(problems.join('\n'), 1, `unset it or give ${WORKERS_MESSAGE.replace('must be ', '')}`);
+  return counts;
 }
 
 export function loadSettings(path: string): StackSettings {
@@ -106,6 +151,8 @@ export function renderTemplate(t: TemplateInput): string {
     `CARACAL_DB_ROLE_PREFIX=${t.rolePrefix ?? 'caracal'}`,
     `CARACAL_REDIS_KEY_PREFIX=${t.redisKeyPrefix ?? ''}`,
     'CARACAL_LOG_LEVEL=info',
+    '# Worker processes per service (1-64, or auto = one per core); the same variable set for `caracal up` wins.',
+    ...SERVICE_NAMES.map((s) => `${workersKey(s)}=1`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,163 +1,205 @@
-// Keeps the service processes running (R-RT-1): restarts a crashed service at once, then with exponential backoff
-// while it keeps crashing; writes each service's output to its log file, records its state, and stops everything
-// gracefully on request.
-import type { ChildProcess } from 'node:child_process';
+// Keeps every service's workers running (R-RT-1): `desired` workers per service, each restarted after a crash;
+// replaces a service's workers during a roll; records the state after every change; drains everything on stop.
 import type { Logger } from '@caracal/logging';
+import type { ExitRecord, SupervisorState, WorkerState } from './state.js';
+import type { WorkerProcess } from './worker-process.js';
+import { DEFAULT_BACKOFF, WorkerSlot, type Backoff, type LaunchSpec, type SlotDeps } from './worker-slot.js';
 
-export interface ServiceSpec {
-  name: string;
-  entry: string;
-  env: Record<string, string>;
-  logFile: string;
-}
-
-export interface ServiceState {
-  pid: number | null;
-  status: 'starting' | 'running' | 'backoff' | 'stopped';
-  restarts: number;
-  startedAt: string | null;
-  lastExit: { code: number | null; signal: string | null; at: string } | null;
-}
-
-export interface SupervisorState {
-  pid: number;
-  startedAt: string;
-  services: Record<string, ServiceState>;
-}
+export { DEFAULT_BACKOFF, restartDelay, type Backoff, type LaunchSpec } from './worker-slot.js';
 
 export interface SupervisorDeps {
-  spawn: (spec: ServiceSpec) => ChildProcess;
+  spawn: (spec: LaunchSpec, instance: string) => WorkerProcess;
   writeState: (state: SupervisorState) => void;
   logger: Logger;
+  /** Version and install root of the supervisor's own code. */
+  version: string;
+  root: string;
   now?: () => number;
   pid?: number;
 }
 
-export interface Backoff {
-  /** Delay before the second consecutive restart; the first is immediate, later ones double up to `maxMs`. */
-  initialMs: number;
-  maxMs: number;
-  /** A service that stayed up this long is considered healthy again: its backoff resets. */
-  resetAfterMs: number;
+export interface ServiceInit {
+  spec: LaunchSpec;
+  desired: number;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 250, maxMs: 30_000, resetAfterMs: 30_000 };
+/** A service as a previous supervisor recorded it, with the processes to watch in place of its workers. */
+export interface AdoptedService extends ServiceInit {
+  workers: Array<{ state: WorkerState; process: WorkerProcess | undefined }>;
+  restarts: number;
+  lastExit: ExitRecord | null;
+}
+
+interface ServiceRun extends ServiceInit {
+  slots: WorkerSlot[];
+  restarts: number;
+  lastExit: ExitRecord | null;
+}
 
 export class Supervisor {
-  private readonly children = new Map<string, ChildProcess>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly failures = new Map<string, number>();
-  private readonly state: SupervisorState;
-  private stopping = false;
+  private readonly runs = new Map<string, ServiceRun>();
+  private readonly waiters = new Set<() => void>();
   private readonly now: () => number;
+  private readonly pid: number;
+  private readonly startedAt: string;
+  private seq = 0;
+  private paused = false;
+  stopping = false;
 
   constructor(
-    private readonly specs: readonly ServiceSpec[],
     private readonly deps: SupervisorDeps,
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {
     this.now = deps.now ?? Date.now;
-    this.state = {
-      pid: deps.pid ?? process.pid,
-      startedAt: new Date(this.now()).toISOString(),
-      services: Object.fromEntries(specs.map((s) => [s.name, { pid: null, status: 'starting', restarts: 0, startedAt: null, lastExit: null }])),
-    };
+    this.pid = deps.pid ?? process.pid;
+    this.startedAt = new Date(this.now()).toISOString();
   }
 
-  start(): void {
-    for (const spec of this.specs) this.launch(spec);
+  start(services: readonly ServiceInit[]): void {
+    for (const s of services) {
+      this.runs.set(s.spec.service, { ...s, slots: [], restarts: 0, lastExit: null });
+      this.addWorkers(s.spec.service, s.spec, s.desired, true);
+    }
+    this.persist();
+  }
+
+  /** Takes over a previous supervisor's workers; a dead one (no process) is launched again when not paused. */
+  adopt(services: readonly AdoptedService[]): void {
+    for (const s of services) {
+      const run: ServiceRun = { spec: s.spec, desired: s.desired, slots: [], restarts: s.restarts, lastExit: s.lastExit };
+      this.runs.set(s.spec.service, run);
+      for (const w of s.workers) {
+        const slot = this.slot(run, s.spec, true);
+        if (w.process) slot.adopt(w.process, w.state);
+        else slot.launch();
+      }
+      const missing = s.desired - run.slots.length;
+      if (missing > 0) this.addWorkers(s.spec.service, s.spec, missing, true);
+    }
+    this.persist();
+  }
+
+  /** What a service's workers run now, and how many of them. */
+  serviceSpec(name: string): ServiceInit | undefined {
+    const run = this.runs.get(name);
+    return run && { spec: run.spec, desired: run.desired };
+  }
+
+  /** Starts `count` more workers of a service from `spec`; `keep: false` for a roll's new ones. */
+  addWorkers(name: string, spec: LaunchSpec, count: number, keep: boolean): WorkerSlot[] {
+    const run = this.runs.get(name)!;
+    const slots = Array.from({ length: count }, () => this.slot(run, spec, keep));
+    for (const s of slots) s.launch();
+    return slots;
+  }
+
+  /** A roll succeeded: `fresh` become the service's workers (restarted from `spec` from now on); returns the old. */
+  promote(name: string, spec: LaunchSpec, fresh: readonly WorkerSlot[]): WorkerSlot[] {
+    const run = this.runs.get(name)!;
+    const old = run.slots.filter((s) => !fresh.includes(s));
+    for (const s of old) s.keep = false;
+    for (const s of fresh) s.keep = true;
+    run.spec = spec;
+    this.changed();
+    return old;
+  }
+
+  private slot(run: ServiceRun, spec: LaunchSpec, keep: boolean): WorkerSlot {
+    const deps: SlotDeps = {
+      spawn: this.deps.spawn,
+      instanceId: (sp) => `${sp.service}-${sp.version}-${this.pid}-${++this.seq}`,
+      logger: this.deps.logger,
+      now: this.now,
+      backoff: this.backoff,
+      changed: () => this.changed(),
+      crashed: (exit) => {
+        run.restarts += 1;
+        run.lastExit = exit;
+      },
+      gone: (slot) => {
+        run.slots = run.slots.filter((s) => s !== slot);
+        this.changed();
+      },
+    };
+    const slot = new WorkerSlot(spec, deps, keep);
+    if (this.paused) slot.pause();
+    run.slots.push(slot);
+    return slot;
+  }
+
+  /** Resolves true once `done()` holds (checked after every change), false when `timeoutMs` passes first. */
+  waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!done()) return;
+        finish(true);
+      };
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(done()), timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  /** No worker is starting or draining: every running one said ready. */
+  settled(): boolean {
+    return [...this.runs.values()].every((r) => r.slots.every((s) => s.info.status === 'ready' || (s.info.status === 'backoff' && !s.running)));
+  }
+
+  /** Stops launching and recording (a successor is about to take over); `resume` undoes it. */
+  pause(): void {
+    this.paused = true;
+    for (const s of this.allSlots()) s.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const s of this.allSlots()) s.resume();
     this.persist();
   }
 
   snapshot(): SupervisorState {
-    return structuredClone(this.state);
+    return {
+      pid: this.pid,
+      startedAt: this.startedAt,
+      version: this.deps.version,
+      root: this.deps.root,
+      services: Object.fromEntries(
+        [...this.runs.entries()].map(([name, run]) => [
+          name,
+          { version: run.spec.version, root: run.spec.root, desired: run.desired, workers: run.slots.map((s) => ({ ...s.info })), restarts: run.restarts, lastExit: run.lastExit },
+        ]),
+      ),
+    };
   }
 
-  private launch(spec: ServiceSpec): void {
-    if (this.stopping) return;
-    const st = this.state.services[spec.name]!;
-    const startedAt = this.now();
-    let child: ChildProcess;
-    try {
-      child = this.deps.spawn(spec);
-    } catch (err) {
-      this.deps.logger.error({ service: spec.name, err: { message: (err as Error).message } }, 'spawn failed');
-      this.scheduleRestart(spec, startedAt);
-      return;
-    }
-    this.children.set(spec.name, child);
-    Object.assign(st, { pid: child.pid ?? null, status: 'running', startedAt: new Date(startedAt).toISOString() });
-    this.deps.logger.info({ service: spec.name, pid: child.pid }, 'service started');
-    child.once('exit', (code, signal) => {
-      this.children.delete(spec.name);
-      st.pid = null;
-      st.lastExit = { code, signal, at: new Date(this.now()).toISOString() };
-      if (this.stopping) {
-        st.status = 'stopped';
-        this.persist();
-        return;
-      }
-      this.deps.logger.warn({ service: spec.name, code, signal }, 'service exited; restarting');
-      this.scheduleRestart(spec, startedAt);
-    });
-    child.once('error', (err) => this.deps.logger.error({ service: spec.name, err: { message: err.message } }, 'service process error'));
-  }
-
-  private scheduleRestart(spec: ServiceSpec, startedAt: number): void {
-    const st = this.state.services[spec.name]!;
-    const healthy = this.now() - startedAt >= this.backoff.resetAfterMs;
-    const n = healthy ? 0 : (this.failures.get(spec.name) ?? 0);
-    this.failures.set(spec.name, n + 1);
-    const delay = restartDelay(n, this.backoff);
-    st.status = 'backoff';
-    st.restarts += 1;
-    this.persist();
-    this.timers.set(
-      spec.name,
-      setTimeout(() => {
-        this.timers.delete(spec.name);
-        this.launch(spec);
-        this.persist();
-      }, delay),
-    );
-  }
-
-  /** SIGTERM to every service, SIGKILL to those still running after `graceMs`. */
+  /** Drains every worker: SIGTERM to each, SIGKILL to those still running after `graceMs`; nothing restarts. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    const exits = [...this.children.entries()].map(
-      ([name, child]) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const kill = setTimeout(() => {
-            this.deps.logger.warn({ service: name }, 'service ignored SIGTERM; killing');
-            child.kill('SIGKILL');
-          }, graceMs);
-          child.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          child.kill('SIGTERM');
-        }),
-    );
-    await Promise.all(exits);
-    for (const st of Object.values(this.state.services)) st.status = 'stopped';
-    this.persist();
+    await Promise.all(this.allSlots().map((s) => s.drain(graceMs)));
+    this.changed();
   }
 
-  private persist(): void {
+  private allSlots(): WorkerSlot[] {
+    return [...this.runs.values()].flatMap((r) => r.slots);
+  }
+
+  private changed(): void {
+    this.persist();
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Writes the state file; not while paused, when a successor may already own it. */
+  persist(force = false): void {
+    if (this.paused && !force) return;
     try {
-      this.deps.writeState(this.state);
+      this.deps.writeState(this.snapshot());
     } catch (err) {
       this.deps.logger.error({ err: { message: (err as Error).message } }, 'could not write supervisor state');
     }
   }
-}
-
-/** A single crash is usually transient: restart at once; only a crash loop waits, doubling up to the cap. */
-export function restartDelay(consecutiveFailures: number, backoff: Backoff): number {
-  if (consecutiveFailures === 0) return 0;
-  return Math.min(backoff.initialMs * 2 ** (consecutiveFailures - 1), backoff.maxMs);
 }

@@ -101,22 +101,22 @@ describe('managed local runtime', () => {
 
   it('restarts a killed service at once; status --ready --wait 30 comes back green', async () => {
     const before = state();
-    const pid = before.services.sts.pid as number;
+    const pid = before.services.sts.workers[0].pid as number;
     process.kill(pid, 'SIGKILL');
     // The first restart is immediate (no backoff): a new process within 2 s, not after ~11 s.
     let respawned = false;
     for (let i = 0; i < 40 && !respawned; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      const pidNow = state().services.sts.pid as number | null;
+      const pidNow = state().services.sts.workers[0]?.pid as number | null;
       respawned = pidNow !== null && pidNow !== pid;
     }
     expect(respawned).toBe(true);
     const r = await caracal(['status', '--ready', '--wait', '30', '--json'], env);
     expect(r.exitCode).toBe(0);
     const after = state();
-    expect(after.services.sts.pid).not.toBe(pid);
+    expect(after.services.sts.workers[0].pid).not.toBe(pid);
     expect(after.services.sts.restarts).toBeGreaterThanOrEqual(1);
-    expect(alive(after.services.sts.pid)).toBe(true);
+    expect(alive(after.services.sts.workers[0].pid)).toBe(true);
   });
 
   it('a second up while the stack runs is idempotent', async () => {
@@ -129,7 +129,7 @@ describe('managed local runtime', () => {
   it('when the supervisor itself dies, up stops its orphaned services and supervises afresh', async () => {
     const before = state();
     process.kill(before.pid, 'SIGKILL');
-    const orphans = SERVICES.map((s) => before.services[s].pid as number);
+    const orphans = SERVICES.map((s) => before.services[s].workers[0].pid as number);
     expect(orphans.every(alive)).toBe(true);
     const r = await caracal(['up'], env);
     expect(r.exitCode).toBe(0);
@@ -158,7 +158,7 @@ describe('managed local runtime', () => {
 
   it('down stops every process and frees every port', async () => {
     const st = state();
-    lastPids = [st.pid, ...SERVICES.map((s) => st.services[s].pid)];
+    lastPids = [st.pid, ...SERVICES.map((s) => st.services[s].workers[0].pid)];
     const r = await caracal(['down'], env);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('services: stopped; postgres: stopped; redis: stopped');

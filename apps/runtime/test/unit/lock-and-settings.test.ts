@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/home/lock.js';
 import { layout, resolveHome } from '../../src/home/paths.js';
-import { parseSettings, renderTemplate } from '../../src/home/settings.js';
+import { parseSettings, renderTemplate, workerCounts } from '../../src/home/settings.js';
 
 describe('stack lock', () => {
   let dir: string;
@@ -66,11 +66,12 @@ describe('caracal.env', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toContain('/h/caracal.env:');
-    expect(message).toMatch(/expected KEY=value/);
-    expect(message).toContain('unknown key(s) CARACAL_MODUS');
-    expect(message).toContain('CARACAL_API_PORT');
-    expect(message).toContain('CARACAL_MODE');
+    const lines = text.split('\n');
+    const at = (prefix: string) => `/h/caracal.env:${lines.findIndex((l) => l.startsWith(prefix)) + 1}:`;
+    expect(message).toContain(`${at('junk')} expected KEY=value`);
+    expect(message).toContain(`${at('CARACAL_MODUS=')} unknown key CARACAL_MODUS`);
+    expect(message).toContain(`${at('CARACAL_API_PORT=')} CARACAL_API_PORT:`);
+    expect(message).toContain(`${at('CARACAL_MODE=')} CARACAL_MODE:`);
   });
 
   it('refuses the same port for two services', () => {
@@ -79,5 +80,46 @@ describe('caracal.env', () => {
 
   it('refuses a role prefix that is not a plain identifier', () => {
     expect(() => parseSettings(good.replace('CARACAL_DB_ROLE_PREFIX=caracal', 'CARACAL_DB_ROLE_PREFIX=x"; drop'), 'f')).toThrow('CARACAL_DB_ROLE_PREFIX');
+  });
+});
+
+describe('CARACAL_<SERVICE>_WORKERS', () => {
+  const good = renderTemplate({ mode: 'stable', runtime: 'local', database: 'managed', redis: 'managed' });
+  const problems = (text: string) => {
+    try {
+      parseSettings(text, '/h/caracal.env');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+
+  it('defaults to one worker per service; the template names every key', () => {
+    for (const s of ['API', 'COORDINATOR', 'STS', 'GATEWAY', 'AUDIT']) expect(good).toContain(`CARACAL_${s}_WORKERS=1`);
+    expect(workerCounts(parseSettings(good, 'f'), {})).toEqual({ api: 1, coordinator: 1, sts: 1, gateway: 1, audit: 1 });
+    const bare = good.split('\n').filter((l) => !l.includes('_WORKERS')).join('\n');
+    expect(workerCounts(parseSettings(bare, 'f'), {})).toEqual({ api: 1, coordinator: 1, sts: 1, gateway: 1, audit: 1 });
+  });
+
+  it('takes 1 to 64 and auto (one per core, at most 64)', () => {
+    const s = parseSettings(good.replace('CARACAL_GATEWAY_WORKERS=1', 'CARACAL_GATEWAY_WORKERS=64').replace('CARACAL_STS_WORKERS=1', 'CARACAL_STS_WORKERS=auto'), 'f');
+    expect(workerCounts(s, {}, 6)).toMatchObject({ gateway: 64, sts: 6 });
+    expect(workerCounts(s, {}, 200)).toMatchObject({ sts: 64 });
+  });
+
+  it('refuses 0, 65, negatives, decimals, padding and words, each named with the file and its line', () => {
+    for (const bad of ['0', '65', '-1', '1.5', '01', ' 2x', 'all', '']) {
+      const text = good.replace('CARACAL_STS_WORKERS=1', `CARACAL_STS_WORKERS=${bad}`);
+      const line = text.split('\n').findIndex((l) => l.startsWith('CARACAL_STS_WORKERS=')) + 1;
+      expect(problems(text), bad).toContain(`/h/caracal.env:${line}: CARACAL_STS_WORKERS: must be an integer from 1 to 64, or auto (one per core)`);
+    }
+  });
+
+  it('the variable in the environment overrides caracal.env, and a bad one is named as coming from there', () => {
+    const s = parseSettings(good, 'f');
+    expect(workerCounts(s, { CARACAL_GATEWAY_WORKERS: '2', CARACAL_AUDIT_WORKERS: 'auto' }, 3)).toEqual({ api: 1, coordinator: 1, sts: 1, gateway: 2, audit: 3 });
+    expect(() => workerCounts(s, { CARACAL_GATEWAY_WORKERS: '0', CARACAL_API_WORKERS: 'many' })).toThrow(
+      /CARACAL_API_WORKERS=many \(environment\): must be an integer from 1 to 64, or auto[\s\S]*CARACAL_GATEWAY_WORKERS=0 \(environment\)/,
+    );
   });
 });

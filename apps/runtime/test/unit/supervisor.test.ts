@@ -1,137 +1,151 @@
-// The supervisor restarts a crashed service at once, then with exponential backoff while it keeps crashing, resets
-// the backoff after a healthy run, and stops everything with SIGTERM then SIGKILL.
-import { EventEmitter } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
+// The supervisor runs `desired` workers per service, restarts a crashed worker at once and then with exponential
+// backoff while it keeps crashing, resets the backoff after a healthy run, follows IPC readiness, and drains
+// everything with SIGTERM then SIGKILL.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@caracal/logging';
-import { Supervisor, type ServiceSpec, type SupervisorState } from '../../src/supervisor/supervisor.js';
-
-class FakeChild extends EventEmitter {
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
-  signals: string[] = [];
-  constructor(
-    readonly pid: number,
-    private readonly ignoreTerm = false,
-  ) {
-    super();
-  }
-  kill(signal: NodeJS.Signals = 'SIGTERM') {
-    this.signals.push(signal);
-    if (signal === 'SIGTERM' && this.ignoreTerm) return true;
-    this.die(null, signal);
-    return true;
-  }
-  die(code: number | null, signal: NodeJS.Signals | null = null) {
-    this.exitCode = code;
-    this.signalCode = signal;
-    this.emit('exit', code, signal);
-  }
-}
-
-const spec = (name: string): ServiceSpec => ({ name, entry: `/x/${name}.js`, env: {}, logFile: `/tmp/${name}.log` });
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { FakeWorker, harness, spec, type Harness } from './fake-workers.js';
 
 describe('Supervisor', () => {
   let now = 0;
-  let pid = 100;
-  let children: FakeChild[];
-  let states: SupervisorState[];
-  let ignoreTerm = false;
-  const make = (names: string[]) =>
-    new Supervisor(
-      names.map(spec),
-      {
-        logger: createLogger({ service: 'test', level: 'silent' }),
-        now: () => now,
-        pid: 1,
-        writeState: (s) => states.push(structuredClone(s)),
-        spawn: () => {
-          const c = new FakeChild(++pid, ignoreTerm);
-          children.push(c);
-          return c as unknown as ChildProcess;
-        },
-      },
-      { initialMs: 100, maxMs: 1000, resetAfterMs: 5000 },
-    );
+  let h: Harness;
+  const worker = (s: Supervisor, service = 'api', i = 0) => s.snapshot().services[service]!.workers[i]!;
 
   beforeEach(() => {
     vi.useFakeTimers();
     now = 0;
-    pid = 100;
-    children = [];
-    states = [];
-    ignoreTerm = false;
+    h = harness(() => now);
   });
   afterEach(() => vi.useRealTimers());
 
-  it('starts every service and records its pid', () => {
-    const s = make(['api', 'sts']);
-    s.start();
-    expect(children).toHaveLength(2);
-    expect(s.snapshot().services.api).toMatchObject({ pid: 101, status: 'running', restarts: 0 });
-    expect(states.at(-1)?.services.sts?.pid).toBe(102);
+  it('starts the desired workers of every service, records their pids and instance ids, and follows IPC ready', () => {
+    h.sup.start([{ spec: spec('api'), desired: 1 }, { spec: spec('gateway'), desired: 3 }]);
+    expect(h.workers).toHaveLength(4);
+    const gw = h.sup.snapshot().services.gateway!;
+    expect(gw).toMatchObject({ version: '1.0.0', root: '/r1', desired: 3, restarts: 0 });
+    expect(gw.workers.map((w) => [w.pid, w.status])).toEqual([
+      [102, 'starting'],
+      [103, 'starting'],
+      [104, 'starting'],
+    ]);
+    expect(new Set(gw.workers.map((w) => w.instance)).size).toBe(3);
+    expect(gw.workers[0]!.instance).toBe('gateway-1.0.0-1-2');
+    h.workers[1]!.ready();
+    expect(worker(h.sup, 'gateway').status).toBe('ready');
+    expect(h.states.at(-1)?.services.gateway?.workers[0]?.status).toBe('ready');
+    // A malformed message changes nothing.
+    h.workers[2]!.emit('message', 'ready');
+    expect(worker(h.sup, 'gateway', 1).status).toBe('starting');
+    expect(h.sup.settled()).toBe(false);
+    for (const w of h.workers) w.ready();
+    expect(h.sup.settled()).toBe(true);
   });
 
-  /** Kills the newest child and returns how long (fake ms) the supervisor waited before spawning the next. */
-  const crashAndTimeRestart = (s: Supervisor): number => {
-    const before = children.length;
-    children.at(-1)!.die(1);
-    expect(s.snapshot().services.api?.status).toBe('backoff');
+  /** Kills the newest worker of api and returns how long (fake ms) the supervisor waited before spawning the next. */
+  const crashAndTimeRestart = (): number => {
+    const before = h.workers.length;
+    h.workers.at(-1)!.die(1);
+    expect(worker(h.sup).status).toBe('backoff');
+    expect(worker(h.sup).pid).toBeNull();
     let waited = 0;
     vi.advanceTimersByTime(0);
-    while (children.length === before) {
+    while (h.workers.length === before) {
       vi.advanceTimersByTime(50);
       waited += 50;
     }
     return waited;
   };
 
-  it('restarts a crashed service at once, then with doubling delays capped at the maximum', () => {
-    const s = make(['api']);
-    s.start();
-    const delays = Array.from({ length: 7 }, () => crashAndTimeRestart(s));
+  it('restarts a crashed worker at once, then with doubling delays capped at the maximum', () => {
+    h.sup.start([{ spec: spec('api'), desired: 1 }]);
+    const delays = Array.from({ length: 7 }, () => crashAndTimeRestart());
     expect(delays).toEqual([0, 100, 200, 400, 800, 1000, 1000]);
-    expect(s.snapshot().services.api?.restarts).toBe(7);
-    expect(s.snapshot().services.api?.lastExit).toMatchObject({ code: 1, signal: null });
+    expect(h.sup.snapshot().services.api?.restarts).toBe(7);
+    expect(worker(h.sup).restarts).toBe(7);
+    expect(h.sup.snapshot().services.api?.lastExit).toMatchObject({ code: 1, signal: null });
   });
 
-  it('resets the backoff after a service stayed up long enough: the next crash restarts at once again', () => {
-    const s = make(['api']);
-    s.start();
-    expect([1, 2, 3, 4].map(() => crashAndTimeRestart(s))).toEqual([0, 100, 200, 400]);
+  it('resets the backoff after a worker stayed up long enough: the next crash restarts at once again', () => {
+    h.sup.start([{ spec: spec('api'), desired: 1 }]);
+    expect([1, 2, 3, 4].map(() => crashAndTimeRestart())).toEqual([0, 100, 200, 400]);
     now += 4_999; // up, but not yet for resetAfterMs: the backoff continues
-    expect(crashAndTimeRestart(s)).toBe(800);
+    expect(crashAndTimeRestart()).toBe(800);
     now += 5_000; // this run lasted resetAfterMs: healthy again
-    expect(crashAndTimeRestart(s)).toBe(0);
-    expect(crashAndTimeRestart(s)).toBe(100);
+    expect(crashAndTimeRestart()).toBe(0);
+    expect(crashAndTimeRestart()).toBe(100);
   });
 
-  it('stop sends SIGTERM, waits, and does not restart what it stopped', async () => {
-    const s = make(['api', 'sts']);
-    s.start();
-    await s.stop(1000);
-    expect(children.map((c) => c.signals)).toEqual([['SIGTERM'], ['SIGTERM']]);
+  it('each worker of a service has its own backoff; the others keep running', () => {
+    h.sup.start([{ spec: spec('gateway'), desired: 2 }]);
+    const [a, b] = h.workers;
+    a!.die(1);
+    vi.advanceTimersByTime(0);
+    h.workers.at(-1)!.die(1); // the replacement of a crashes again: a waits 100 ms
+    expect(b!.alive).toBe(true);
+    vi.advanceTimersByTime(99);
+    expect(h.workers).toHaveLength(3);
+    vi.advanceTimersByTime(1);
+    expect(h.workers).toHaveLength(4);
+    expect(h.sup.snapshot().services.gateway!.workers.map((w) => w.restarts)).toEqual([2, 0]);
+  });
+
+  it('stop sends SIGTERM to every worker, waits, and restarts nothing', async () => {
+    h.sup.start([{ spec: spec('api'), desired: 1 }, { spec: spec('sts'), desired: 2 }]);
+    await h.sup.stop(1000);
+    expect(h.workers.map((c) => c.signals)).toEqual([['SIGTERM'], ['SIGTERM'], ['SIGTERM']]);
     vi.advanceTimersByTime(60_000);
-    expect(children).toHaveLength(2);
-    expect(Object.values(s.snapshot().services).map((x) => x.status)).toEqual(['stopped', 'stopped']);
+    expect(h.workers).toHaveLength(3);
+    expect(Object.values(h.sup.snapshot().services).map((x) => x.workers.length)).toEqual([0, 0]);
   });
 
-  it('stop escalates to SIGKILL when a service ignores SIGTERM', async () => {
-    ignoreTerm = true;
-    const s = make(['api']);
-    s.start();
-    const stopping = s.stop(1000);
+  it('stop escalates to SIGKILL when a worker ignores SIGTERM', async () => {
+    h.ignoreTerm.value = true;
+    h.sup.start([{ spec: spec('api'), desired: 1 }]);
+    const stopping = h.sup.stop(1000);
+    expect(worker(h.sup).status).toBe('draining');
     await vi.advanceTimersByTimeAsync(1000);
     await stopping;
-    expect(children[0]!.signals).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(h.workers[0]!.signals).toEqual(['SIGTERM', 'SIGKILL']);
   });
 
   it('a pending restart is cancelled by stop', async () => {
-    const s = make(['api']);
-    s.start();
-    children[0]!.die(1);
-    await s.stop(1000);
+    h.sup.start([{ spec: spec('api'), desired: 1 }]);
+    h.workers[0]!.die(1);
+    await h.sup.stop(1000);
     vi.advanceTimersByTime(10_000);
-    expect(children).toHaveLength(1);
+    expect(h.workers).toHaveLength(1);
+  });
+
+  it('while paused nothing is launched or recorded; resume launches the restarts that fell due', () => {
+    h.sup.start([{ spec: spec('api'), desired: 1 }]);
+    h.sup.pause();
+    const recorded = h.states.length;
+    h.workers[0]!.die(1);
+    vi.advanceTimersByTime(10_000);
+    expect(h.workers).toHaveLength(1);
+    expect(h.states).toHaveLength(recorded);
+    h.sup.resume();
+    expect(h.workers).toHaveLength(2);
+    expect(h.states.length).toBeGreaterThan(recorded);
+  });
+
+  it('spawn failures count as crashes and are retried with backoff', () => {
+    let fail = true;
+    const s = new Supervisor({
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      now: () => now,
+      version: '1.0.0',
+      root: '/r1',
+      writeState: () => undefined,
+      spawn: (sp, instance) => {
+        if (fail) throw new Error('EAGAIN');
+        return new FakeWorker(7, sp, instance);
+      },
+    });
+    s.start([{ spec: spec('api'), desired: 1 }]);
+    expect(s.snapshot().services.api!.workers[0]).toMatchObject({ status: 'backoff', pid: null, restarts: 1 });
+    fail = false;
+    vi.advanceTimersByTime(0);
+    expect(s.snapshot().services.api!.workers[0]).toMatchObject({ status: 'starting', pid: 7 });
   });
 });

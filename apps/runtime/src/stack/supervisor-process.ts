@@ -1,0 +1,95 @@
+// Starts the detached supervisor with the services' listening sockets, and stops it (it drains every worker),
+// then anything a supervisor that died left behind.
+import { spawn, type StdioOptions } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVICE_NAMES } from '@caracal/db';
+import { pidAlive } from '../home/lock.js';
+import type { HomeLayout } from '../home/paths.js';
+import { workersKey } from '../home/settings.js';
+import { formatFds, type ServiceFds } from '../supervisor/fds.js';
+import { supervisorEntry } from '../version.js';
+import type { StackContext } from './context.js';
+import { listenServiceSockets } from './listen-sockets.js';
+import { pidRuns, readSupervisorState, runningSupervisor, SUPERVISOR_NEEDLE, supervisorSocket } from './supervisor-control.js';
+
+/** The supervisor finds the sockets on fds 3.. in service order. */
+const SUPERVISOR_FDS = Object.fromEntries(SERVICE_NAMES.map((s, i) => [s, 3 + i])) as ServiceFds;
+
+/** Binds every service's socket (a busy port is named), starts the supervisor holding them; returns its PID. */
+export async function startSupervisor(ctx: StackContext): Promise<number> {
+  mkdirSync(ctx.home.logsDir, { recursive: true, mode: 0o700 });
+  mkdirSync(ctx.home.dataDir, { recursive: true, mode: 0o700 });
+  const overrides = Object.fromEntries(SERVICE_NAMES.map(workersKey).flatMap((k) => (ctx.env[k] === undefined ? [] : [[k, ctx.env[k]!]])));
+  const env: Record<string, string> = {
+    PATH: ctx.env.PATH ?? '/usr/bin:/bin',
+    CARACAL_HOME: ctx.home.root,
+    CARACAL_INSTALL_ROOT: ctx.root,
+    CARACAL_SUPERVISOR_FDS: formatFds(SUPERVISOR_FDS),
+    ...overrides,
+  };
+  const log = openSync(join(ctx.home.logsDir, 'supervisor.log'), 'a', 0o600);
+  let pid: number | undefined;
+  try {
+    const sockets = await listenServiceSockets(ctx);
+    try {
+      const stdio: StdioOptions = ['ignore', log, log, ...SERVICE_NAMES.map((s) => sockets.fds[s])];
+      const child = spawn(process.execPath, [supervisorEntry(ctx.root)], { detached: true, stdio, env, cwd: ctx.root });
+      pid = child.pid;
+      child.unref();
+    } finally {
+      sockets.close();
+    }
+  } finally {
+    closeSync(log);
+  }
+  for (let i = 0; i < 200; i++) {
+    if (readSupervisorState(ctx.home)?.pid === pid) return pid!;
+    if (!pid || !pidAlive(pid)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the supervisor did not start (see ${join(ctx.home.logsDir, 'supervisor.log')})`);
+}
+
+async function waitGone(pid: number, needle: string, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (!pidRuns(pid, needle)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !pidRuns(pid, needle);
+}
+
+/** SIGTERM, then SIGKILL when `pid` still runs `needle` after `graceMs`. */
+async function terminate(pid: number, needle: string, graceMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  if (!(await waitGone(pid, needle, graceMs))) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/**
+ * Stops the supervisor — it drains every worker (each gets SIGTERM, finishes what it holds, and exits) — then any
+ * worker left by a supervisor that died. `graceMs` covers the supervisor's own drain grace (15 s) with a margin.
+ */
+export async function stopSupervisor(home: HomeLayout, graceMs = 25_000): Promise<{ stopped: boolean; leftovers: number }> {
+  const state = readSupervisorState(home);
+  let stopped = false;
+  if (state && pidRuns(state.pid, SUPERVISOR_NEEDLE)) {
+    await terminate(state.pid, SUPERVISOR_NEEDLE, graceMs);
+    stopped = true;
+  }
+  const left = Object.entries(state?.services ?? {}).flatMap(([name, st]) =>
+    (st.workers ?? []).flatMap((w) => (w.pid && pidRuns(w.pid, join('services', name)) ? [{ pid: w.pid, needle: join('services', name) }] : [])),
+  );
+  await Promise.all(left.map((w) => terminate(w.pid, w.needle, graceMs)));
+  if (!runningSupervisor(home)) rmSync(supervisorSocket(home), { force: true });
+  return { stopped, leftovers: left.length };
+}
