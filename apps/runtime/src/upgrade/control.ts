@@ -1,0 +1,107 @@
+// What the upgrade asks of the running supervisor, over its control socket ($CARACAL_HOME/data/supervisor.sock,
+// JSON lines, one request, one reply): its state, to roll one service to a release root, and to hand itself over
+// to a release root without closing any listening socket.
+import net from 'node:net';
+import { join } from 'node:path';
+import type { HomeLayout } from '../home/paths.js';
+
+export interface WorkerView {
+  pid: number;
+  instance?: string;
+  status: string;
+}
+
+export interface ServiceView {
+  version?: string;
+  root?: string;
+  desired?: number;
+  workers?: WorkerView[];
+}
+
+export interface SupervisorView {
+  pid: number;
+  version?: string;
+  root?: string;
+  services: Record<string, ServiceView>;
+}
+
+export type RollReply = { ok: true; unchanged?: boolean; ms?: number } | { ok: false; error: string; detail?: string };
+
+export interface UpgradeControl {
+  status: () => Promise<SupervisorView>;
+  roll: (service: string, root: string, version: string, readyTimeoutMs: number) => Promise<RollReply>;
+  handover: (root: string, version: string) => Promise<{ pid: number }>;
+}
+
+export class ControlError extends Error {}
+
+export type ControlRequest = { op: 'status' } | { op: 'roll'; service: string; root: string; version: string; readyTimeoutMs: number } | { op: 'handover'; root: string; version: string };
+export type SupervisorRequest = (home: HomeLayout, req: ControlRequest, timeoutMs: number) => Promise<Record<string, unknown>>;
+
+export const controlSocket = (home: HomeLayout) => join(home.dataDir, 'supervisor.sock');
+
+/** Beyond the readiness deadline, a roll waits for the old workers to drain (their grace) before it replies. */
+const ROLL_DRAIN_MARGIN_MS = 60_000;
+const HANDOVER_TIMEOUT_MS = 30_000;
+const STATUS_TIMEOUT_MS = 5_000;
+
+export function upgradeControl(home: HomeLayout, request: SupervisorRequest = supervisorRequest): UpgradeControl {
+  const ask = (req: ControlRequest, timeoutMs: number) => request(home, req, timeoutMs);
+  return {
+    status: async () => {
+      const r = await ask({ op: 'status' }, STATUS_TIMEOUT_MS);
+      if (r.ok !== true || typeof r.state !== 'object' || r.state === null) throw new ControlError(`the supervisor did not report its state: ${describe(r)}`);
+      const state = r.state as SupervisorView;
+      return { ...state, services: state.services ?? {} };
+    },
+    roll: async (service, root, version, readyTimeoutMs) => {
+      const r = await ask({ op: 'roll', service, root, version, readyTimeoutMs }, readyTimeoutMs + ROLL_DRAIN_MARGIN_MS);
+      if (r.ok === true) return { ok: true, ...(r.unchanged === true ? { unchanged: true } : {}), ...(typeof r.ms === 'number' ? { ms: r.ms } : {}) };
+      return { ok: false, error: typeof r.error === 'string' ? r.error : 'failed', ...(typeof r.detail === 'string' ? { detail: r.detail } : {}) };
+    },
+    handover: async (root, version) => {
+      const r = await ask({ op: 'handover', root, version }, HANDOVER_TIMEOUT_MS);
+      if (r.ok !== true || typeof r.pid !== 'number') throw new ControlError(`the supervisor did not hand over to ${root}: ${describe(r)}`);
+      return { pid: r.pid };
+    },
+  };
+}
+
+function describe(reply: Record<string, unknown>): string {
+  return [reply.error, reply.detail].filter((x) => typeof x === 'string').join(': ') || 'no reason given';
+}
+
+/** One request, one reply line, over the supervisor's control socket. */
+export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeoutMs: number): Promise<Record<string, unknown>> {
+  const path = controlSocket(home);
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(path);
+    let buf = '';
+    const fail = (e: Error) => {
+      socket.destroy();
+      reject(e);
+    };
+    socket.setTimeout(timeoutMs, () => fail(new ControlError(`no reply from the supervisor within ${Math.round(timeoutMs / 1000)} s (${req.op})`)));
+    socket.on('connect', () => socket.write(`${JSON.stringify(req)}\n`));
+    socket.on('data', (d) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl === -1) return;
+      socket.end();
+      try {
+        const reply = JSON.parse(buf.slice(0, nl)) as unknown;
+        if (typeof reply !== 'object' || reply === null) throw new Error('not an object');
+        resolve(reply as Record<string, unknown>);
+      } catch {
+        reject(new ControlError(`the supervisor sent an unreadable reply to ${req.op}`));
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `${path} does not accept connections (${e.code}): the running supervisor has no control socket` : `${path}: ${e.message}`;
+      fail(new ControlError(why));
+    });
+    socket.on('end', () => {
+      if (!buf.includes('\n')) fail(new ControlError(`the supervisor closed ${path} without replying to ${req.op}`));
+    });
+  });
+}
