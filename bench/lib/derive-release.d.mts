@@ -8,7 +8,7 @@ export interface DeriveOptions {
   key: { privateFile: string; publicFile: string };
   migrations?: Array<{ file: string; sql: string }>;
   patch?: (tree: string) => void;
-  migrationManifest?: (manifest: Record<string, string>) => Record<string, string>;
+  migrationManifest?: (manifest: Record<string, string>, dir: string) => Record<string, string>;
   platform?: unknown;
 }
 export declare function deriveRelease(o: DeriveOptions): Promise<string>;

@@ -36,7 +36,8 @@ export function patchFile(tree, file, find, replace) {
  * @param {{privateFile: string, publicFile: string}} o.key
  * @param {Array<{file: string, sql: string}>} [o.migrations]  added to infra/postgres/migrations
  * @param {(tree: string) => void} [o.patch]                   edits the unpacked tree before repacking
- * @param {(manifest: Record<string, string>) => Record<string, string>} [o.migrationManifest]  rewrites it last
+ * @param {(manifest: Record<string, string>, dir: string) => Record<string, string>} [o.migrationManifest]  rewrites it
+ *   last (`dir` is the tree's migrations directory)
  * @param {unknown} [o.platform]     replaces manifest.json's platform (undefined keeps it, null removes it)
  */
 export async function deriveRelease(o) {
@@ -55,7 +56,7 @@ export async function deriveRelease(o) {
       manifest[m.file] ??= sha256(m.sql);
     }
     o.patch?.(tree);
-    if (o.migrationManifest) manifest = o.migrationManifest(manifest);
+    if (o.migrationManifest) manifest = o.migrationManifest(manifest, migrations);
     const sorted = Object.fromEntries(Object.entries(manifest).sort(([a], [b]) => a.localeCompare(b)));
     writeFileSync(join(migrations, 'manifest.json'), `${JSON.stringify(sorted, null, 2)}\n`);
 

@@ -69,11 +69,13 @@ export interface UnfinishedRun {
   lastOutcome: Outcome;
 }
 
-/** The latest run, when it started changing things (it staged) and never reached `done`. */
+/**
+ * The latest run, unless it reached `done` or ended with the whole stack known to be on the version it started
+ * from (a `failed` line with `stackOn` = `from`: refused, or rolled back).
+ */
 export function unfinishedRun(lines: readonly JournalLine[]): UnfinishedRun | undefined {
   const last = lines[lines.length - 1];
   if (!last) return undefined;
-  const run = lines.filter((l) => l.run === last.run);
-  if (run.some((l) => l.step === 'done') || !run.some((l) => l.step === 'staged')) return undefined;
+  if (last.step === 'done' || (last.step === 'failed' && last.stackOn === last.from)) return undefined;
   return { run: last.run, version: last.version, from: last.from, ...(typeof last.source === 'string' ? { source: last.source } : {}), lastStep: last.step, lastOutcome: last.outcome };
 }

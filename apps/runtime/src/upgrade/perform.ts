@@ -129,10 +129,9 @@ async function steps(from: Side, to: Side, deps: PerformDeps, result: PerformRes
     Object.assign(entry(service), { outcome: 'failed', error: failure });
     // The supervisor stopped the new workers and kept the old ones serving.
     journal.write(`rolledBack:${service}`, 'ok', { error: failure, ms: now() - started });
-    const stuck = await rollBack(from, to, deps, result);
+    const { back, stuck } = await rollBack(from, to, deps, result);
     if (stuck.length > 0) throw fail(`${failure}; rolling back failed for ${stuck.join(', ')}: ${await describeStack(control, from, to)}`, RERUN);
-    const back = result.services.filter((s) => s.outcome === 'rolledBack').map((s) => s.service);
-    throw fail(`${failure}; rolled back ${[...back, 'the supervisor'].join(', ')}: every service runs ${from.version}`, `see \`caracal logs ${service}\``, from.version);
+    throw fail(`${failure}; ${back.length > 0 ? `rolled back ${back.join(', ')}` : 'nothing needed rolling back'}: every service runs ${from.version}`, `see \`caracal logs ${service}\``, from.version);
   }
 
   const after = await control.status();
@@ -155,9 +154,10 @@ async function steps(from: Side, to: Side, deps: PerformDeps, result: PerformRes
 }
 
 /** Every service on the new root goes back to the old one (last rolled first), then the supervisor does. */
-async function rollBack(from: Side, to: Side, deps: PerformDeps, result: PerformResult): Promise<string[]> {
+async function rollBack(from: Side, to: Side, deps: PerformDeps, result: PerformResult): Promise<{ back: string[]; stuck: string[] }> {
   const { control, journal } = deps;
   const state = await control.status().catch(() => undefined);
+  const back: string[] = [];
   const stuck: string[] = [];
   for (const service of [...ROLL_ORDER].reverse()) {
     if (state && !isOn(state.services[service], to)) continue;
@@ -165,7 +165,10 @@ async function rollBack(from: Side, to: Side, deps: PerformDeps, result: Perform
       const r = await deps.out.step(`roll ${service} back to ${from.version}`, () => control.roll(service, from.root, from.version, deps.readyTimeoutMs));
       journal.write(`rolledBack:${service}`, r.ok ? 'ok' : 'failed', r.ok ? { root: from.root } : { error: r.error, detail: r.detail });
       if (!r.ok) stuck.push(service);
-      else if (!r.unchanged) result.services.find((s) => s.service === service)!.outcome = 'rolledBack';
+      else if (!r.unchanged) {
+        result.services.find((s) => s.service === service)!.outcome = 'rolledBack';
+        back.push(service);
+      }
     } catch (e) {
       journal.write(`rolledBack:${service}`, 'failed', { error: (e as Error).message });
       stuck.push(service);
@@ -175,12 +178,13 @@ async function rollBack(from: Side, to: Side, deps: PerformDeps, result: Perform
     try {
       const { pid } = await deps.out.step(`hand the supervisor back to ${from.version}`, () => control.handover(from.root, from.version));
       journal.write('rolledBack:supervisor', 'ok', { pid, root: from.root });
+      back.push('the supervisor');
     } catch (e) {
       journal.write('rolledBack:supervisor', 'failed', { error: (e as Error).message });
       stuck.push('the supervisor');
     }
   }
-  return stuck;
+  return { back, stuck };
 }
 
 /** "audit, coordinator on 0.2.0; api, sts, gateway on 0.1.0; supervisor on 0.2.0", from the supervisor's state. */

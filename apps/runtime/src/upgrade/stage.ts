@@ -39,7 +39,7 @@ function readMarker(root: string): Marker | undefined {
 /** The staged tree for `release`, if one from the same archive is there; throws if another one is. */
 export function existingStage(home: string, release: Release): Staged | undefined {
   const root = stagedRoot(home, release.version);
-  if (!lstatSync(root, { throwIfNoEntry: false })) return undefined;
+  if (!lstatSync(versionsDir(home), { throwIfNoEntry: false })?.isDirectory() || !lstatSync(root, { throwIfNoEntry: false })) return undefined;
   const marker = readMarker(root);
   if (marker?.version === release.version && marker.archiveSha256 === release.archiveSha256) return { root, reused: true };
   throw new CliError(`${root} already holds a caracal ${release.version} that was not staged from this archive (${archiveFile(release.version)}, sha256 ${release.archiveSha256.slice(0, 12)}…); nothing was changed`, 1, `if no service runs from it (caracal status), remove ${root} and run the upgrade again`);

@@ -158,12 +158,20 @@ export async function readTarGz(file: string, visit: (entry: TarEntry) => EntryS
       cb(null, chunk);
     },
   });
+  // pipeline() reports a failing last stage as an abort; keep what the visitor threw.
+  let inner: unknown;
   try {
     await pipeline(createReadStream(file), tap, createGunzip(), async (source: AsyncIterable<Buffer>) => {
-      for await (const chunk of source) parser.push(chunk);
+      try {
+        for await (const chunk of source) parser.push(chunk);
+      } catch (e) {
+        inner = e;
+        throw e;
+      }
     });
     parser.finish();
-  } catch (e) {
+  } catch (caught) {
+    const e = inner ?? caught;
     if (e instanceof ArchiveError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_STREAM_PREMATURE_CLOSE') throw new ArchiveError(`not a readable gzip stream (${code}; truncated or corrupt?)`);
