@@ -3,6 +3,7 @@
 // to a release root without closing any listening socket.
 import net from 'node:net';
 import { join } from 'node:path';
+import type { SERVICE_NAMES } from '@caracal/db';
 import type { HomeLayout } from '../home/paths.js';
 
 export interface WorkerView {
@@ -29,14 +30,18 @@ export type RollReply = { ok: true; unchanged?: boolean; ms?: number } | { ok: f
 
 export interface UpgradeControl {
   status: () => Promise<SupervisorView>;
-  roll: (service: string, root: string, version: string, readyTimeoutMs: number) => Promise<RollReply>;
+  roll: (service: (typeof SERVICE_NAMES)[number], root: string, version: string, readyTimeoutMs: number) => Promise<RollReply>;
   handover: (root: string, version: string) => Promise<{ pid: number }>;
 }
 
 export class ControlError extends Error {}
 
-export type ControlRequest = { op: 'status' } | { op: 'roll'; service: string; root: string; version: string; readyTimeoutMs: number } | { op: 'handover'; root: string; version: string };
-export type SupervisorRequest = (home: HomeLayout, req: ControlRequest, timeoutMs: number) => Promise<Record<string, unknown>>;
+export type ControlRequest =
+  | { type: 'status' }
+  | { type: 'roll'; service: (typeof SERVICE_NAMES)[number]; root: string; version: string; readyTimeoutMs: number }
+  | { type: 'handover'; root: string; version: string };
+/** The control client's request function: `supervisorRequest(home, req, timeoutMs)`, resolving with the reply line. */
+export type SupervisorRequest = (home: HomeLayout, req: ControlRequest, timeoutMs: number) => Promise<unknown>;
 
 export const controlSocket = (home: HomeLayout) => join(home.dataDir, 'supervisor.sock');
 
@@ -46,21 +51,25 @@ const HANDOVER_TIMEOUT_MS = 30_000;
 const STATUS_TIMEOUT_MS = 5_000;
 
 export function upgradeControl(home: HomeLayout, request: SupervisorRequest = supervisorRequest): UpgradeControl {
-  const ask = (req: ControlRequest, timeoutMs: number) => request(home, req, timeoutMs);
+  const ask = async (req: ControlRequest, timeoutMs: number): Promise<Record<string, unknown>> => {
+    const reply = await request(home, req, timeoutMs);
+    if (typeof reply !== 'object' || reply === null) throw new ControlError(`the supervisor sent an unreadable reply to ${req.type}`);
+    return reply as Record<string, unknown>;
+  };
   return {
     status: async () => {
-      const r = await ask({ op: 'status' }, STATUS_TIMEOUT_MS);
+      const r = await ask({ type: 'status' }, STATUS_TIMEOUT_MS);
       if (r.ok !== true || typeof r.state !== 'object' || r.state === null) throw new ControlError(`the supervisor did not report its state: ${describe(r)}`);
       const state = r.state as SupervisorView;
       return { ...state, services: state.services ?? {} };
     },
     roll: async (service, root, version, readyTimeoutMs) => {
-      const r = await ask({ op: 'roll', service, root, version, readyTimeoutMs }, readyTimeoutMs + ROLL_DRAIN_MARGIN_MS);
+      const r = await ask({ type: 'roll', service, root, version, readyTimeoutMs }, readyTimeoutMs + ROLL_DRAIN_MARGIN_MS);
       if (r.ok === true) return { ok: true, ...(r.unchanged === true ? { unchanged: true } : {}), ...(typeof r.ms === 'number' ? { ms: r.ms } : {}) };
       return { ok: false, error: typeof r.error === 'string' ? r.error : 'failed', ...(typeof r.detail === 'string' ? { detail: r.detail } : {}) };
     },
     handover: async (root, version) => {
-      const r = await ask({ op: 'handover', root, version }, HANDOVER_TIMEOUT_MS);
+      const r = await ask({ type: 'handover', root, version }, HANDOVER_TIMEOUT_MS);
       if (r.ok !== true || typeof r.pid !== 'number') throw new ControlError(`the supervisor did not hand over to ${root}: ${describe(r)}`);
       return { pid: r.pid };
     },
@@ -72,7 +81,7 @@ function describe(reply: Record<string, unknown>): string {
 }
 
 /** One request, one reply line, over the supervisor's control socket. */
-export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeoutMs: number): Promise<Record<string, unknown>> {
+export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeoutMs: number): Promise<unknown> {
   const path = controlSocket(home);
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(path);
@@ -81,7 +90,7 @@ export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeout
       socket.destroy();
       reject(e);
     };
-    socket.setTimeout(timeoutMs, () => fail(new ControlError(`no reply from the supervisor within ${Math.round(timeoutMs / 1000)} s (${req.op})`)));
+    socket.setTimeout(timeoutMs, () => fail(new ControlError(`no reply from the supervisor within ${timeoutMs} ms (${req.type})`)));
     socket.on('connect', () => socket.write(`${JSON.stringify(req)}\n`));
     socket.on('data', (d) => {
       buf += d.toString('utf8');
@@ -89,11 +98,9 @@ export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeout
       if (nl === -1) return;
       socket.end();
       try {
-        const reply = JSON.parse(buf.slice(0, nl)) as unknown;
-        if (typeof reply !== 'object' || reply === null) throw new Error('not an object');
-        resolve(reply as Record<string, unknown>);
+        resolve(JSON.parse(buf.slice(0, nl)) as unknown);
       } catch {
-        reject(new ControlError(`the supervisor sent an unreadable reply to ${req.op}`));
+        reject(new ControlError(`the supervisor sent an unreadable reply to ${req.type}`));
       }
     });
     socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -101,7 +108,7 @@ export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeout
       fail(new ControlError(why));
     });
     socket.on('end', () => {
-      if (!buf.includes('\n')) fail(new ControlError(`the supervisor closed ${path} without replying to ${req.op}`));
+      if (!buf.includes('\n')) fail(new ControlError(`the supervisor closed ${path} without replying to ${req.type}`));
     });
   });
 }

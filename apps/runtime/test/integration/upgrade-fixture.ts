@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { Pool } from 'undici';
 import { deriveRelease, patchFile, type DeriveOptions } from '../../../../bench/lib/derive-release.mjs';
 import { freePort } from '../../../../test-support/deps.js';
 import { buildRelease, throwawayKey, type KeyPair } from './release-fixture.js';
@@ -136,4 +137,51 @@ export class ManagedStack {
     if (!existsSync(file)) return [];
     return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   }
+}
+
+export interface TrafficReport {
+  sent: number;
+  statuses: Record<string, number>;
+  /** Requests that got no HTTP answer (reset, refused, closed early), with the first few reasons. */
+  connectionErrors: number;
+  firstErrors: string[];
+}
+
+export interface Request {
+  origin: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** `connections` loops, each on kept-alive connections, sending `next()` until stopped; every answer is counted. */
+export function keepAliveTraffic(next: () => Request, connections = 4): { stop: () => Promise<TrafficReport> } {
+  const pools = new Map<string, Pool>();
+  const pool = (origin: string) => pools.get(origin) ?? pools.set(origin, new Pool(origin, { connections, keepAliveTimeout: 60_000 })).get(origin)!;
+  const report: TrafficReport = { sent: 0, statuses: {}, connectionErrors: 0, firstErrors: [] };
+  let running = true;
+  const loop = async () => {
+    while (running) {
+      const req = next();
+      report.sent += 1;
+      try {
+        const res = await pool(req.origin).request({ method: req.method ?? 'GET', path: req.path, headers: req.headers, body: req.body });
+        await res.body.text();
+        report.statuses[res.statusCode] = (report.statuses[res.statusCode] ?? 0) + 1;
+      } catch (e) {
+        report.connectionErrors += 1;
+        if (report.firstErrors.length < 5) report.firstErrors.push(`${req.method ?? 'GET'} ${req.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: connections }, loop);
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      return report;
+    },
+  };
 }

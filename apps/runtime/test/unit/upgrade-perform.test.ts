@@ -149,7 +149,7 @@ describe('performUpgrade', () => {
     const h = harness(sup);
     // coordinator cannot go back either.
     const roll = sup.roll;
-    sup.roll = async (service, root, version, t) => (service === 'coordinator' && root === A.root ? { ok: false, error: 'not_ready' } : roll(service, root, version, t));
+    sup.roll = async (service: string, root: string): Promise<RollReply> => (service === 'coordinator' && root === A.root ? { ok: false, error: 'not_ready' } : roll(service, root));
     const err = await performUpgrade(A, B, h.deps).catch((e) => e);
     expect(err.message).toContain('rolling back failed for coordinator: audit, api, sts, gateway on 0.1.0; coordinator on 0.2.0; the supervisor on 0.1.0');
     expect(unfinishedRun(readJournal(log))).toMatchObject({ version: '0.2.0', source: '/releases/0.2.0' });
