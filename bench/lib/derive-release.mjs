@@ -29,6 +29,19 @@ export function patchFile(tree, file, find, replace) {
 }
 
 /**
+ * The expand migration a derived release adds: a nullable column on a table every version reads and the api writes,
+ * numbered after the migrations of the release it is derived from.
+ */
+export function labelMigration(number) {
+  return { file: `${String(number).padStart(4, '0')}_add_zone_label.up.sql`, sql: '-- Zones get an optional label (expand: nullable, no table rewrite).\nALTER TABLE zones ADD COLUMN label text;\n' };
+}
+
+/** A release whose services use that column: their readiness reads it, so they are never ready without it. */
+export function readsLabel(tree) {
+  patchFile(tree, 'packages/service-kit/dist/standard-checks.js', "pool.query('SELECT 1')", "pool.query('SELECT label FROM zones LIMIT 0')");
+}
+
+/**
  * @param {object} o
  * @param {string} o.from            directory of the built release
  * @param {string} o.outParent       the new release is written to <outParent>/<version>

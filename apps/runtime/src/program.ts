@@ -12,7 +12,8 @@ import { registerZoneCommands } from './commands/admin/zone.js';
 import { printDoctor, runDoctor } from './commands/doctor.js';
 import { printDown, runDown } from './commands/down.js';
 import { printInit, runInit } from './commands/init.js';
-import { nonNegativeInt, parsePort, positiveInt, type Io } from './commands/io.js';
+import { nonNegativeInt, parsePort, type Io } from './commands/io.js';
+import { intIn } from './admin/flags.js';
 import { LOG_SOURCES, runLogs } from './commands/logs.js';
 import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runValidate } from './commands/migrate.js';
 import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
@@ -128,7 +129,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .description('move the running stack to a verified release without a maintenance window: stage, expand migrations, roll services one at a time behind readiness (rolled back if one fails), contract migrations; journaled to upgrade.log')
     .option('--from <release>', 'release directory, or its caracal-<version>.tar.gz (default: the release of an unfinished upgrade)')
     .option('--key <file>', 'release public key (PEM, P-256); default the pinned installers/caracal-release.pub')
-    .option('--ready-timeout <seconds>', 'readiness deadline of each service\'s new workers (default 60)', positiveInt('--ready-timeout'))
+    .option('--ready-timeout <seconds>', 'readiness deadline of each service\'s new workers, 1-600 (default 60)', intIn('--ready-timeout', 1, 600))
     .option('-y, --yes', 'upgrade without a confirmation prompt (required off a terminal)')
     .option('--dry-run', 'print the plan (versions, migrations by phase, services) and change nothing')
     .option('--json', 'print the report as JSON')

@@ -22,10 +22,3 @@ export function nonNegativeInt(flag: string) {
     return Number(v);
   };
 }
-
-export function positiveInt(flag: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
-    return Number(v);
-  };
-}

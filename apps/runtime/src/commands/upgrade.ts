@@ -148,19 +148,23 @@ async function upgradeLocked(
   if (opts.dryRun) return report('planned', { plan });
   if (!opts.yes) await confirm(`Upgrade the running stack from ${runtime.version} to ${to}?`);
 
+  // The old version's root: as an interrupted run recorded it, or as an earlier upgrade recorded it in runtime.json,
+  // or where the supervisor says it started it, or this CLI's own.
+  const from: Side = {
+    version: runtime.version,
+    root: pending?.fromRoot ?? runtime.root ?? (stack?.version === runtime.version ? stack.root : undefined) ?? installRoot(io.env),
+  };
   const journal = new Journal(ctx.home.upgradeLog, pending?.run ?? newRunId(), { version: to, from: runtime.version, source: resolve(opts.from) }, io.out.warn);
-  journal.write('verified', 'ok', { archiveSha256: release.archiveSha256 });
+  journal.write('verified', 'ok', { archiveSha256: release.archiveSha256, fromRoot: from.root });
   let root: string;
   try {
     const staged = await io.out.step(`stage ${to}`, () => stageRelease(ctx.home.root, release));
     journal.write('staged', staged.reused ? 'reused' : 'ok', { root: staged.root });
     root = staged.root;
   } catch (e) {
-    journal.write('failed', 'failed', { error: (e as Error).message, stackOn: runtime.version });
+    journal.write('failed', 'failed', { error: (e as Error).message, ...(pending ? {} : { stackOn: runtime.version }) });
     throw e;
   }
-  // The old version's root: recorded by an earlier upgrade, else where the supervisor started it, else this CLI's.
-  const from: Side = { version: runtime.version, root: runtime.root ?? (stack?.version === runtime.version ? stack.root : undefined) ?? installRoot(io.env) };
   try {
     const result = await performUpgrade(from, { version: to, root }, {
       control: upgradeControl(ctx.home),
@@ -171,6 +175,7 @@ async function upgradeLocked(
       interrupted,
       out: io.out,
       readyTimeoutMs: (opts.readyTimeout ?? DEFAULT_READY_TIMEOUT_S) * 1000,
+      resumed: pending !== undefined,
     });
     return report('upgraded', { root, plan, migrations: { expand: result.expand, contract: result.contract }, services: result.services });
   } catch (e) {

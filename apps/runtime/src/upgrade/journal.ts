@@ -65,6 +65,8 @@ export interface UnfinishedRun {
   version: string;
   from: string;
   source?: string;
+  /** Install root of the version the run started from (journaled with `verified`). */
+  fromRoot?: string;
   lastStep: string;
   lastOutcome: Outcome;
 }
@@ -77,5 +79,14 @@ export function unfinishedRun(lines: readonly JournalLine[]): UnfinishedRun | un
   const last = lines[lines.length - 1];
   if (!last) return undefined;
   if (last.step === 'done' || (last.step === 'failed' && last.stackOn === last.from)) return undefined;
-  return { run: last.run, version: last.version, from: last.from, ...(typeof last.source === 'string' ? { source: last.source } : {}), lastStep: last.step, lastOutcome: last.outcome };
+  const fromRoot = lines.find((l) => l.run === last.run && typeof l.fromRoot === 'string')?.fromRoot as string | undefined;
+  return {
+    run: last.run,
+    version: last.version,
+    from: last.from,
+    ...(typeof last.source === 'string' ? { source: last.source } : {}),
+    ...(fromRoot ? { fromRoot } : {}),
+    lastStep: last.step,
+    lastOutcome: last.outcome,
+  };
 }

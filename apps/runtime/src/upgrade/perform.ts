@@ -26,6 +26,8 @@ export interface PerformDeps {
   interrupted: () => boolean;
   out: Pick<Output, 'info' | 'step'>;
   readyTimeoutMs: number;
+  /** Completing an interrupted run: services may already run the new version. */
+  resumed?: boolean;
   now?: () => number;
 }
 
@@ -91,6 +93,7 @@ async function steps(from: Side, to: Side, deps: PerformDeps, result: PerformRes
   } catch (e) {
     const message = (e as Error).message;
     journal.write('migrated', 'failed', { error: message, ms: now() - started });
+    if (deps.resumed) throw fail(`${message}; ${await describeStack(control, from, to)}`, RERUN);
     throw fail(`${message}; every service still runs ${from.version}, nothing else was changed`, 'fix the migration in a new release', from.version);
   }
   await checkpoint('migrated');

@@ -6,19 +6,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Pool } from 'undici';
-import { deriveRelease, patchFile, type DeriveOptions } from '../../../../bench/lib/derive-release.mjs';
+import { deriveRelease, labelMigration, readsLabel, type DeriveOptions } from '../../../../bench/lib/derive-release.mjs';
 import { freePort } from '../../../../test-support/deps.js';
 import { buildRelease, throwawayKey, type KeyPair } from './release-fixture.js';
 
 export const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'];
 
-/** B's expand migration: a nullable column on a table every version reads and the api writes. */
-export const LABEL_MIGRATION = { file: '0013_add_zone_label.up.sql', sql: '-- Zones get an optional label (expand: nullable, no default rewrite).\nALTER TABLE zones ADD COLUMN label text;\n' };
-
-/** B's services use it: their readiness reads the new column, so they are never ready on a schema without it. */
-export function readsLabel(tree: string): void {
-  patchFile(tree, 'packages/service-kit/dist/standard-checks.js', "pool.query('SELECT 1')", "pool.query('SELECT label FROM zones LIMIT 0')");
-}
+/** B's expand migration (after A's twelve), which B's services use: their readiness reads the new column. */
+export const LABEL_MIGRATION = labelMigration(13);
+export { readsLabel };
 
 /** C's sts loads and then waits forever: it never listens and never reports ready, and it does not exit. */
 export function stsNeverReady(tree: string): void {

@@ -214,3 +214,20 @@ describe('performUpgrade', () => {
     expect(statSync(log).mode & 0o777).toBe(0o600);
   });
 });
+
+describe('unfinishedRun', () => {
+  const line = (run: string, step: string, outcome: string, extra: Record<string, unknown> = {}) => JSON.stringify({ at: '2026-01-01T00:00:00.000Z', run, step, outcome, version: '0.2.0', from: '0.1.0', source: '/r/0.2.0', ...extra });
+
+  it('is the latest run unless it is done or ended with the stack back on the version it came from', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(log, [line('r1', 'verified', 'ok', { fromRoot: '/opt/a' }), line('r1', 'staged', 'ok'), line('r1', 'rolled:audit', 'ok'), line('r1', 'failed', 'interrupted')].join('\n'));
+    expect(unfinishedRun(readJournal(log))).toEqual({ run: 'r1', version: '0.2.0', from: '0.1.0', source: '/r/0.2.0', fromRoot: '/opt/a', lastStep: 'failed', lastOutcome: 'interrupted' });
+    writeFileSync(log, [line('r1', 'verified', 'ok'), line('r1', 'failed', 'failed', { stackOn: '0.1.0' })].join('\n'));
+    expect(unfinishedRun(readJournal(log))).toBeUndefined();
+    writeFileSync(log, [line('r1', 'rolled:api', 'ok'), line('r1', 'done', 'ok')].join('\n'));
+    expect(unfinishedRun(readJournal(log))).toBeUndefined();
+    // A killed writer can leave a torn last line: it is not a step.
+    writeFileSync(log, `${line('r2', 'staged', 'ok')}\n{"at":"2026-01-01T00:00:01.000Z","run":"r2","st`);
+    expect(unfinishedRun(readJournal(log))).toMatchObject({ run: 'r2', lastStep: 'staged' });
+  });
+});
