@@ -1,10 +1,9 @@
 // What the upgrade asks of the running supervisor, over its control socket ($CARACAL_HOME/data/supervisor.sock,
 // JSON lines, one request, one reply): its state, to roll one service to a release root, and to hand itself over
 // to a release root without closing any listening socket.
-import net from 'node:net';
-import { join } from 'node:path';
 import type { SERVICE_NAMES } from '@caracal/db';
 import type { HomeLayout } from '../home/paths.js';
+import { supervisorRequest } from './control-client.js';
 
 export interface WorkerView {
   pid: number;
@@ -43,8 +42,6 @@ export type ControlRequest =
 /** The control client's request function: `supervisorRequest(home, req, timeoutMs)`, resolving with the reply line. */
 export type SupervisorRequest = (home: HomeLayout, req: ControlRequest, timeoutMs: number) => Promise<unknown>;
 
-export const controlSocket = (home: HomeLayout) => join(home.dataDir, 'supervisor.sock');
-
 /** Beyond the readiness deadline, a roll waits for the old workers to drain (their grace) before it replies. */
 const ROLL_DRAIN_MARGIN_MS = 60_000;
 const HANDOVER_TIMEOUT_MS = 30_000;
@@ -78,37 +75,4 @@ export function upgradeControl(home: HomeLayout, request: SupervisorRequest = su
 
 function describe(reply: Record<string, unknown>): string {
   return [reply.error, reply.detail].filter((x) => typeof x === 'string').join(': ') || 'no reason given';
-}
-
-/** One request, one reply line, over the supervisor's control socket. */
-export function supervisorRequest(home: HomeLayout, req: ControlRequest, timeoutMs: number): Promise<unknown> {
-  const path = controlSocket(home);
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection(path);
-    let buf = '';
-    const fail = (e: Error) => {
-      socket.destroy();
-      reject(e);
-    };
-    socket.setTimeout(timeoutMs, () => fail(new ControlError(`no reply from the supervisor within ${timeoutMs} ms (${req.type})`)));
-    socket.on('connect', () => socket.write(`${JSON.stringify(req)}\n`));
-    socket.on('data', (d) => {
-      buf += d.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl === -1) return;
-      socket.end();
-      try {
-        resolve(JSON.parse(buf.slice(0, nl)) as unknown);
-      } catch {
-        reject(new ControlError(`the supervisor sent an unreadable reply to ${req.type}`));
-      }
-    });
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `${path} does not accept connections (${e.code}): the running supervisor has no control socket` : `${path}: ${e.message}`;
-      fail(new ControlError(why));
-    });
-    socket.on('end', () => {
-      if (!buf.includes('\n')) fail(new ControlError(`the supervisor closed ${path} without replying to ${req.type}`));
-    });
-  });
 }

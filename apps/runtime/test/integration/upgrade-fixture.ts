@@ -137,7 +137,9 @@ export class ManagedStack {
 
 export interface TrafficReport {
   sent: number;
+  /** Answers by status; `unexpected` lists the non-2xx ones as `<status> <method> <path>`. */
   statuses: Record<string, number>;
+  unexpected: Record<string, number>;
   /** Requests that got no HTTP answer (reset, refused, closed early), with the first few reasons. */
   connectionErrors: number;
   firstErrors: string[];
@@ -151,11 +153,14 @@ export interface Request {
   body?: string;
 }
 
-/** `connections` loops, each on kept-alive connections, sending `next()` until stopped; every answer is counted. */
-export function keepAliveTraffic(next: () => Request, connections = 4): { stop: () => Promise<TrafficReport> } {
+/**
+ * `connections` loops, each on kept-alive connections, sending `next()` until stopped (pausing `pauseMs` between
+ * requests, so the rate stays under the services' rate limits); every answer is counted.
+ */
+export function keepAliveTraffic(next: () => Request, connections = 4, pauseMs = 10): { stop: () => Promise<TrafficReport> } {
   const pools = new Map<string, Pool>();
   const pool = (origin: string) => pools.get(origin) ?? pools.set(origin, new Pool(origin, { connections, keepAliveTimeout: 60_000 })).get(origin)!;
-  const report: TrafficReport = { sent: 0, statuses: {}, connectionErrors: 0, firstErrors: [] };
+  const report: TrafficReport = { sent: 0, statuses: {}, unexpected: {}, connectionErrors: 0, firstErrors: [] };
   let running = true;
   const loop = async () => {
     while (running) {
@@ -165,10 +170,13 @@ export function keepAliveTraffic(next: () => Request, connections = 4): { stop: 
         const res = await pool(req.origin).request({ method: req.method ?? 'GET', path: req.path, headers: req.headers, body: req.body });
         await res.body.text();
         report.statuses[res.statusCode] = (report.statuses[res.statusCode] ?? 0) + 1;
+        const what = `${res.statusCode} ${req.method ?? 'GET'} ${req.path}`;
+        if (res.statusCode > 299) report.unexpected[what] = (report.unexpected[what] ?? 0) + 1;
       } catch (e) {
         report.connectionErrors += 1;
         if (report.firstErrors.length < 5) report.firstErrors.push(`${req.method ?? 'GET'} ${req.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
+      await new Promise((r) => setTimeout(r, pauseMs));
     }
   };
   const loops = Array.from({ length: connections }, loop);

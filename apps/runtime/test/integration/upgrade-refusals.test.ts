@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchFile } from '../../../../bench/lib/derive-release.mjs';
+import { REPO } from '../../../../test-support/cli.js';
 import { copyRelease, resign, tempDir } from './release-fixture.js';
 import { buildReleases, LABEL_MIGRATION, ManagedStack, readsLabel, type Releases } from './upgrade-fixture.js';
 
@@ -60,6 +61,11 @@ describe('caracal upgrade refuses bad input and changes nothing', () => {
     expect(stack.snapshot()).toEqual(before);
     expect(existsSync(join(stack.home, 'upgrade.log'))).toBe(false);
     expect(await appliedCount()).toBe(12);
+  });
+
+  it('a built release declares its platform in the signed manifest: the operating systems and the Node range', () => {
+    const engines = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).engines.node;
+    expect(JSON.parse(readFileSync(join(rel.a, 'manifest.json'), 'utf8')).platform).toEqual({ os: ['linux', 'darwin'], node: engines });
   });
 
   it('the same version is a no-op: "already at <v>", exit 0', async () => {
