@@ -24,6 +24,17 @@ export function sourceState(repo) {
   };
 }
 
+/**
+ * Where the release runs: the operating systems the CLI and services support, and the Node range the workspace
+ * declares (package.json `engines.node`). The tree holds no native code, so the CPU architecture does not matter.
+ * `caracal upgrade` refuses a release whose platform does not include the running host.
+ */
+export function releasePlatform(repo) {
+  const node = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).engines?.node;
+  if (typeof node !== 'string') throw new Error('package.json declares no engines.node');
+  return { os: ['linux', 'darwin'], node };
+}
+
 export async function buildRelease({ repo, keyFile, keyPubFile, outParent, pnpm }) {
   const started = process.hrtime.bigint();
   const key = loadReleaseKey(keyFile, keyPubFile);
@@ -46,7 +57,7 @@ export async function buildRelease({ repo, keyFile, keyPubFile, outParent, pnpm 
     writeFileSync(join(out, provenanceFile(version)), signStatement(statement, key));
 
     const artefacts = [archive, sbomFile(version), provenanceFile(version)].map((name) => ({ name, sha256: sha256File(join(out, name)) }));
-    const manifest = { version, gitSha: src.gitSha, dirty: src.dirty, buildTime: src.buildTime, artefacts };
+    const manifest = { version, gitSha: src.gitSha, dirty: src.dirty, buildTime: src.buildTime, platform: releasePlatform(repo), artefacts };
     writeFileSync(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     const listed = [...artefacts, { name: MANIFEST_FILE, sha256: sha256File(join(out, MANIFEST_FILE)) }];
     const sums = formatSums(listed.map((a) => ({ name: a.name, digest: a.sha256 })));

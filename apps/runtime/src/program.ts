@@ -13,11 +13,13 @@ import { printDoctor, runDoctor } from './commands/doctor.js';
 import { printDown, runDown } from './commands/down.js';
 import { printInit, runInit } from './commands/init.js';
 import { nonNegativeInt, parsePort, type Io } from './commands/io.js';
+import { intIn } from './admin/flags.js';
 import { LOG_SOURCES, runLogs } from './commands/logs.js';
 import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runValidate } from './commands/migrate.js';
 import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
 import { printStatus, runStatus } from './commands/status.js';
 import { printUp, runUp } from './commands/up.js';
+import { printUpgrade, runUpgrade, UPGRADE_EXIT_HELP, withInterrupts } from './commands/upgrade.js';
 import { printVerifyRelease, runVerifyRelease, VERIFY_RELEASE_EXIT_HELP } from './commands/verify-release.js';
 import { EXIT_CODES_HELP } from './errors.js';
 import { HELP_CONFIGURATION } from './help.js';
@@ -121,6 +123,18 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
       printValidate(r, io, opts.json);
       result.exitCode = r.ok ? 0 : 1;
     });
+
+  program
+    .command('upgrade')
+    .description('move the running stack to a verified release without a maintenance window: stage, expand migrations, roll services one at a time behind readiness (rolled back if one fails), contract migrations; journaled to upgrade.log')
+    .option('--from <release>', 'release directory, or its caracal-<version>.tar.gz (default: the release of an unfinished upgrade)')
+    .option('--key <file>', 'release public key (PEM, P-256); default the pinned installers/caracal-release.pub')
+    .option('--ready-timeout <seconds>', 'readiness deadline of each service\'s new workers, 1-600 (default 60)', intIn('--ready-timeout', 1, 600))
+    .option('-y, --yes', 'upgrade without a confirmation prompt (required off a terminal)')
+    .option('--dry-run', 'print the plan (versions, migrations by phase, services) and change nothing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', UPGRADE_EXIT_HELP)
+    .action(async (opts) => printUpgrade(await withInterrupts(io, (interrupted) => runUpgrade(opts, io, interrupted)), io, opts.json));
 
   program
     .command('doctor')

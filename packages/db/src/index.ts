@@ -4,7 +4,7 @@ export { withTransaction, withZone } from './with-zone.js';
 export { classifyDbError, isDbUnavailable, type DbFailure } from './db-errors.js';
 export { SERVICE_NAMES, roleName, rolePrefixFor, assertRolePrefix, type ServiceName } from './roles.js';
 export { scramVerifier } from './scram.js';
-export { loadMigrations, phaseOf, sha256Hex, MigrationFileError, type MigrationFile } from './migrations/files.js';
+export { loadMigrations, parseMigrations, phaseOf, sha256Hex, MigrationFileError, type MigrationFile } from './migrations/files.js';
 export { findContractDdl, guardMigrations, type GuardViolation } from './migrations/guard.js';
 export { stripSql } from './migrations/strip-sql.js';
 export { renderMigration, quoteIdent } from './migrations/render.js';
@@ -17,7 +17,8 @@ export {
   type RunResult,
   type AppliedRow,
 } from './migrations/runner.js';
-export { checkManifest, writeManifest, type ManifestProblem } from './migrations/manifest.js';
+export { checkManifest, checkManifestEntries, parseManifest, writeManifest, MANIFEST_NAME, type Manifest, type ManifestProblem } from './migrations/manifest.js';
+export { planMigrations, checkAppliedAgainst, type MigrationPlan, type MigrationState, type PlannedMigration } from './migrations/plan.js';
 export { appendAdminAudit, adminContentSha256, adminChainHmac, ADMIN_AUDIT_LOCK_KEY, type AdminAuditEvent } from './admin-audit/append.js';
 export { readAdminAudit, type AdminAuditRow, type AdminAuditFilter } from './admin-audit/rows.js';
 export { verifyAdminChain, checkAdminRow, type AdminChainReport, type AdminChainBreak, type AdminBreakKind } from './admin-audit/verify.js';

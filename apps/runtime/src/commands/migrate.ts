@@ -45,7 +45,7 @@ export interface MigrationStatusRow {
   appliedAt: string | null;
 }
 
-async function connectAdmin(url: string): Promise<pg.Client> {
+export async function connectAdmin(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();

@@ -27,7 +27,8 @@ export interface AdminAuditFilter {
   zoneId?: string | null;
 }
 
-// occurred_at in the exact form it was hashed: UTC, milliseconds, `Z` (Date#toISOString at append).
+// occurred_at in the exact form it was hashed: UTC, milliseconds, `Z` (Date#toISOString at append). `seq` is selected
+// as text, so the ORDER BY names the table's column: the text alias would sort 10 before 2.
 const COLUMNS = `seq::int8::text AS seq, id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
   actor, action, zone_id, target, request_id, detail, detail_text, content_sha256, prev_content_sha256, chain_hmac`;
 
@@ -40,7 +41,7 @@ export async function readAdminAudit(c: PoolClient, afterSeq: number, limit: num
         AND ($3::timestamptz IS NULL OR occurred_at < $3)
         AND ($4::text IS NULL OR action = $4)
         AND ($5::uuid IS NULL OR zone_id = $5)
-      ORDER BY seq LIMIT $6`,
+      ORDER BY admin_audit_events.seq LIMIT $6`,
     [afterSeq, f.from?.toISOString() ?? null, f.to?.toISOString() ?? null, f.action ?? null, f.zoneId ?? null, limit + 1],
   );
   const rows = res.rows.slice(0, limit).map((r) => ({ ...r, seq: Number(r.seq) }));

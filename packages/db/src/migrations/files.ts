@@ -44,9 +44,18 @@ export function loadMigrations(dir: string): MigrationFile[] {
   } catch {
     throw new MigrationFileError(`migrations directory ${dir} cannot be read`);
   }
+  const wanted = names.filter((file) => ANY_SQL.test(file) && !DOWN.test(file));
+  return parseMigrations(wanted.map((file) => ({ file, path: join(dir, file), data: readFileSync(join(dir, file)) })));
+}
+
+/**
+ * The same rules as `loadMigrations`, for files that are not (yet) on disk, e.g. read out of a release archive
+ * before it is unpacked. `.down.sql` files and anything not ending in `.sql` are ignored.
+ */
+export function parseMigrations(entries: ReadonlyArray<{ file: string; path: string; data: Buffer }>): MigrationFile[] {
   const out: MigrationFile[] = [];
   const seen = new Map<number, string>();
-  for (const file of names.sort()) {
+  for (const { file, path, data } of [...entries].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) {
     if (!ANY_SQL.test(file) || DOWN.test(file)) continue;
     const m = NAME.exec(file);
     if (!m) throw new MigrationFileError(`${file}: name must be NNNN_<verb>_<object>.up.sql`);
@@ -54,10 +63,8 @@ export function loadMigrations(dir: string): MigrationFile[] {
     const clash = seen.get(version);
     if (clash) throw new MigrationFileError(`${file}: version ${m[1]} is also used by ${clash}`);
     seen.set(version, file);
-    const path = join(dir, file);
-    const buf = readFileSync(path);
-    const sql = buf.toString('utf8');
-    out.push({ version, name: file.replace(/\.up\.sql$/, ''), file, path, sql, sha256: sha256Hex(buf), phase: phaseOf(sql) });
+    const sql = data.toString('utf8');
+    out.push({ version, name: file.replace(/\.up\.sql$/, ''), file, path, sql, sha256: sha256Hex(data), phase: phaseOf(sql) });
   }
   return out;
 }

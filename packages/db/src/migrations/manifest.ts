@@ -10,21 +10,35 @@ export interface ManifestProblem {
   problem: string;
 }
 
-type Manifest = Record<string, string>;
+export type Manifest = Record<string, string>;
 
-function readManifest(dir: string): Manifest | undefined {
+/** The manifest's JSON text as a file → sha256 map, or undefined when it is not one. */
+export function parseManifest(text: string): Manifest | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')) as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Manifest;
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    return Object.values(parsed).every((v) => typeof v === 'string') ? (parsed as Manifest) : undefined;
   } catch {
     return undefined;
   }
-  return undefined;
+}
+
+function readManifest(dir: string): Manifest | undefined {
+  try {
+    return parseManifest(readFileSync(join(dir, MANIFEST_NAME), 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export function checkManifest(dir: string, files: readonly MigrationFile[]): ManifestProblem[] {
   const manifest = readManifest(dir);
   if (!manifest) return [{ file: MANIFEST_NAME, problem: 'missing or not a JSON object' }];
+  return checkManifestEntries(manifest, files);
+}
+
+/** Every released file is present and unchanged. */
+export function checkManifestEntries(manifest: Manifest, files: readonly MigrationFile[]): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   const byFile = new Map(files.map((f) => [f.file, f]));
   for (const [file, sha] of Object.entries(manifest)) {

@@ -4,6 +4,7 @@ import { roleName, SERVICE_NAMES, type ServiceName } from '../roles.js';
 import { scramVerifier } from '../scram.js';
 import type { MigrationFile } from './files.js';
 import { guardMigrations } from './guard.js';
+import { planMigrations } from './plan.js';
 import { quoteIdent, renderMigration } from './render.js';
 
 /** Arbitrary but fixed: every runner on every host contends for the same key. */
@@ -83,24 +84,15 @@ async function applyUnderLock(client: pg.Client, opts: RunOptions): Promise<RunR
   await client.query(TRACKING);
   const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
   await ensureRoles(client, opts.rolePrefix);
-  const applied = new Map((await readApplied(client)).map((r) => [r.version, r]));
-  const result: RunResult = { applied: [], skipped: [], pendingContract: [] };
-  let blocked = false;
-  for (const file of opts.files) {
-    const done = applied.get(file.version);
-    if (done) {
-      if (done.sha256 !== file.sha256) {
-        throw new MigrationError(`${file.file} was changed after it was applied (recorded sha256 ${done.sha256.slice(0, 12)}…)`, file.file);
-      }
-      result.skipped.push(file.file);
-      continue;
-    }
-    if (blocked || (file.phase === 'contract' && !opts.allowContract)) {
-      // Order is preserved: nothing after a pending contract migration may run before it.
-      blocked = true;
-      result.pendingContract.push(file.file);
-      continue;
-    }
+  const rows = await readApplied(client);
+  const plan = planMigrations(opts.files, rows, opts.allowContract === true);
+  const result: RunResult = { applied: [], skipped: plan.applied, pendingContract: plan.contract };
+  const changed = plan.files.find((p) => p.state === 'changed');
+  if (changed) {
+    const recorded = rows.find((r) => r.version === changed.file.version)!;
+    throw new MigrationError(`${changed.file.file} was changed after it was applied (recorded sha256 ${recorded.sha256.slice(0, 12)}…)`, changed.file.file);
+  }
+  for (const { file } of plan.files.filter((p) => p.state === 'expand')) {
     let sql: string;
     try {
       sql = renderMigration(file.sql, { rolePrefix: opts.rolePrefix, database });
