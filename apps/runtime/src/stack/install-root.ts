@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRuntimeInfo } from '../home/runtime-json.js';
+import { compareVersions, isVersion } from '../upgrade/versions.js';
 import { supervisorEntry } from '../version.js';
 import type { StackContext } from './context.js';
 
@@ -11,30 +12,6 @@ export function rootVersion(root: string): string {
   const pkg = JSON.parse(readFileSync(join(root, 'apps', 'runtime', 'package.json'), 'utf8')) as { version?: unknown };
   if (typeof pkg.version !== 'string') throw new Error(`${join(root, 'apps', 'runtime', 'package.json')} has no version`);
   return pkg.version;
-}
-
-/** Orders `MAJOR.MINOR.PATCH[-pre]` versions (SemVer 2.0 §11): negative, zero or positive like a comparator. */
-export function compareVersions(a: string, b: string): number {
-  const parse = (v: string) => {
-    const [core = '', pre] = v.split('+')[0]!.split(/-(.*)/s);
-    return { nums: core.split('.').map((n) => Number(n) || 0), pre: pre ? pre.split('.') : [] };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  for (let i = 0; i < 3; i++) if (x.nums[i] !== y.nums[i]) return (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
-  if (x.pre.length === 0 || y.pre.length === 0) return y.pre.length - x.pre.length;
-  for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
-    const p = x.pre[i];
-    const q = y.pre[i];
-    if (p === undefined || q === undefined) return p === undefined ? -1 : 1;
-    if (p === q) continue;
-    const pn = /^\d+$/.test(p);
-    const qn = /^\d+$/.test(q);
-    if (pn && qn) return Number(p) - Number(q);
-    if (pn !== qn) return pn ? -1 : 1;
-    return p < q ? -1 : 1;
-  }
-  return 0;
 }
 
 export interface PickedRoot {
@@ -47,7 +24,7 @@ export interface PickedRoot {
 /** runtime.json's root when it records a newer version than the CLI's and still holds a supervisor; else the CLI's. */
 export function pickRoot(ctx: StackContext, cliVersion: string): PickedRoot {
   const info = readRuntimeInfo(ctx.home.runtimeJson);
-  if (info?.root && compareVersions(info.version, cliVersion) > 0 && existsSync(supervisorEntry(info.root))) {
+  if (info?.root && isVersion(info.version) && isVersion(cliVersion) && compareVersions(info.version, cliVersion) > 0 && existsSync(supervisorEntry(info.root))) {
     return { root: info.root, version: info.version, fromRuntimeJson: true };
   }
   return { root: ctx.root, version: cliVersion, fromRuntimeJson: false };

@@ -3,7 +3,7 @@
 // to a release root without closing any listening socket.
 import type { SERVICE_NAMES } from '@caracal/db';
 import type { HomeLayout } from '../home/paths.js';
-import { supervisorRequest } from './control-client.js';
+import { supervisorRequest } from '../stack/supervisor-control.js';
 
 export interface WorkerView {
   pid: number;

@@ -1,21 +1,13 @@
 // Which install root `up` starts: runtime.json's when it records a newer version whose supervisor exists, else the
-// CLI's own; versions are ordered as SemVer orders them.
+// CLI's own (version order is tested with upgrade/versions.ts).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { layout } from '../../src/home/paths.js';
 import { readRuntimeInfo, writeRuntimeInfo } from '../../src/home/runtime-json.js';
-import { compareVersions, pickRoot, rootVersion } from '../../src/stack/install-root.js';
+import { pickRoot, rootVersion } from '../../src/stack/install-root.js';
 import type { StackContext } from '../../src/stack/context.js';
-
-describe('compareVersions', () => {
-  it('orders by major, minor, patch, and puts a pre-release before its release', () => {
-    const sorted = ['1.0.0', '0.9.10', '0.10.0', '1.0.0-rc.1', '1.0.0-beta', '1.0.0-rc.10', '1.0.0-rc.2', '2.0.0', '1.0.1'].sort(compareVersions);
-    expect(sorted).toEqual(['0.9.10', '0.10.0', '1.0.0-beta', '1.0.0-rc.1', '1.0.0-rc.2', '1.0.0-rc.10', '1.0.0', '1.0.1', '2.0.0']);
-    expect(compareVersions('1.2.3', '1.2.3')).toBe(0);
-  });
-});
 
 describe('pickRoot', () => {
   let dir: string;
