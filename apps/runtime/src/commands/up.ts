@@ -99,7 +99,7 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
       rolePasswords: rolePasswords(ctx),
     }),
   );
-  if (migrated.pendingContract.length > 0) out.warn(`contract migrations are not applied (no command applies them yet): ${migrated.pendingContract.join(', ')}`);
+  if (migrated.pendingContract.length > 0) out.warn(`contract migrations are pending (the contract step of \`caracal upgrade\` applies them): ${migrated.pendingContract.join(', ')}`);
 
   const running = runningSupervisor(ctx.home);
   if (running) {

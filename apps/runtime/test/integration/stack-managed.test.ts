@@ -132,7 +132,7 @@ describe('managed local runtime', () => {
     const orphans = SERVICES.map((s) => before.services[s].workers[0].pid as number);
     expect(orphans.every(alive)).toBe(true);
     const r = await caracal(['up'], env);
-    expect(r.exitCode).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('stopped 5 service process(es) left by a supervisor that died');
     for (const pid of orphans) expect(alive(pid)).toBe(false);
     expect(state().pid).not.toBe(before.pid);
