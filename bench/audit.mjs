@@ -6,13 +6,14 @@
 // Usage: pnpm bench:audit [--events N] [--zones N] [--batch N]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { chainHmac, chainKey, createPool, loadMigrations, roleName, runMigrations, SERVICE_NAMES } from '../packages/db/dist/index.js';
 import { canonicalEvent, contentSha256, isoSql, rowContentSha256, verifyZone } from '../packages/ledger/dist/index.js';
-import { signAuditData, STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
+import { STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
+import { auditEvent as event, publishAuditEvents as publish } from './lib/audit-events.mjs';
 import { arg } from './lib/load.mjs';
 import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, writeOut } from './lib/stack.mjs';
 
@@ -55,22 +56,6 @@ async function database() {
     return x.toString();
   };
   return { name, adminUrl, roleUrl };
-}
-
-const event = (zone, i) => ({ id: randomUUID(), source: 'bench', occurred_at: new Date().toISOString(), zone_id: zone, type: 'mandate.issued', decision: i % 7 ? 'allow' : 'deny', reason: 'granted', request_id: randomUUID(), client_id: 'bench-client', resource: 'resource://bench', data: { i, scope: 'items:read', ttl: 900 } });
-
-async function publish(redis, keys, key, zones, count, onChunk) {
-  // Pipelines of 2000, smaller on a small run so the kill run still gets to look at the ledger part-way through.
-  const chunk = Math.max(1, Math.min(2000, Math.ceil(count / 16)));
-  for (let sent = 0; sent < count; sent += chunk) {
-    const p = redis.pipeline();
-    for (let i = sent; i < Math.min(count, sent + chunk); i++) {
-      const s = signAuditData(JSON.stringify(event(zones[i % zones.length], i)), key);
-      p.xadd(keys.key(STREAMS.auditEvents), '*', 'data', s.data, 'sig', s.sig);
-    }
-    await p.exec();
-    await onChunk?.(sent + chunk);
-  }
 }
 
 async function startAudit(env) {
