@@ -11,6 +11,8 @@ import { registerTokenCommands } from './commands/admin/token.js';
 import { registerZoneCommands } from './commands/admin/zone.js';
 import { printDoctor, runDoctor } from './commands/doctor.js';
 import { printDown, runDown } from './commands/down.js';
+import { EVIDENCE_PACK_EXIT_HELP, EVIDENCE_VERIFY_EXIT_HELP, printEvidencePack, printEvidenceVerify, runEvidencePack, runEvidenceVerify } from './commands/evidence-pack.js';
+import { CHECKS } from './evidence/checks/index.js';
 import { printInit, runInit } from './commands/init.js';
 import { nonNegativeInt, parsePort, type Io } from './commands/io.js';
 import { intIn } from './admin/flags.js';
@@ -168,6 +170,32 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     .action(async (target: string | undefined, opts) => {
       const r = await runVerifyRelease(target, opts, io);
       printVerifyRelease(r, io, opts.json);
+      result.exitCode = r.ok ? 0 : 1;
+    });
+
+  const evidence = program
+    .command('evidence-pack')
+    .description('run every evidence check read-only against the stack and write a signed pack (REPORT.md, raw/, junit, manifest, signature) and its deterministic .tar.gz; exit 1 when a check FAILs')
+    .option('--out <dir>', 'pack directory to create (must not exist, nor <dir>.tar.gz); default ./caracal-evidence-<UTC>')
+    .option('--previous <pack>', 'an earlier pack (directory or .tar.gz) of this installation: each zone\'s audit chain must extend its heads')
+    .option('--json', 'print a summary (path, archive, checks, exit) as JSON')
+    .addHelpText('after', EVIDENCE_PACK_EXIT_HELP)
+    .action(async (opts) => {
+      const s = await runEvidencePack(opts, io, CHECKS);
+      printEvidencePack(s, io, opts.json);
+      result.exitCode = s.exit;
+    });
+  evidence
+    .command('verify')
+    .description('verify an evidence pack offline: every digest and the manifest signature; names every file added, removed, renamed or altered')
+    .argument('<pack>', 'pack directory, or its .tar.gz')
+    .option('--key <file>', 'the installation\'s evidence public key (PEM, P-256); default the pack\'s own evidence-key.pub.pem')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', EVIDENCE_VERIFY_EXIT_HELP)
+    .action(async (target: string, opts, cmd: Command) => {
+      const r = await runEvidenceVerify(target, opts);
+      // `--json` after `verify` is parsed by `evidence-pack`, which has the same flag: either asks for JSON.
+      printEvidenceVerify(r, io, cmd.optsWithGlobals().json);
       result.exitCode = r.ok ? 0 : 1;
     });
 

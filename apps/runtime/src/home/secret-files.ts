@@ -5,9 +5,13 @@ import { join } from 'node:path';
 import { readSecretFile } from '@caracal/config';
 import { SERVICE_NAMES } from '@caracal/db';
 import { CliError } from '../errors.js';
+import { EVIDENCE_KEY_SECRET, generateEvidenceScalar } from '../evidence/key.js';
 
-/** Generated secrets and their sizes in bytes. */
-export const SECRET_SPECS: ReadonlyArray<{ name: string; bytes: number }> = [
+/**
+ * Generated secrets and their sizes in bytes; `generate` makes a value that must be more than random bytes (the
+ * evidence key's scalar must be a valid P-256 private key, R-EVD-1).
+ */
+export const SECRET_SPECS: ReadonlyArray<{ name: string; bytes: number; generate?: () => string }> = [
   { name: 'postgresPassword', bytes: 24 },
   { name: 'redisPassword', bytes: 24 },
   { name: 'caracalAdminToken', bytes: 32 },
@@ -19,6 +23,7 @@ export const SECRET_SPECS: ReadonlyArray<{ name: string; bytes: number }> = [
   { name: 'idempotencyHmacKey', bytes: 32 },
   { name: 'gatewayStsHmacKey', bytes: 32 },
   ...SERVICE_NAMES.map((s) => ({ name: `${s}DbPassword`, bytes: 24 })),
+  { name: EVIDENCE_KEY_SECRET, bytes: 32, generate: generateEvidenceScalar },
 ];
 
 export const SECRET_FILE_MODE = 0o444;
@@ -46,7 +51,7 @@ export function ensureSecrets(dir: string, random: (n: number) => Buffer = rando
     const empty = isEmptyFile(path);
     if (empty === false) continue;
     if (empty === true) unlinkSync(path);
-    writeExclusive(path, random(spec.bytes).toString('hex'), SECRET_FILE_MODE);
+    writeExclusive(path, spec.generate ? spec.generate() : random(spec.bytes).toString('hex'), SECRET_FILE_MODE);
     created.push(spec.name);
   }
   return created;

@@ -10,7 +10,7 @@ import { archiveFile, MANIFEST_FILE } from '../release/format.js';
 import { releaseDirOf, runVerifyRelease } from '../commands/verify-release.js';
 import type { Io } from '../commands/io.js';
 import { checkPlatform, type Host } from './platform.js';
-import { ArchiveError, readTarGz, refusedEntry, type EntrySink, type TarEntry } from './untar.js';
+import { ArchiveError, readTarGz, refusedEntry, type EntrySink, type TarEntry } from '../archive/tar-read.js';
 
 /** Largest tree a release may unpack to: far above a real one (about 40 MB), far below a decompression bomb. */
 export const MAX_UNPACKED_BYTES = 2 * 1024 ** 3;

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { CliError } from '../errors.js';
 import { archiveFile } from '../release/format.js';
 import { releaseTop, type Release } from './release-source.js';
-import { ArchiveError, readTarGz, refusedEntry, type EntrySink, type TarEntry } from './untar.js';
+import { ArchiveError, readTarGz, refusedEntry, type EntrySink, type TarEntry } from '../archive/tar-read.js';
 
 /** Written into a staged tree before it is renamed into place: its presence means the tree is complete. */
 export const STAGED_MARKER = '.caracal-staged.json';

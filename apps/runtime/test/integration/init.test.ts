@@ -20,6 +20,8 @@ const EXPECTED: Record<string, number> = {
   stsDbPassword: 24,
   gatewayDbPassword: 24,
   auditDbPassword: 24,
+  // The evidence key's P-256 scalar: 32 bytes, generated as a real key (R-EVD-1).
+  evidenceSigningKey: 32,
 };
 const DERIVED = ['databaseUrl', 'apiDatabaseUrl', 'coordinatorDatabaseUrl', 'stsDatabaseUrl', 'gatewayDatabaseUrl', 'auditDatabaseUrl', 'redisUrl'];
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Release } from '../../src/upgrade/release-source.js';
 import { stageRelease, STAGED_MARKER } from '../../src/upgrade/stage.js';
-import { ArchiveError, readTarGz, refusedEntry, type TarEntry } from '../../src/upgrade/untar.js';
+import { ArchiveError, readTarGz, refusedEntry, type TarEntry } from '../../src/archive/tar-read.js';
 
 let dir: string;
 beforeEach(() => {
@@ -86,7 +86,7 @@ describe('readTarGz', () => {
 
   it('refuses hard links and special files', async () => {
     const archive = packTree('1.2.3', (tree) => linkSync(join(tree, 'apps', 'runtime', 'bin', 'caracal.js'), join(tree, 'hard')));
-    await expect(list(archive)).rejects.toThrow('is a hard link; a release holds only files, directories and symbolic links');
+    await expect(list(archive)).rejects.toThrow('is a hard link; an archive holds only files, directories and symbolic links');
   });
 });
 

@@ -1,5 +1,5 @@
-// Reads a release archive (gzip, POSIX ustar with pax path records, as scripts/release/tar.mjs writes it) as a
-// stream of entries, hashing the compressed bytes on the way, and says which entries a release may not hold.
+// Reads a tar.gz (POSIX ustar with pax path records, as tar-write.ts writes releases and evidence packs) as a
+// stream of entries, hashing the compressed bytes on the way, and says which entries an archive may not hold.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
@@ -35,7 +35,7 @@ function cstring(block: Buffer, start: number, length: number): string {
 }
 
 function octal(block: Buffer, start: number, length: number, what: string): number {
-  if ((block[start]! & 0x80) !== 0) throw new ArchiveError(`${what} uses base-256 encoding, which no release entry needs`);
+  if ((block[start]! & 0x80) !== 0) throw new ArchiveError(`${what} uses base-256 encoding, which no archive entry of ours needs`);
   const text = cstring(block, start, length).trim();
   if (!/^[0-7]*$/.test(text)) throw new ArchiveError(`${what} is not an octal number`);
   return text === '' ? 0 : parseInt(text, 8);
@@ -116,12 +116,12 @@ class TarParser {
     this.pax = {};
     this.entries += 1;
     if (type === 'x') {
-      if (size > MAX_PAX) throw new ArchiveError(`a pax header of ${size} bytes is larger than any release needs`);
+      if (size > MAX_PAX) throw new ArchiveError(`a pax header of ${size} bytes is larger than any archive of ours needs`);
       this.paxParts = [];
       return this.startData(size);
     }
     const kind: EntryKind | undefined = type === '0' || type === '\0' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : undefined;
-    if (!kind) throw new ArchiveError(`${path} is a ${type === '1' ? 'hard link' : `type ${JSON.stringify(type)} entry`}; a release holds only files, directories and symbolic links`);
+    if (!kind) throw new ArchiveError(`${path} is a ${type === '1' ? 'hard link' : `type ${JSON.stringify(type)} entry`}; an archive holds only files, directories and symbolic links`);
     const mode = octal(block, 100, 8, `the mode of ${path}`);
     const entry: TarEntry = { path, kind, size: kind === 'file' ? size : 0, executable: (mode & 0o111) !== 0, ...(kind === 'symlink' ? { link } : {}) };
     this.sink = this.visit(entry);
