@@ -44,7 +44,7 @@ export async function buildRelease({ repo, keyFile, keyPubFile, outParent, pnpm 
   const work = mkdtempSync(join(outParent, `.build-${version}-`));
   try {
     const top = join(work, 'stage', `caracal-${version}`);
-    stageTree(repo, top, pnpm);
+    stageTree(repo, top, pnpm, { version, ...src });
     const out = join(work, 'out');
     mkdirSync(out);
     const archive = archiveFile(version);

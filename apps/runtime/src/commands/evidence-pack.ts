@@ -1,7 +1,7 @@
 // `caracal evidence-pack [--out DIR] [--previous PACK] [--json]` and `caracal evidence-pack verify <pack> [--key PUB]`
 // (R-EVD-1): run every evidence check read-only, write the signed pack and its archive; verify one offline.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -15,6 +15,7 @@ import { PackUnreadable } from '../evidence/pack-files.js';
 import { readPrevious } from '../evidence/previous.js';
 import { exitOf, runChecks } from '../evidence/run.js';
 import { verifyPack, type VerifyReport } from '../evidence/verify.js';
+import { SOURCE_FILE } from '../release/format.js';
 import { KeyFileError, loadPublicKey } from '../release/keys.js';
 import { loadContext } from '../stack/context.js';
 import { cliVersion } from '../version.js';
@@ -57,7 +58,14 @@ function outDir(out: string | undefined, now: Date, cwd: string): string {
   return dir;
 }
 
+/** The commit an installed release was built from (its release-source.json), else the checkout's HEAD. */
 function gitSha(root: string): string | null {
+  try {
+    const recorded = (JSON.parse(readFileSync(join(root, SOURCE_FILE), 'utf8')) as { gitSha?: unknown }).gitSha;
+    if (typeof recorded === 'string' && /^[0-9a-f]{40}$/.test(recorded)) return recorded;
+  } catch {
+    // not an installed release: ask git
+  }
   try {
     return execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim() || null;
   } catch {

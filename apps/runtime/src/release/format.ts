@@ -6,6 +6,9 @@ export const SUMS_FILE = 'SHA256SUMS';
 export const BUNDLE_FILE = 'SHA256SUMS.sigstore.json';
 export const SIG_FILE = 'SHA256SUMS.sig';
 export const MANIFEST_FILE = 'manifest.json';
+/** In the archive's top directory: the version, commit and dirty flag the tree was built from, so an installation
+ *  can say where it came from without a git checkout. */
+export const SOURCE_FILE = 'release-source.json';
 /** What installers/install.sh writes into an installed version: every file it created, with its digest. */
 export const RECEIPT_FILE = 'INSTALL-RECEIPT';
 export const archiveFile = (version: string) => `caracal-${version}.tar.gz`;
