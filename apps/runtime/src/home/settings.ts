@@ -20,6 +20,14 @@ const workers = z
   .refine((v) => v === 'auto' || (/^[1-9][0-9]*$/.test(v) && Number(v) <= MAX_WORKERS), WORKERS_MESSAGE)
   .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v)));
 
+/** A rotation limit in whole days (the evidence pack's key-freshness and secret-freshness checks, R-EVD-1). */
+const maxAgeDays = (fallback: number) =>
+  z
+    .string()
+    .refine((v) => /^[1-9][0-9]{0,3}$/.test(v) && Number(v) <= 3650, 'must be a whole number of days from 1 to 3650')
+    .default(String(fallback))
+    .transform(Number);
+
 const schema = z
   .object({
     CARACAL_MODE: z.enum(['dev', 'stable']).default('stable'),
@@ -53,6 +61,8 @@ const schema = z
       .default('caracal'),
     CARACAL_REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]*$/, 'may only hold A-Z a-z 0-9 : . _ -').default(''),
     CARACAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    KEY_MAX_AGE_DAYS: maxAgeDays(90),
+    SECRET_MAX_AGE_DAYS: maxAgeDays(365),
   })
   .strict();
 
@@ -153,6 +163,9 @@ export function renderTemplate(t: TemplateInput): string {
     'CARACAL_LOG_LEVEL=info',
     '# Worker processes per service (1-64, or auto = one per core); the same variable set for `caracal up` wins.',
     ...SERVICE_NAMES.map((s) => `${workersKey(s)}=1`),
+    '# Rotation limits in days (1-3650) that `caracal evidence-pack` holds zone signing keys and the HMAC keys and KEK to.',
+    'KEY_MAX_AGE_DAYS=90',
+    'SECRET_MAX_AGE_DAYS=365',
   ];
   return `${lines.join('\n')}\n`;
 }

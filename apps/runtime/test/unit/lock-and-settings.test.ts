@@ -7,6 +7,16 @@ import { acquireLock } from '../../src/home/lock.js';
 import { layout, resolveHome } from '../../src/home/paths.js';
 import { parseSettings, renderTemplate, workerCounts } from '../../src/home/settings.js';
 
+/** Every problem parseSettings reports for `text` as /h/caracal.env, or '' when it parses. */
+function problems(text: string): string {
+  try {
+    parseSettings(text, '/h/caracal.env');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return '';
+}
+
 describe('stack lock', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'caracal-lock-'))));
@@ -85,14 +95,6 @@ describe('caracal.env', () => {
 
 describe('CARACAL_<SERVICE>_WORKERS', () => {
   const good = renderTemplate({ mode: 'stable', runtime: 'local', database: 'managed', redis: 'managed' });
-  const problems = (text: string) => {
-    try {
-      parseSettings(text, '/h/caracal.env');
-    } catch (err) {
-      return (err as Error).message;
-    }
-    return '';
-  };
 
   it('defaults to one worker per service; the template names every key', () => {
     for (const s of ['API', 'COORDINATOR', 'STS', 'GATEWAY', 'AUDIT']) expect(good).toContain(`CARACAL_${s}_WORKERS=1`);
@@ -121,5 +123,30 @@ describe('CARACAL_<SERVICE>_WORKERS', () => {
     expect(() => workerCounts(s, { CARACAL_GATEWAY_WORKERS: '0', CARACAL_API_WORKERS: 'many' })).toThrow(
       /CARACAL_API_WORKERS=many \(environment\): must be an integer from 1 to 64, or auto[\s\S]*CARACAL_GATEWAY_WORKERS=0 \(environment\)/,
     );
+  });
+});
+
+describe('KEY_MAX_AGE_DAYS and SECRET_MAX_AGE_DAYS', () => {
+  const good = renderTemplate({ mode: 'stable', runtime: 'local', database: 'managed', redis: 'managed' });
+
+  it('default to 90 and 365 days, written into the template and assumed when a home predates them', () => {
+    expect(good).toContain('KEY_MAX_AGE_DAYS=90\nSECRET_MAX_AGE_DAYS=365\n');
+    const bare = good.split('\n').filter((l) => !l.includes('_MAX_AGE_DAYS')).join('\n');
+    expect(parseSettings(bare, 'f')).toMatchObject({ KEY_MAX_AGE_DAYS: 90, SECRET_MAX_AGE_DAYS: 365 });
+  });
+
+  it('take whole days from 1 to 3650', () => {
+    const s = parseSettings(good.replace('KEY_MAX_AGE_DAYS=90', 'KEY_MAX_AGE_DAYS=1').replace('SECRET_MAX_AGE_DAYS=365', 'SECRET_MAX_AGE_DAYS=3650'), 'f');
+    expect(s).toMatchObject({ KEY_MAX_AGE_DAYS: 1, SECRET_MAX_AGE_DAYS: 3650 });
+  });
+
+  it('refuse 0, 3651, negatives, decimals, padding, words and empty, named with the file and its line', () => {
+    for (const key of ['KEY_MAX_AGE_DAYS', 'SECRET_MAX_AGE_DAYS']) {
+      for (const bad of ['0', '3651', '-1', '1.5', '090', '9x', 'never', '']) {
+        const text = good.replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${bad}`);
+        const line = text.split('\n').findIndex((l) => l.startsWith(`${key}=`)) + 1;
+        expect(problems(text), `${key}=${bad}`).toContain(`/h/caracal.env:${line}: ${key}: must be a whole number of days from 1 to 3650`);
+      }
+    }
   });
 });

@@ -1,4 +1,5 @@
 // The evidence checks in report order (R-EVD-1); each check lives in its own file beside this one.
 import type { CheckDefinition } from '../check.js';
+import { CONFIG_CHECKS, KEY_CHECKS, PROVENANCE_CHECK, RUNTIME_CHECK, THREAT_MODEL_CHECK } from './posture.js';
 
-export const CHECKS: readonly CheckDefinition[] = [];
+export const CHECKS: readonly CheckDefinition[] = [PROVENANCE_CHECK, RUNTIME_CHECK, ...CONFIG_CHECKS, ...KEY_CHECKS, THREAT_MODEL_CHECK];
