@@ -223,6 +223,14 @@ describe('evidence pack', () => {
     await expect(readPrevious(noHeads, KEY.publicKey)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('records no audit chain heads') });
   });
 
+  it('builds without THREAT_MODEL.md when the threat model is missing or is not a readable file (its check FAILs instead)', async () => {
+    const asDir = join(tmp, 'tm-dir');
+    mkdirSync(asDir);
+    const built = await writePack({ dir: join(tmp, 'tm-pack'), meta: META, results: [], heads: null, previous: null, key: KEY, threatModelFile: asDir });
+    expect(readdirSync(built.dir)).not.toContain('THREAT_MODEL.md');
+    expect(readdirSync(built.dir)).toContain('REPORT.md');
+  });
+
   it('refuses an existing --out or archive and an unwritable parent, leaving nothing behind', async () => {
     const input = (dir: string) => ({ dir, meta: META, results: [], heads: null, previous: null, key: KEY, threatModelFile: join(root, 'none') });
     mkdirSync(join(tmp, 'exists'));
