@@ -19,11 +19,6 @@ const DOCS = [
   'playbooks/compliance/openai-codex/.codex/AGENTS.md',
 ];
 
-// `caracal evidence-pack` and `caracal evidence-pack verify` are registered in program.ts by the same change that
-// adds these documents, in a separate branch. Until then they are accepted by name only; once the command exists
-// it is checked like every other one (its options included), and this list can go.
-const NOT_YET_REGISTERED = new Set(['evidence-pack']);
-
 /** Files or directories named by a path's leading segment that make it a repository path. */
 const TOP_LEVEL = new Set(readdirSync(ROOT).filter((n) => n !== 'node_modules' && n !== '.git'));
 /** A relative path ending in a file name with one of these extensions is a repository path, whatever it starts with. */
@@ -95,7 +90,6 @@ function program(): Command {
 /** Walks `caracal a b --flag …` down the command tree; returns what is wrong with it, or undefined. */
 function commandProblem(root: Command, line: string): string | undefined {
   const words = line.split(/\s+/).slice(1);
-  if (NOT_YET_REGISTERED.has(words[0]!) && !root.commands.some((c) => c.name() === words[0])) return undefined;
   let cmd = root;
   for (const word of words) {
     if (word.startsWith('--')) {
