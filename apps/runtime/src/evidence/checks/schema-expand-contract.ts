@@ -1,9 +1,9 @@
 // schema-expand-contract (R-EVD-1, R-MIG-2): every migration file of the install root passes the expand/contract
 // guard: contract-phase DDL (drops, renames, type changes, new NOT NULL) only in a file with the contract header.
-import { findContractDdl, guardMigrations, loadMigrations, type MigrationFile } from '@caracal/db';
+import { findContractDdl, guardMigrations } from '@caracal/db';
 import type { CheckDefinition } from '../check.js';
 import { installedMigrations } from './schema-support.js';
-import { fail, verdict } from './support.js';
+import { verdict } from './support.js';
 
 export const schemaExpandContract: CheckDefinition = {
   id: 'schema-expand-contract',
@@ -14,14 +14,9 @@ export const schemaExpandContract: CheckDefinition = {
   controls: ['R9', 'SOC2-CC8.1', 'ASI08'],
   command: 'guardMigrations(loadMigrations(<install root>/infra/postgres/migrations)), as `caracal migrate validate`',
   run: async (ctx) => {
-    const dir = installedMigrations(ctx);
-    let files: MigrationFile[];
-    try {
-      files = loadMigrations(dir);
-    } catch (e) {
-      return fail(`the migration files cannot be read: ${(e as Error).message}`);
-    }
-    if (files.length === 0) return fail(`${dir} holds no migration file`);
+    const installed = installedMigrations(ctx);
+    if ('failed' in installed) return installed.failed;
+    const { dir, files } = installed;
     const violations = guardMigrations(files);
     // Every file with what the guard sees in it: a contract-phase file's drops are listed, and allowed.
     const raw = {

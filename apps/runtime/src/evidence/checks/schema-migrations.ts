@@ -2,7 +2,7 @@
 // install root: each applied row is in the checksum manifest with its checksum, and every released file is applied.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkAppliedAgainst, checkManifestEntries, loadMigrations, MANIFEST_NAME, parseManifest, planMigrations, type AppliedRow, type Manifest, type MigrationFile } from '@caracal/db';
+import { checkAppliedAgainst, checkManifestEntries, MANIFEST_NAME, parseManifest, planMigrations, type AppliedRow, type Manifest, type MigrationFile } from '@caracal/db';
 import type { CheckDefinition } from '../check.js';
 import { installedMigrations } from './schema-support.js';
 import { fail, readQuery, verdict, withDb } from './support.js';
@@ -40,13 +40,9 @@ export const schemaMigrations: CheckDefinition = {
   command: 'SELECT version, name, sha256, phase, applied_at FROM caracal.schema_migrations; infra/postgres/migrations/manifest.json and *.up.sql of the install root',
   run: (ctx) =>
     withDb(ctx, async (db) => {
-      const dir = installedMigrations(ctx);
-      let files: MigrationFile[];
-      try {
-        files = loadMigrations(dir);
-      } catch (e) {
-        return fail(`the migration files cannot be read: ${(e as Error).message}`);
-      }
+      const installed = installedMigrations(ctx);
+      if ('failed' in installed) return installed.failed;
+      const { dir, files } = installed;
       const manifest = readManifest(dir);
       if (!manifest) return fail(`${join(dir, MANIFEST_NAME)}: the checksum manifest is missing or not a JSON object of file → sha256`);
       const history = await readQuery<{ exists: boolean }>(db, 'history-table.json', "SELECT to_regclass('caracal.schema_migrations') IS NOT NULL AS exists");

@@ -1,8 +1,9 @@
 // What the schema and isolation checks share: the installation's service roles, where its migrations are, and a
 // transaction that is always rolled back (the pack writes nothing, R-EVD-1).
-import { quoteIdent, roleName, SERVICE_NAMES, type Pool, type PoolClient, type ServiceName } from '@caracal/db';
-import type { EvidenceContext } from '../check.js';
+import { loadMigrations, quoteIdent, roleName, SERVICE_NAMES, type MigrationFile, type Pool, type PoolClient, type ServiceName } from '@caracal/db';
+import type { CheckOutcome, EvidenceContext } from '../check.js';
 import { migrationsDir } from '../../version.js';
+import { fail } from './support.js';
 
 export interface ServiceRole {
   service: ServiceName;
@@ -16,8 +17,19 @@ export interface ServiceRole {
 export const serviceRoles = (ctx: Pick<EvidenceContext, 'settings'>): ServiceRole[] =>
   SERVICE_NAMES.map((service) => ({ service, role: roleName(ctx.settings.CARACAL_DB_ROLE_PREFIX, service) }));
 
-/** The migration directory of the install root, found the way `caracal migrate` finds it. */
-export const installedMigrations = (ctx: Pick<EvidenceContext, 'root'>) => migrationsDir(ctx.root);
+/**
+ * The migration files of the install root, found the way `caracal migrate` finds them, or the FAIL saying why
+ * there are none to check: an install root without its migrations cannot be vouched for.
+ */
+export function installedMigrations(ctx: Pick<EvidenceContext, 'root'>): { dir: string; files: MigrationFile[] } | { failed: CheckOutcome } {
+  const dir = migrationsDir(ctx.root);
+  try {
+    const files = loadMigrations(dir);
+    return files.length > 0 ? { dir, files } : { failed: fail(`${dir} holds no migration file`) };
+  } catch (e) {
+    return { failed: fail(`the migration files cannot be read: ${(e as Error).message}`) };
+  }
+}
 
 /** `schema.table`, each part quoted: names come from the catalog and cannot be bound as query parameters. */
 export const qualified = (schema: string, table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
