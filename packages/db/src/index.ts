@@ -17,7 +17,7 @@ export {
   type RunResult,
   type AppliedRow,
 } from './migrations/runner.js';
-export { checkManifest, checkManifestEntries, parseManifest, writeManifest, MANIFEST_NAME, type Manifest, type ManifestProblem } from './migrations/manifest.js';
+export { checkManifest, checkManifestEntries, parseManifest, readManifest, writeManifest, MANIFEST_NAME, type Manifest, type ManifestProblem } from './migrations/manifest.js';
 export { planMigrations, checkAppliedAgainst, type MigrationPlan, type MigrationState, type PlannedMigration } from './migrations/plan.js';
 export { appendAdminAudit, adminContentSha256, adminChainHmac, ADMIN_AUDIT_LOCK_KEY, type AdminAuditEvent } from './admin-audit/append.js';
 export { readAdminAudit, type AdminAuditRow, type AdminAuditFilter } from './admin-audit/rows.js';

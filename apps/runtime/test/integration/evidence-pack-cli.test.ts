@@ -3,9 +3,8 @@
 // and `evidence-pack verify` passes on its directory and archive and names tampering.
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caracal, REPO, tempHome } from '../../../../test-support/cli.js';
+import { caracal, tempHome } from '../../../../test-support/cli.js';
 
 // Every check that reads Postgres or Redis: with both down, each is SKIPPED and says why.
 const DB_OR_REDIS = ['schema-rls', 'schema-roles', 'schema-audit-append-only', 'schema-migrations', 'zone-isolation-probe', 'audit-chains', 'audit-continuity', 'config-redis', 'key-freshness'];

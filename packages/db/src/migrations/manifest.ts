@@ -23,7 +23,8 @@ export function parseManifest(text: string): Manifest | undefined {
   }
 }
 
-function readManifest(dir: string): Manifest | undefined {
+/** The manifest in `dir`, or undefined when it is missing or not a JSON object of file → sha256. */
+export function readManifest(dir: string): Manifest | undefined {
   try {
     return parseManifest(readFileSync(join(dir, MANIFEST_NAME), 'utf8'));
   } catch {

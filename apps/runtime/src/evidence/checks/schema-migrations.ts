@@ -1,8 +1,7 @@
 // schema-migrations (R-EVD-1, R-MIG-1): the migrations the database recorded are exactly the released files of the
 // install root: each applied row is in the checksum manifest with its checksum, and every released file is applied.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkAppliedAgainst, checkManifestEntries, MANIFEST_NAME, parseManifest, planMigrations, type AppliedRow, type Manifest, type MigrationFile } from '@caracal/db';
+import { checkAppliedAgainst, checkManifestEntries, MANIFEST_NAME, planMigrations, readManifest, type AppliedRow, type Manifest, type MigrationFile } from '@caracal/db';
 import type { CheckDefinition } from '../check.js';
 import { installedMigrations } from './schema-support.js';
 import { fail, readQuery, verdict, withDb } from './support.js';
@@ -20,14 +19,6 @@ export function migrationProblems(manifest: Manifest, files: readonly MigrationF
   const plan = planMigrations(files, applied);
   for (const file of plan.expand) found.push(`${file}: is released but not applied to the database`);
   return { problems: [...new Set(found)], pendingContract: plan.contract };
-}
-
-function readManifest(dir: string): Manifest | undefined {
-  try {
-    return parseManifest(readFileSync(join(dir, MANIFEST_NAME), 'utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 export const schemaMigrations: CheckDefinition = {
