@@ -72,6 +72,23 @@ describe('evidence pack: posture checks on a managed stack', () => {
     for (const name of readdirSync(secretsDir)) expect(text.includes(readFileSync(join(secretsDir, name), 'utf8').trim()), `secrets/${name} leaked into the pack`).toBe(false);
   });
 
+  it('healthy, whole pack: every check PASSes but the two that cannot apply; verify passes on the directory and the archive; --previous extends it', async () => {
+    const first = await pack();
+    const notPass = first.checks.filter((c) => c.status !== 'PASS').map((c) => `${c.id} ${c.status}`);
+    expect(notPass).toEqual(['release-provenance SKIPPED', 'audit-continuity SKIPPED']);
+    expect(first.byId['audit-continuity']!.reason).toMatch(/--previous/);
+    for (const target of [first.path, `${first.path}.tar.gz`]) {
+      const v = await stack.cli(['evidence-pack', 'verify', target, '--key', join(first.path, 'evidence-key.pub.pem')]);
+      expect(v.exitCode, `${target}: ${v.stdout}${v.stderr}`).toBe(0);
+      expect(v.stdout).toContain('evidence pack verified');
+    }
+    const out = join(stack.scratch, `pack-${++packs}`);
+    const second = await stack.cli(['evidence-pack', '--out', out, '--previous', `${first.path}.tar.gz`, '--json']);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const continuity = (JSON.parse(second.stdout) as Summary).checks.find((c) => c.id === 'audit-continuity');
+    expect(continuity).toMatchObject({ status: 'PASS' });
+  });
+
   it('a secret file chmod 0644: config-secret-files FAILs naming the file and its mode', async () => {
     const file = join(stack.home, 'secrets', 'auditHmacKey');
     chmodSync(file, 0o644);
