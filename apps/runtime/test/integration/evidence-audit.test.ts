@@ -128,7 +128,7 @@ describe('evidence-pack: audit chains and continuity', () => {
     expect(check(second, 'audit-chains').status).toBe('PASS');
     expect(check(second, 'audit-continuity')).toMatchObject({ status: 'PASS', reason: expect.stringMatching(/^5 chain\(s\) extend the heads of the previous pack/) });
     expect(second.exit).toBe(0);
-    expect(manifest(second).chain_heads.zones[zones.north].seq).toBe(PER_ZONE + 2);
+    expect(manifest(second).chain_heads.zones[zones.north!].seq).toBe(PER_ZONE + 2);
   });
 
   it('one zone row edited: audit-chains FAILs naming the zone and seq, and so does continuity; PASS again once restored', async () => {
