@@ -3,13 +3,16 @@
 // chain extends the previous pack's head.
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { GENESIS } from '@caracal/db';
+import { chainHmac, chainKey, GENESIS } from '@caracal/db';
 import { canonicalJson, rowContentSha256, type StoredRow, type ZoneReport } from '@caracal/ledger';
 import { BinaryTupleReader, type Tuple } from '../../src/evidence/checks/audit-copy.js';
-import { chainProblems } from '../../src/evidence/checks/audit-chains.js';
-import { continuityRows, extendsHead } from '../../src/evidence/checks/audit-continuity.js';
+import type { EvidenceContext } from '../../src/evidence/check.js';
+import { AUDIT_CHECKS } from '../../src/evidence/checks/audit.js';
+import { auditChains, chainProblems } from '../../src/evidence/checks/audit-chains.js';
+import { auditContinuity, continuityRows, extendsHead } from '../../src/evidence/checks/audit-continuity.js';
 import type { LedgerScan, ZoneResult } from '../../src/evidence/checks/audit-ledger.js';
-import { ContentHasher, sha256Hex, storedRow } from '../../src/evidence/checks/audit-zone-scan.js';
+import { ChainHmac, sha256Hex } from '../../src/evidence/checks/audit-hmac.js';
+import { ContentHasher, storedRow } from '../../src/evidence/checks/audit-zone-scan.js';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const header = () => Buffer.concat([SIGNATURE, Buffer.alloc(8)]);
@@ -262,5 +265,56 @@ describe('continuityRows', () => {
   it('the admin chain rewritten at the previous head FAILs', () => {
     const rows = continuityRows({ zones: {}, admin: { seq: 3, content_sha256: 'q'.repeat(64) } }, { zones: [], admin: admin({}, 'r'.repeat(64)) });
     expect(rows).toMatchObject([{ chain: 'admin chain', verdict: 'FAIL' }]);
+  });
+});
+
+describe('ChainHmac: the ledger chain_hmac from the tuple bytes', () => {
+  const fields = (content: string, prev: string) => {
+    const buf = Buffer.from(`xx${content}yy${prev}`);
+    return [buf, 2, Buffer.byteLength(content), 4 + Buffer.byteLength(content), Buffer.byteLength(prev), content, prev] as const;
+  };
+  for (const [name, keyHex] of [
+    ['a 32-byte key', 'ab'.repeat(32)],
+    ['a key longer than the SHA-256 block (hashed first)', '5c'.repeat(100)],
+  ] as const) {
+    it(`equals chainHmac with ${name}`, () => {
+      const key = chainKey(keyHex);
+      const h = new ChainHmac(key);
+      const content = sha256Hex(Buffer.from('a'));
+      for (const prev of [GENESIS, sha256Hex(Buffer.from('b'))]) expect(h.hex(...fields(content, prev))).toBe(chainHmac(key, content, prev));
+    });
+  }
+
+  it('odd-length or non-ASCII values (forged rows) still hash as the ledger does', () => {
+    const key = chainKey('01'.repeat(32));
+    const h = new ChainHmac(key);
+    const pairs: Array<[string, string]> = [
+      ['abc', GENESIS],
+      [GENESIS, 'ünï'],
+    ];
+    for (const [c, p] of pairs) {
+      expect(h.hex(...fields(c, p))).toBe(chainHmac(key, c, p));
+    }
+  });
+});
+
+describe('the checks without their dependencies', () => {
+  const ctx = (over: Partial<EvidenceContext>): EvidenceContext =>
+    ({ db: { ok: false, reason: 'Postgres unreachable: connect ECONNREFUSED 127.0.0.1:1' }, redis: { ok: false, reason: 'Redis unreachable: x' }, previous: null, ...over }) as EvidenceContext;
+  const previous = { path: '/p', generatedAt: '2026-01-01T00:00:00Z', heads: { zones: {}, admin: null } };
+
+  it('audit-chains is SKIPPED with the reason Postgres or Redis is unreachable, and records no heads', async () => {
+    expect(await auditChains.run(ctx({}))).toEqual({ status: 'SKIPPED', reason: 'Postgres unreachable: connect ECONNREFUSED 127.0.0.1:1', raw: [] });
+    const noRedis = await auditChains.run(ctx({ db: { ok: true, value: {} as never } }));
+    expect(noRedis).toEqual({ status: 'SKIPPED', reason: 'Redis unreachable: x', raw: [] });
+  });
+
+  it('audit-continuity is SKIPPED without --previous, and with it when the database is unreachable', async () => {
+    expect((await auditContinuity.run(ctx({}))).reason).toBe('no previous pack given (--previous PACK): continuity with an earlier pack cannot be shown');
+    expect(await auditContinuity.run(ctx({ previous }))).toMatchObject({ status: 'SKIPPED', reason: 'Postgres unreachable: connect ECONNREFUSED 127.0.0.1:1' });
+  });
+
+  it('the group lists both, chains first', () => {
+    expect(AUDIT_CHECKS.map((c) => c.id)).toEqual(['audit-chains', 'audit-continuity']);
   });
 });
