@@ -118,6 +118,8 @@ describe('evidence-pack: audit chains and continuity', () => {
     const chains = raw(first, 'zone-chains.json');
     expect(chains.command).toContain('COPY (SELECT chain_seq::text');
     expect(chains.output.rows_total).toBe(3 * PER_ZONE);
+    // The admin chain's statements as the ledger's verifier sent them.
+    expect(raw(first, 'admin-chain.json').command).toMatch(/SELECT seq::int8::text AS seq, .* FROM admin_audit_events WHERE seq > \$1 .* ORDER BY admin_audit_events\.seq LIMIT \$6/);
     expect(chains.output.zones.find((z: any) => z.zone_id === zones.north)).toMatchObject({ slug: 'north', rows: PER_ZONE, verdict: 'PASS', published_head: { seq: PER_ZONE }, recorded_head: { seq: PER_ZONE } });
   });
 

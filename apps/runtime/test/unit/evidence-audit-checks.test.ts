@@ -185,6 +185,7 @@ const zone = (id: string, slug: string | null, over: Partial<ZoneReport> = {}, w
 };
 const admin = (over: Partial<LedgerScan['admin']['report']> = {}, watched: string | null = 'q'.repeat(64)): LedgerScan['admin'] => ({
   report: { ok: true, checked: 4, first_seq: 1, last_seq: 4, last_content_sha256: 'd'.repeat(64), breaks: [], breaks_omitted: 0, ...over },
+  statements: [],
   watched: { seq: 3, content_sha256: watched },
 });
 

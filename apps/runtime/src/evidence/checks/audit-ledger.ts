@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { readSecretFile } from '@caracal/config';
-import { chainKey, GENESIS, verifyAdminChain, withTransaction, type AdminChainReport, type Pool } from '@caracal/db';
+import { chainKey, GENESIS, verifyAdminChain, withTransaction, type AdminChainReport, type Pool, type PoolClient } from '@caracal/db';
 import type { ZoneReport } from '@caracal/ledger';
 import type { ChainHeads, EvidenceContext } from '../check.js';
 import type { WorkerInit, WorkerReply } from './audit-worker.js';
@@ -27,6 +27,8 @@ export interface ZoneResult extends ZoneRef {
 
 export interface AdminResult {
   report: AdminChainReport;
+  /** Every statement of the admin chain's read, as sent (whitespace collapsed). */
+  statements: string[];
   watched: { seq: number; content_sha256: string | null } | null;
 }
 
@@ -96,15 +98,24 @@ async function scanInWorkers(secretsDir: string, jobs: readonly ZoneJob[], n: nu
   return out;
 }
 
+const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+
 async function scanAdmin(db: Pool, key: KeyObject, watchSeq: number | null): Promise<AdminResult> {
   // One snapshot for the whole chain, so rows appended meanwhile cannot look like a break.
   return withTransaction(db, async (c) => {
-    await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    await c.query('SET LOCAL search_path = caracal, pg_temp');
-    const report = await verifyAdminChain(c, key);
-    if (watchSeq === null) return { report, watched: null };
-    const at = (await c.query<{ content_sha256: string }>(ADMIN_AT_SQL, [watchSeq])).rows[0];
-    return { report, watched: { seq: watchSeq, content_sha256: at?.content_sha256 ?? null } };
+    const statements: string[] = [];
+    // The ledger's own verifier reads the rows; this records each statement it sends, for raw/.
+    const recorded = {
+      query: (text: string, params?: unknown[]) => {
+        if (!statements.includes(oneLine(text))) statements.push(oneLine(text));
+        return c.query(text, params);
+      },
+    };
+    for (const sql of ['SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY', 'SET LOCAL search_path = caracal, pg_temp']) await recorded.query(sql);
+    const report = await verifyAdminChain(recorded as unknown as PoolClient, key);
+    if (watchSeq === null) return { report, statements, watched: null };
+    const at = (await recorded.query(ADMIN_AT_SQL, [watchSeq])).rows[0] as { content_sha256: string } | undefined;
+    return { report, statements, watched: { seq: watchSeq, content_sha256: at?.content_sha256 ?? null } };
   });
 }
 
