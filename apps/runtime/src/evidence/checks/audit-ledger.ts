@@ -57,12 +57,17 @@ function zoneHead(job: ZoneJob, report: ZoneReport): ChainHeads['zones'][string]
 
 async function scanHere(db: Pool, key: KeyObject, jobs: readonly ZoneJob[]): Promise<ZoneScan[]> {
   const client = await db.connect();
+  let failed: Error | undefined;
   try {
     const out: ZoneScan[] = [];
     for (const job of jobs) out.push(await scanZone(client, key, job));
     return out;
+  } catch (e) {
+    failed = e as Error;
+    throw e;
   } finally {
-    client.release();
+    // A connection that failed mid-COPY is not handed back to the pool.
+    client.release(failed);
   }
 }
 
