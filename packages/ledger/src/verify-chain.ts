@@ -137,28 +137,34 @@ export class ChainVerifier {
   }
 
   push(row: StoredRow): void {
+    const contentOk = rowContentSha256(row) === row.content_sha256;
+    const hmacOk = chainHmac(this.key, row.content_sha256, row.prev_content_sha256) === row.chain_hmac;
+    this.pushChecked(row.chain_seq, row.content_sha256, row.prev_content_sha256, contentOk, hmacOk);
+  }
+
+  /**
+   * The same checks for a reader that hashed the row its own way (the evidence pack hashes the bytes it streams):
+   * the row's sequence and stored hashes, and whether its content and chain_hmac verified.
+   */
+  pushChecked(seq: number, contentSha256: string, prevContentSha256: string, contentOk: boolean, hmacOk: boolean): void {
     const r = this.report;
     r.checked++;
-    r.first_seq ??= row.chain_seq;
-    const seq = row.chain_seq;
+    r.first_seq ??= seq;
     if (seq === this.prevSeq) this.flag(seq, 'sequence_duplicate', `two rows hold sequence ${seq}`);
     else if (seq !== this.prevSeq + 1) {
       const missing = seq - this.prevSeq - 1;
       this.flag(this.prevSeq + 1, 'sequence_gap', missing > 0 ? `${missing} row(s) missing before sequence ${seq}` : `sequence ${seq} out of order after ${this.prevSeq}`);
     }
-    const content = rowContentSha256(row);
-    if (content !== row.content_sha256) this.flag(seq, 'content_mismatch', 'the row no longer hashes to its content_sha256');
-    if (chainHmac(this.key, row.content_sha256, row.prev_content_sha256) !== row.chain_hmac) {
-      this.flag(seq, 'hmac_mismatch', 'chain_hmac does not match content_sha256 and prev_content_sha256 under the audit key');
-    }
-    if (row.prev_content_sha256 !== this.prevContent) {
+    if (!contentOk) this.flag(seq, 'content_mismatch', 'the row no longer hashes to its content_sha256');
+    if (!hmacOk) this.flag(seq, 'hmac_mismatch', 'chain_hmac does not match content_sha256 and prev_content_sha256 under the audit key');
+    if (prevContentSha256 !== this.prevContent) {
       this.flag(seq, 'chain_break', seq === this.prevSeq + 1 || this.report.checked === 1 ? 'prev_content_sha256 is not the previous row’s content_sha256' : 'the row does not link to the row before it');
     }
-    if (seq === this.head?.seq || seq === this.mark?.seq) this.seen.set(seq, row.content_sha256);
+    if (seq === this.head?.seq || seq === this.mark?.seq) this.seen.set(seq, contentSha256);
     this.prevSeq = Math.max(this.prevSeq, seq);
-    this.prevContent = row.content_sha256;
+    this.prevContent = contentSha256;
     r.last_seq = seq;
-    r.last_content_sha256 = row.content_sha256;
+    r.last_content_sha256 = contentSha256;
   }
 
   /**

@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { withZone, type Pool } from '@caracal/db';
 import type { StreamKeys } from '@caracal/streams';
-import { headSignatureValid, readHead } from './chain-head.js';
+import { headSignatureValid, readHead, type ChainHead } from './chain-head.js';
 import { readHeadMark } from './head-marks.js';
 import { isoSql } from './columns.js';
 import { ChainVerifier, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
@@ -59,6 +59,12 @@ async function nextSeq(pool: Pool, zoneId: string, after: bigint): Promise<bigin
   return s === null || s === undefined ? null : BigInt(s);
 }
 
+/** True when there is no anchor, or a validly signed anchor mark names exactly it (retention dropped only what it signed). */
+export function anchorVouched(key: KeyObject, anchor: ChainAnchor | null, anchorMark: ChainHead | null): boolean {
+  if (!anchor) return true;
+  return !!anchorMark && headSignatureValid(key, anchorMark, 'anchor') && anchorMark.seq === anchor.through_seq && anchorMark.content_sha256 === anchor.content_sha256;
+}
+
 const toStored = (r: Record<string, unknown>): StoredRow => ({ ...(r as unknown as StoredRow), chain_seq: Number(r.chain_seq) });
 
 export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<ZoneReport> {
@@ -68,9 +74,7 @@ export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<Zone
   const head = await readHead(deps.redis, deps.keys, zoneId);
   const anchor = await readAnchor(deps.pool, zoneId);
   const anchorMark = anchor ? await readHead(deps.redis, deps.keys, zoneId, 'anchor') : null;
-  const vouched =
-    !anchor || (!!anchorMark && headSignatureValid(deps.key, anchorMark, 'anchor') && anchorMark.seq === anchor.through_seq && anchorMark.content_sha256 === anchor.content_sha256);
-  const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true, vouched, mark);
+  const verifier = new ChainVerifier(zoneId, deps.key, anchor, head, head ? headSignatureValid(deps.key, head) : true, anchorVouched(deps.key, anchor, anchorMark), mark);
   const windowAt = async (after: bigint) => {
     const first = await nextSeq(deps.pool, zoneId, after);
     if (first === null) return null;
