@@ -12,7 +12,10 @@ const CONNECT_TIMEOUT_MS = 3000;
 
 const message = (e: unknown) => (e as Error)?.message || String(e);
 
-function secret(secretsDir: string, name: string): Dependency<string> {
+/** Every evidence database session: read-only (the pack writes nothing) and named in pg_stat_activity. */
+export const READ_ONLY_SESSION = { options: '-c default_transaction_read_only=on', application_name: 'caracal-evidence-pack' } as const;
+
+export function secret(secretsDir: string, name: string): Dependency<string> {
   const res = readSecretFile(join(secretsDir, name));
   return res.ok ? { ok: true, value: res.value } : { ok: false, reason: `secret ${res.problem}` };
 }
@@ -23,8 +26,7 @@ export async function connectDatabase(secretsDir: string): Promise<Dependency<Po
   if (!url.ok) return { ok: false, reason: `Postgres not configured: ${url.reason}` };
   const pool = new pg.Pool({
     connectionString: url.value,
-    options: '-c default_transaction_read_only=on',
-    application_name: 'caracal-evidence-pack',
+    ...READ_ONLY_SESSION,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max: 4,
   });
