@@ -282,7 +282,26 @@ describe('config-redis', () => {
 });
 
 describe('the checks list', () => {
-  it('holds each posture check once, in report order', () => {
-    expect(CHECKS.map((c) => c.id)).toEqual(['release-provenance', 'runtime-readiness', 'config-mode', 'config-secret-files', 'config-env-file', 'config-redis', 'config-metrics-auth', 'key-freshness', 'secret-freshness', 'threat-model']);
+  it('holds every check of R-EVD-1 once, in report order', () => {
+    expect(CHECKS.map((c) => c.id)).toEqual([
+      'release-provenance',
+      'schema-rls',
+      'schema-roles',
+      'schema-audit-append-only',
+      'schema-migrations',
+      'schema-expand-contract',
+      'zone-isolation-probe',
+      'runtime-readiness',
+      'audit-chains',
+      'audit-continuity',
+      'config-mode',
+      'config-secret-files',
+      'config-env-file',
+      'config-redis',
+      'config-metrics-auth',
+      'key-freshness',
+      'secret-freshness',
+      'threat-model',
+    ]);
   });
 });
