@@ -1,12 +1,36 @@
-// Builds the coordinator service (agent sessions, delegations, invocations, idempotency, sweepers, outbox) from config and dependencies; used by main.ts and tests.
+// Builds the coordinator service (agent sessions, their idempotency and expiry sweeper) from config and
+// dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { type GroupSpec } from '@caracal/streams';
+import { operatorAuth } from './auth/operator-auth.js';
 import type { CoordinatorConfig } from './config.js';
+import type { CoordinatorContext } from './context.js';
+import { agentRoutes } from './routes/agents.js';
+import { startSweeper } from './sessions/sweeper.js';
 
 export const GROUPS: readonly GroupSpec[] = [];
 
-export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
-  const { app } = buildStandardApp({ service: 'coordinator', config, deps, logger, groups: GROUPS });
+export interface BuildOptions {
+  /** Tests drive the sweeper themselves. */
+  sweeper?: boolean;
+}
+
+export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, logger: Logger, opts: BuildOptions = {}): Promise<Runnable> {
+  const { app, emit } = buildStandardApp({ service: 'coordinator', config, deps, logger, groups: GROUPS, audit: 'coordinator' });
+  const ctx: CoordinatorContext = { config, deps, logger, emit };
+  await app.register(async (v1) => {
+    // JSON only: anything else is a 415, not a body the schema would try to read.
+    v1.removeContentTypeParser('text/plain');
+    v1.addHook('onRequest', operatorAuth({ redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX, token: config.CARACAL_COORDINATOR_TOKEN, ratePerMinute: config.COORDINATOR_RATE_PER_MIN }));
+    // NUL and unpaired surrogates are refused in every string before any schema or query sees them (§15).
+    v1.addHook('preValidation', refuseUnsafeText);
+    agentRoutes(v1, ctx);
+  });
+  if (opts.sweeper !== false) {
+    let stop: (() => Promise<void>) | undefined;
+    app.addHook('onReady', async () => void (stop = startSweeper(ctx, config.AGENT_SWEEP_INTERVAL_MS)));
+    app.addHook('onClose', async () => stop?.());
+  }
   return { app };
 }

@@ -1,0 +1,52 @@
+// One mutation of agent sessions: inside one zone transaction the Idempotency-Key is taken, the change made, the
+// chained admin-audit row appended (R-AUD-5) and the answer stored; audit events follow the commit (R-AUD-1).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { appendAdminAudit, withZone, type PoolClient } from '@caracal/db';
+import { NotFound, ServiceUnavailable } from '@caracal/service-kit';
+import type { AuditEventInput } from '@caracal/streams';
+import type { CoordinatorContext } from '../context.js';
+import { claimFor, idempotencyKeyOf, storeAnswer, takeKey, type StoredAnswer } from '../idempotency/idempotency.js';
+import { zoneExists } from './repo.js';
+
+export type LifecycleEvent = Omit<AuditEventInput, 'zone_id' | 'request_id'>;
+
+export interface Outcome {
+  body: Record<string, unknown>;
+  target: string;
+  detail?: Record<string, unknown>;
+  events: LifecycleEvent[];
+}
+
+export interface Mutation {
+  action: string;
+  status: 200 | 201;
+  run: (c: PoolClient) => Promise<Outcome>;
+}
+
+/** Runs a read or a change in the caller's zone; an unknown zone is a 404 before anything else is looked at. */
+export function inZone<T>(ctx: CoordinatorContext, zoneId: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  return withZone(ctx.deps.pool, zoneId, async (c) => {
+    if (!(await zoneExists(c, zoneId))) throw new NotFound(`zone '${zoneId}' does not exist`);
+    return fn(c);
+  });
+}
+
+export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply: FastifyReply, zoneId: string, m: Mutation) {
+  const key = idempotencyKeyOf(req);
+  const auditKey = ctx.config.AUDIT_HMAC_KEY;
+  if (!auditKey) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: operator changes cannot be audited');
+  const claim = key === undefined ? undefined : claimFor(ctx.config.IDEMPOTENCY_HMAC_KEY, key, req.method, req.url, req.body);
+  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome }>(ctx, zoneId, async (c) => {
+    if (claim) {
+      const stored = await takeKey(c, zoneId, claim, ctx.config.IDEMPOTENCY_TTL_SECONDS);
+      if (stored) return { replay: stored };
+    }
+    const outcome = await m.run(c);
+    await appendAdminAudit(c, auditKey, { actor: req.caller!.actor, action: m.action, zoneId, target: outcome.target, requestId: req.id, detail: outcome.detail });
+    if (claim) await storeAnswer(c, claim, { status: m.status, body: outcome.body });
+    return { outcome };
+  });
+  if ('replay' in done) return reply.code(done.replay.status).header('idempotent-replayed', 'true').send(done.replay.body);
+  for (const e of done.outcome.events) await ctx.emit({ zone_id: zoneId, request_id: req.id, subject: req.caller!.actor, ...e });
+  return reply.code(m.status).send(done.outcome.body);
+}
