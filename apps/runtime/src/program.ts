@@ -1,5 +1,6 @@
 // The `caracal` command tree. Commands are thin: they parse flags and call one run* function each.
 import { Command, Option } from 'commander';
+import { registerAgentCommands } from './commands/agent.js';
 import { registerAppCommands } from './commands/admin/app.js';
 import { registerApprovalCommands } from './commands/admin/approval.js';
 import { registerAuditCommands } from './commands/admin/audit.js';
@@ -200,7 +201,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     });
 
   // Admin operations against the API (R-API-1), one group per object.
-  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands]) {
+  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands, registerAgentCommands]) {
     register(program, io);
   }
   registerAuditCommands(program, io, result);
