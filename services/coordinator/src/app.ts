@@ -3,7 +3,8 @@
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { type GroupSpec } from '@caracal/streams';
-import { operatorAuth } from './auth/operator-auth.js';
+import { authenticate } from './auth/authenticate.js';
+import { publicKeyResolver } from './auth/public-keys.js';
 import type { CoordinatorConfig } from './config.js';
 import type { CoordinatorContext } from './context.js';
 import { agentRoutes } from './routes/agents.js';
@@ -22,7 +23,18 @@ export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, log
   await app.register(async (v1) => {
     // JSON only: anything else is a 415, not a body the schema would try to read.
     v1.removeContentTypeParser('text/plain');
-    v1.addHook('onRequest', operatorAuth({ redis: deps.redis, keyPrefix: config.REDIS_KEY_PREFIX, token: config.CARACAL_COORDINATOR_TOKEN, ratePerMinute: config.COORDINATOR_RATE_PER_MIN }));
+    v1.addHook(
+      'onRequest',
+      authenticate({
+        pool: deps.pool,
+        redis: deps.redis,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        token: config.CARACAL_COORDINATOR_TOKEN,
+        issuer: config.CARACAL_ISSUER_URL,
+        resolveKey: publicKeyResolver(deps.pool),
+        ratePerMinute: config.COORDINATOR_RATE_PER_MIN,
+      }),
+    );
     // NUL and unpaired surrogates are refused in every string before any schema or query sees them (§15).
     v1.addHook('preValidation', refuseUnsafeText);
     agentRoutes(v1, ctx);

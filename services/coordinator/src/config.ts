@@ -7,6 +7,8 @@ const schema = baseSchema(4000).extend({
   IDEMPOTENCY_HMAC_KEY: hexKey(32).optional(),
   /** The operator's bearer for the coordinator (secret `caracalCoordinatorToken`, written by `caracal init`). */
   CARACAL_COORDINATOR_TOKEN: hexKey(32).optional(),
+  /** The STS issuer: session mandates must carry it as `iss` and in `aud` (R-STS-2); unset, only the operator is let in. */
+  CARACAL_ISSUER_URL: z.string().url('must be a URL').optional(),
   COORDINATOR_RATE_PER_MIN: z.coerce.number().int().min(1).max(1_000_000).default(600),
   /** Live children (active or suspended) one agent session may have (R-CO-1 fan-out limit). */
   AGENT_FANOUT_LIMIT: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100_000, 'must be at most 100000').default(1000),

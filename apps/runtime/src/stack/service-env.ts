@@ -31,7 +31,8 @@ export function serviceEnv(ctx: StackContext, service: ServiceName): Record<stri
     AUDIT_SPILL_DIR: join(ctx.home.spoolDir, service),
   };
   for (const [key, file] of Object.entries({ ...COMMON_SECRETS, ...SERVICE_SECRETS[service] })) env[`${key}_FILE`] = secret(file);
-  if (service === 'sts') env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
+  // The coordinator verifies session mandates against the same issuer (R-CO-1).
+  if (service === 'sts' || service === 'coordinator') env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
   if (service === 'gateway') {
     env.CARACAL_STS_URL = serviceUrl(ctx, 'sts');
     env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');

@@ -44,6 +44,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     admin_audit_events: SI,
     idempotency_keys: SIUD,
     outbox: SIUD,
+    // 0013: session mandates are verified with the zones' public keys (public columns only, never private_sealed).
+    signing_keys: S,
   },
   sts: {
     zones: S,

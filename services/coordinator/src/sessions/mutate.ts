@@ -42,11 +42,14 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
       if (stored) return { replay: stored };
     }
     const outcome = await m.run(c);
-    await appendAdminAudit(c, auditKey, { actor: req.caller!.actor, action: m.action, zoneId, target: outcome.target, requestId: req.id, detail: outcome.detail });
+    // Operator changes are admin changes (R-AUD-5); an application's own are filed in its zone's ledger below.
+    if (req.caller!.kind === 'operator') await appendAdminAudit(c, auditKey, { actor: req.caller!.actor, action: m.action, zoneId, target: outcome.target, requestId: req.id, detail: outcome.detail });
     if (claim) await storeAnswer(c, claim, { status: m.status, body: outcome.body });
     return { outcome };
   });
   if ('replay' in done) return reply.code(done.replay.status).header('idempotent-replayed', 'true').send(done.replay.body);
-  for (const e of done.outcome.events) await ctx.emit({ zone_id: zoneId, request_id: req.id, subject: req.caller!.actor, ...e });
+  const caller = req.caller!;
+  const who = caller.kind === 'mandate' ? { client_id: caller.clientId } : {};
+  for (const e of done.outcome.events) await ctx.emit({ zone_id: zoneId, request_id: req.id, subject: caller.actor, ...who, ...e });
   return reply.code(m.status).send(done.outcome.body);
 }

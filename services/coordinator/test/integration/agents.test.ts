@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../packages/logging/dist/index.js';
 import { startAuthorityStack, startService, stopService, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
 import { adminQuery } from '../../../../test-support/db.js';
+import { decodePayload, signWith, signWithStrangerKey, zoneKey } from '../../../../test-support/forge.js';
 import { freePort } from '../../../../test-support/deps.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type CoordinatorConfig } from '../../src/config.js';
@@ -66,13 +67,81 @@ const act = (p: Provisioned, id: string, verb: string, headers: Record<string, s
 
 describe('authentication', () => {
   it.each([
-    ['no header', undefined, 'a bearer token is required (the coordinator token)'],
-    ['malformed', 'Bearer abc', 'the bearer token is malformed'],
+    ['no header', undefined, 'a bearer token is required (the coordinator token or a session mandate)'],
+    ['malformed', 'Bearer a b', 'the bearer token is malformed'],
+    ['not a mandate', 'Bearer abc', 'the session mandate is not acceptable (malformed_token)'],
     ['another token', `Bearer ${hex()}`, 'the bearer token is not the coordinator token'],
   ])('%s → 401 invalid_token', async (_n, header, description) => {
     const res = await fetch(`${c1.url}/v1/agents?${z(north)}`, { headers: header ? { authorization: header } : {} });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: 'invalid_token', error_description: description });
+  });
+});
+
+describe('session mandates (agent:lifecycle)', () => {
+  const withMandate = (mandate: string, method: string, path: string, body?: unknown) => call(method, path, body, { authorization: `Bearer ${mandate}` });
+
+  it('an application starts and drives its own sessions in its own zone; no admin-audit row, an audit event naming the client', async () => {
+    const m = await s.session(north);
+    const started = await withMandate(m, 'POST', '/v1/agents', { ttl_seconds: 120 });
+    expect(started).toMatchObject({ status: 201, body: { zone_id: north.zoneId, application_id: north.applicationId, status: 'active' } });
+    const child = await withMandate(m, 'POST', `/v1/agents?${z(north)}`, { ttl_seconds: 60, parent_id: started.body.id, application_id: north.applicationId });
+    expect(child.body.depth).toBe(1);
+    expect((await withMandate(m, 'POST', `/v1/agents/${started.body.id}/end`)).body.descendants_ended).toEqual([child.body.id]);
+    const admin = await adminQuery(s.db.adminUrl, 'SELECT 1 FROM caracal.admin_audit_events WHERE target = $1', [`agent_session:${started.body.id}`]);
+    expect(admin.rows).toHaveLength(0);
+    const ev = (await s.auditEvents()).find((e) => e.type === 'agent.session.started' && e.data?.agent_session_id === started.body.id);
+    expect(ev).toMatchObject({ zone_id: north.zoneId, client_id: north.clientId, subject: `client:${north.clientId}` });
+  });
+
+  it('the coordinator role reads the public half of the signing keys and never the sealed private half', async () => {
+    const { Client } = (await import('pg')).default;
+    const c = new Client({ connectionString: s.db.roleUrl('coordinator') });
+    await c.connect();
+    try {
+      await expect(c.query('SELECT private_sealed FROM caracal.signing_keys')).rejects.toThrow(/permission denied/);
+      await expect(c.query('SELECT kid, public_jwk FROM caracal.signing_keys')).resolves.toBeDefined();
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a zone-B mandate on a zone-A session is a 404, and naming zone A is a 403', async () => {
+    const foreign = (await start(north)).body.id;
+    const m = await s.session(south);
+    expect(await withMandate(m, 'GET', `/v1/agents/${foreign}`)).toMatchObject({ status: 404, body: { error: 'not_found', error_description: `agent session '${foreign}' does not exist` } });
+    expect((await withMandate(m, 'POST', `/v1/agents/${foreign}/end`)).status).toBe(404);
+    expect(await withMandate(m, 'GET', `/v1/agents/${foreign}?${z(north)}`)).toMatchObject({ status: 403, body: { error: 'zone_mismatch', error_description: 'this session mandate is for another zone' } });
+    expect((await call('GET', `/v1/agents/${foreign}?${z(north)}`)).body.status).toBe('active');
+  });
+
+  it('another application of the zone cannot be named by a mandate', async () => {
+    const other = await s.admin('POST', '/v1/zones/north/applications', { name: 'other' });
+    expect(await withMandate(await s.session(north), 'POST', '/v1/agents', { ttl_seconds: 5, application_id: other.body.id })).toMatchObject({
+      status: 403,
+      body: { error: 'application_mismatch', error_description: 'a session mandate starts sessions only for its own application' },
+    });
+  });
+
+  it('a mandate without agent:lifecycle → 403 insufficient_scope; wrong use, forged keys and revoked lineage → 401', async () => {
+    const session = await s.session(north);
+    const claims = decodePayload(session);
+    const key = await zoneKey(s.db.adminUrl, s.env.SECRET_STORE_KEK, north.zoneId);
+    const noScope = await signWith(key.privateKey, key.kid, { ...claims, jti: randomBytes(8).toString('hex'), scope: 'items:read' });
+    const refused = await withMandate(noScope, 'GET', '/v1/agents');
+    expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope', error_description: "the mandate lacks the 'agent:lifecycle' scope" } });
+    expect(refused.headers.get('www-authenticate')).toContain('insufficient_scope');
+    const cases: Array<[string, string]> = [
+      [await s.mandate(north), 'wrong_use'],
+      [await signWithStrangerKey(claims, key.kid), 'bad_signature'],
+      [await signWith(key.privateKey, key.kid, { ...claims, aud: 'resource://elsewhere' }), 'wrong_audience'],
+      [await signWith(key.privateKey, key.kid, { ...claims, exp: Math.floor(Date.now() / 1000) - 60 }), 'token_expired'],
+    ];
+    for (const [token, reason] of cases) {
+      expect(await withMandate(token, 'GET', '/v1/agents')).toMatchObject({ status: 401, body: { error: 'invalid_token', error_description: `the session mandate is not acceptable (${reason})` } });
+    }
+    expect((await s.admin('POST', `/v1/zones/north/sessions/${claims.sid}/revoke`, {})).status).toBe(200);
+    expect(await withMandate(session, 'POST', '/v1/agents', { ttl_seconds: 5 })).toMatchObject({ status: 401, body: { error_description: 'the session mandate is not acceptable (session_revoked)' } });
   });
 });
 
@@ -88,7 +157,8 @@ describe('bad input', () => {
   });
 
   it('a missing or malformed zone_id, an unknown zone, an unknown application → named refusals', async () => {
-    expect(await call('GET', '/v1/agents')).toMatchObject({ status: 400, body: { error_description: "querystring must have required property 'zone_id'" } });
+    expect(await call('GET', '/v1/agents')).toMatchObject({ status: 400, body: { error_description: 'zone_id: is required with the coordinator token' } });
+    expect(await call('POST', `/v1/agents?${z(north)}`, { ttl_seconds: 5 })).toMatchObject({ status: 400, body: { error_description: 'application_id: is required with the coordinator token' } });
     expect(await call('GET', '/v1/agents?zone_id=x')).toMatchObject({ status: 400, body: { error_description: 'querystring.zone_id must match format "uuid"' } });
     const ghost = '00000000-0000-4000-8000-000000000001';
     expect(await call('GET', `/v1/agents?zone_id=${ghost}`)).toMatchObject({ status: 404, body: { error: 'not_found', error_description: `zone '${ghost}' does not exist` } });
