@@ -44,9 +44,13 @@ export interface Claim {
   requestDigest: string;
 }
 
-export function claimFor(hmacKey: string | undefined, key: string, method: string, route: string, body: unknown): Claim {
+/**
+ * Keys are per caller: the digest covers who sent the key, so two applications of one zone that happen to pick the
+ * same key never see each other's answers.
+ */
+export function claimFor(hmacKey: string | undefined, caller: string, key: string, method: string, route: string, body: unknown): Claim {
   if (!hmacKey) throw new ServiceUnavailable('IDEMPOTENCY_HMAC_KEY is not configured: Idempotency-Key cannot be honoured');
-  return { keyDigest: createHmac('sha256', hmacKey).update(key, 'utf8').digest('hex'), requestDigest: requestDigest(method, route, body) };
+  return { keyDigest: createHmac('sha256', hmacKey).update(`${caller}\n${key}`, 'utf8').digest('hex'), requestDigest: requestDigest(method, route, body) };
 }
 
 /**

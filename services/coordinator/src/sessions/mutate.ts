@@ -35,7 +35,7 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
   const key = idempotencyKeyOf(req);
   const auditKey = ctx.config.AUDIT_HMAC_KEY;
   if (!auditKey) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: operator changes cannot be audited');
-  const claim = key === undefined ? undefined : claimFor(ctx.config.IDEMPOTENCY_HMAC_KEY, key, req.method, req.url, req.body);
+  const claim = key === undefined ? undefined : claimFor(ctx.config.IDEMPOTENCY_HMAC_KEY, req.caller!.actor, key, req.method, req.url, req.body);
   const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome }>(ctx, zoneId, async (c) => {
     if (claim) {
       const stored = await takeKey(c, zoneId, claim, ctx.config.IDEMPOTENCY_TTL_SECONDS);

@@ -115,6 +115,17 @@ describe('session mandates (agent:lifecycle)', () => {
     expect((await call('GET', `/v1/agents/${foreign}?${z(north)}`)).body.status).toBe('active');
   });
 
+  it('one Idempotency-Key used by the operator and by an application is two keys, never a shared answer', async () => {
+    const key = `shared-${hex()}`;
+    const m = await s.session(north);
+    const body = { ttl_seconds: 30, application_id: north.applicationId };
+    const byOperator = await call('POST', `/v1/agents?${z(north)}`, body, { 'idempotency-key': key });
+    const byApp = await call('POST', `/v1/agents?${z(north)}`, body, { 'idempotency-key': key, authorization: `Bearer ${m}` });
+    expect([byOperator.status, byApp.status]).toEqual([201, 201]);
+    expect(byApp.body.id).not.toBe(byOperator.body.id);
+    expect(byApp.headers.get('idempotent-replayed')).toBeNull();
+  });
+
   it('another application of the zone cannot be named by a mandate', async () => {
     const other = await s.admin('POST', '/v1/zones/north/applications', { name: 'other' });
     expect(await withMandate(await s.session(north), 'POST', '/v1/agents', { ttl_seconds: 5, application_id: other.body.id })).toMatchObject({
