@@ -28,7 +28,7 @@ export interface FrameSpec<C> {
 }
 
 const hex = (n: number) => randomBytes(n).toString('hex');
-const AUDIT_PRODUCERS: readonly ServiceName[] = ['api', 'sts', 'gateway'];
+const AUDIT_PRODUCERS: readonly ServiceName[] = ['api', 'sts', 'gateway', 'coordinator'];
 
 export function describeServiceFrame<C>(spec: FrameSpec<C>): void {
   describe(`${spec.service} service frame`, () => {

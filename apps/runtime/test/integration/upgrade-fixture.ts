@@ -2,18 +2,23 @@
 // (B adds one expand migration its services use; C's sts never becomes ready; others broken on purpose), and a
 // managed stack started from A's unpacked tree, whose processes a test can snapshot to prove they were untouched.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Pool } from 'undici';
 import { deriveRelease, labelMigration, readsLabel, type DeriveOptions } from '../../../../bench/lib/derive-release.mjs';
+import { REPO } from '../../../../test-support/cli.js';
 import { freePort } from '../../../../test-support/deps.js';
 import { buildRelease, throwawayKey, type KeyPair } from './release-fixture.js';
 
 export const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'];
 
-/** B's expand migration (after A's twelve), which B's services use: their readiness reads the new column. */
-export const LABEL_MIGRATION = labelMigration(13);
+/** How many migrations A (this checkout) ships; derived releases number theirs after it. */
+export const A_MIGRATIONS = readdirSync(join(REPO, 'infra', 'postgres', 'migrations')).filter((f) => /^\d{4}_.+\.up\.sql$/.test(f)).length;
+/** The number a derived release's next migration takes. */
+export const NEXT_MIGRATION = String(A_MIGRATIONS + 1).padStart(4, '0');
+/** B's expand migration (after A's), which B's services use: their readiness reads the new column. */
+export const LABEL_MIGRATION = labelMigration(A_MIGRATIONS + 1);
 export { readsLabel };
 
 /** C's sts loads and then waits forever: it never listens and never reports ready, and it does not exit. */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchFile } from '../../../../bench/lib/derive-release.mjs';
 import { REPO } from '../../../../test-support/cli.js';
 import { copyRelease, resign, tempDir } from './release-fixture.js';
-import { buildReleases, LABEL_MIGRATION, ManagedStack, readsLabel, type Releases } from './upgrade-fixture.js';
+import { A_MIGRATIONS, buildReleases, LABEL_MIGRATION, ManagedStack, NEXT_MIGRATION, readsLabel, type Releases } from './upgrade-fixture.js';
 
 describe('caracal upgrade refuses bad input and changes nothing', () => {
   const tmp = tempDir('upgrade-refusals');
@@ -51,16 +51,16 @@ describe('caracal upgrade refuses bad input and changes nothing', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ ok: true, outcome: 'planned', from: rel.aVersion, to: '0.2.0' });
-    expect(report.plan.migrations).toEqual({ applied: 12, expand: [LABEL_MIGRATION.file], contract: [] });
+    expect(report.plan.migrations).toEqual({ applied: A_MIGRATIONS, expand: [LABEL_MIGRATION.file], contract: [] });
     expect(report.plan.services.map((s: { service: string }) => s.service)).toEqual(['audit', 'coordinator', 'api', 'sts', 'gateway']);
     expect(report.plan.stage).toEqual({ root: join(versions(), '0.2.0'), reuse: false });
     const text = await upgrade(b, '--dry-run');
     expect(text.stdout).toContain(`upgrade plan: caracal ${rel.aVersion} -> 0.2.0`);
-    expect(text.stdout).toMatch(/expand +0013_add_zone_label\.up\.sql/);
+    expect(text.stdout).toMatch(new RegExp(`expand +${LABEL_MIGRATION.file.replace(/\./g, '\\.')}`));
     expect(text.stdout).toContain('dry run: nothing was changed');
     expect(stack.snapshot()).toEqual(before);
     expect(existsSync(join(stack.home, 'upgrade.log'))).toBe(false);
-    expect(await appliedCount()).toBe(12);
+    expect(await appliedCount()).toBe(A_MIGRATIONS);
   });
 
   it('a built release declares its platform in the signed manifest: the operating systems and the Node range', () => {
@@ -200,11 +200,11 @@ describe('caracal upgrade refuses bad input and changes nothing', () => {
   });
 
   it('a failing expand migration is rolled back in its transaction; the old version keeps serving; exit 1', async () => {
-    const broken = await rel.derive('0.3.0', { migrations: [{ file: '0013_add_zone_note.up.sql', sql: 'ALTER TABLE zones ADD COLUMN note text;\nSELECT 1 / 0;\n' }] });
+    const broken = await rel.derive('0.3.0', { migrations: [{ file: `${NEXT_MIGRATION}_add_zone_note.up.sql`, sql: 'ALTER TABLE zones ADD COLUMN note text;\nSELECT 1 / 0;\n' }] });
     const pids = stack.pids();
     const r = await upgrade(broken);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('0013_add_zone_note.up.sql failed and was rolled back: division by zero');
+    expect(r.stderr).toContain(`${NEXT_MIGRATION}_add_zone_note.up.sql failed and was rolled back: division by zero`);
     expect(r.stderr).toContain(`every service still runs ${rel.aVersion}`);
     expect(stack.pids()).toEqual(pids);
     expect(JSON.parse(readFileSync(join(stack.home, 'runtime.json'), 'utf8')).version).toBe(rel.aVersion);

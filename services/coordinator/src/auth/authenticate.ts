@@ -107,26 +107,23 @@ export function authenticate(opts: AuthOptions) {
 }
 
 /**
- * The zone a request acts in: the operator names it (`zone_id`); a mandate is confined to its own zone, and naming
- * another is refused without looking at anything there.
+ * A value the operator names and a mandate already carries: with the coordinator token it is required; with a
+ * mandate it defaults to the mandate's own, and naming another is refused without looking at anything there.
  */
-export function zoneOf(req: FastifyRequest, requested: string | undefined): string {
+function confined(req: FastifyRequest, requested: string | undefined, field: string, own: (c: Extract<Caller, { kind: 'mandate' }>) => string, mismatch: ServiceError): string {
   const caller = req.caller!;
   if (caller.kind === 'operator') {
-    if (requested === undefined) throw new ServiceError(400, 'invalid_request', 'zone_id: is required with the coordinator token');
+    if (requested === undefined) throw new ServiceError(400, 'invalid_request', `${field}: is required with the coordinator token`);
     return requested;
   }
-  if (requested !== undefined && requested !== caller.zoneId) throw new ServiceError(403, 'zone_mismatch', 'this session mandate is for another zone');
-  return caller.zoneId;
+  if (requested !== undefined && requested !== own(caller)) throw mismatch;
+  return own(caller);
 }
 
-/** The application a new session acts for: the operator names it; a mandate's is its own. */
-export function applicationOf(req: FastifyRequest, requested: string | undefined): string {
-  const caller = req.caller!;
-  if (caller.kind === 'operator') {
-    if (requested === undefined) throw new ServiceError(400, 'invalid_request', 'application_id: is required with the coordinator token');
-    return requested;
-  }
-  if (requested !== undefined && requested !== caller.applicationId) throw new ServiceError(403, 'application_mismatch', 'a session mandate starts sessions only for its own application');
-  return caller.applicationId;
-}
+/** The zone a request acts in: a mandate is confined to its own zone. */
+export const zoneOf = (req: FastifyRequest, requested: string | undefined) =>
+  confined(req, requested, 'zone_id', (c) => c.zoneId, new ServiceError(403, 'zone_mismatch', 'this session mandate is for another zone'));
+
+/** The application a new session acts for: a mandate starts sessions only for its own. */
+export const applicationOf = (req: FastifyRequest, requested: string | undefined) =>
+  confined(req, requested, 'application_id', (c) => c.applicationId, new ServiceError(403, 'application_mismatch', 'a session mandate starts sessions only for its own application'));
