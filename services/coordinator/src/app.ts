@@ -3,6 +3,7 @@
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { type GroupSpec } from '@caracal/streams';
+import { auditDenials } from './audit-denials.js';
 import { authenticate } from './auth/authenticate.js';
 import { publicKeyResolver } from './auth/public-keys.js';
 import type { CoordinatorConfig } from './config.js';
@@ -23,6 +24,7 @@ export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, log
   await app.register(async (v1) => {
     // JSON only: anything else is a 415, not a body the schema would try to read.
     v1.removeContentTypeParser('text/plain');
+    auditDenials(v1, ctx);
     v1.addHook(
       'onRequest',
       authenticate({

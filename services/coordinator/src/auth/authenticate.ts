@@ -52,7 +52,7 @@ async function operator(opts: AuthOptions, expected: Buffer | undefined, token: 
   return { kind: 'operator', actor: 'coordinator:operator' };
 }
 
-async function mandate(opts: AuthOptions, token: string): Promise<Caller> {
+async function mandate(opts: AuthOptions, req: FastifyRequest, token: string): Promise<Caller> {
   if (!opts.issuer) throw new ServiceUnavailable('CARACAL_ISSUER_URL is not configured: session mandates cannot be verified');
   // Every use verifies, so a gateway or resource mandate is refused with its own reason, as the STS does (subject.ts).
   const res = await verifyMandate(token, { resolveKey: opts.resolveKey, issuer: opts.issuer, use: ['session', 'gateway', 'resource'] });
@@ -61,6 +61,8 @@ async function mandate(opts: AuthOptions, token: string): Promise<Caller> {
     throw new InvalidToken(`the session mandate is not acceptable (${res.reason})`);
   }
   const claims: MandateClaims = res.claims;
+  // The signature held: the zone is proven and refusals from here on are filed in it.
+  req.provenZone = claims.zone_id;
   if (claims.use !== 'session') throw new InvalidToken('the session mandate is not acceptable (wrong_use)');
   if (!(Array.isArray(claims.aud) ? claims.aud : [claims.aud]).includes(opts.issuer)) throw new InvalidToken('the session mandate is not acceptable (wrong_audience)');
   if (!scopesOf(claims).includes(LIFECYCLE_SCOPE)) throw new InsufficientScope(`the mandate lacks the '${LIFECYCLE_SCOPE}' scope`);
@@ -90,7 +92,7 @@ export function authenticate(opts: AuthOptions) {
     const token = m[1]!;
     // The coordinator token is 64 hex characters; a mandate is a compact JWS and never looks like one.
     try {
-      req.caller = /^[0-9a-f]{64}$/.test(token) ? await operator(opts, expected, token) : await mandate(opts, token);
+      req.caller = /^[0-9a-f]{64}$/.test(token) ? await operator(opts, expected, token) : await mandate(opts, req, token);
     } catch (err) {
       if (err instanceof ServiceError) throw err;
       throw new ServiceUnavailable('the credential store is unavailable');

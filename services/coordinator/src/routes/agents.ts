@@ -80,21 +80,21 @@ export function agentRoutes(app: FastifyInstance, ctx: CoordinatorContext): void
       const q = req.query;
       const limit = limitOf(q.limit);
       const afterId = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-      const rows = await inZone(ctx, zoneOf(req, q.zone_id), (c) => listSessions(c, { status: q.status, parentId: q.parent_id, afterId, limit }));
+      const rows = await inZone(ctx, req, zoneOf(req, q.zone_id), (c) => listSessions(c, { status: q.status, parentId: q.parent_id, afterId, limit }));
       const last = rows.at(-1);
       return { items: rows.map(sessionJson), next_cursor: rows.length === limit && last ? encodeCursor(last.id) : null };
     },
   );
 
   app.get<ById>('/v1/agents/:id', { schema: { params: idParams, querystring: zoneQuery, response: { 200: sessionOut } } }, async (req) =>
-    inZone(ctx, zoneOf(req, req.query.zone_id), async (c) => sessionJson(await findSession(c, req.params.id))),
+    inZone(ctx, req, zoneOf(req, req.query.zone_id), async (c) => sessionJson(await findSession(c, req.params.id))),
   );
 
   app.get<ById>(
     '/v1/agents/:id/tree',
     { schema: { params: idParams, querystring: zoneQuery, response: { 200: { type: 'object', properties: { root: { type: 'string' }, items: { type: 'array', items: sessionOut } } } } } },
     async (req) =>
-      inZone(ctx, zoneOf(req, req.query.zone_id), async (c) => {
+      inZone(ctx, req, zoneOf(req, req.query.zone_id), async (c) => {
         const rows = await subtree(c, req.params.id);
         if (rows.length === 0) await findSession(c, req.params.id);
         return { root: req.params.id, items: rows.map(sessionJson) };

@@ -24,9 +24,10 @@ export interface Mutation {
 }
 
 /** Runs a read or a change in the caller's zone; an unknown zone is a 404 before anything else is looked at. */
-export function inZone<T>(ctx: CoordinatorContext, zoneId: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+export function inZone<T>(ctx: CoordinatorContext, req: FastifyRequest, zoneId: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
   return withZone(ctx.deps.pool, zoneId, async (c) => {
     if (!(await zoneExists(c, zoneId))) throw new NotFound(`zone '${zoneId}' does not exist`);
+    req.provenZone = zoneId;
     return fn(c);
   });
 }
@@ -36,7 +37,7 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
   const auditKey = ctx.config.AUDIT_HMAC_KEY;
   if (!auditKey) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: operator changes cannot be audited');
   const claim = key === undefined ? undefined : claimFor(ctx.config.IDEMPOTENCY_HMAC_KEY, req.caller!.actor, key, req.method, req.url, req.body);
-  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome }>(ctx, zoneId, async (c) => {
+  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome }>(ctx, req, zoneId, async (c) => {
     if (claim) {
       const stored = await takeKey(c, zoneId, claim, ctx.config.IDEMPOTENCY_TTL_SECONDS);
       if (stored) return { replay: stored };

@@ -113,6 +113,13 @@ describe('session mandates (agent:lifecycle)', () => {
     expect((await withMandate(m, 'POST', `/v1/agents/${foreign}/end`)).status).toBe(404);
     expect(await withMandate(m, 'GET', `/v1/agents/${foreign}?${z(north)}`)).toMatchObject({ status: 403, body: { error: 'zone_mismatch', error_description: 'this session mandate is for another zone' } });
     expect((await call('GET', `/v1/agents/${foreign}?${z(north)}`)).body.status).toBe('active');
+    // The refusals are filed in the zone the mandate proved, never in the zone it asked about.
+    const denied = (await s.auditEvents()).filter((e) => e.type === 'agent.session.denied' && e.client_id === south.clientId);
+    expect(denied.map((e) => [e.zone_id, e.reason, e.data.status])).toEqual([
+      [south.zoneId, 'not_found', 404],
+      [south.zoneId, 'not_found', 404],
+      [south.zoneId, 'zone_mismatch', 403],
+    ]);
   });
 
   it('one Idempotency-Key used by the operator and by an application is two keys, never a shared answer', async () => {
@@ -142,6 +149,8 @@ describe('session mandates (agent:lifecycle)', () => {
     const refused = await withMandate(noScope, 'GET', '/v1/agents');
     expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope', error_description: "the mandate lacks the 'agent:lifecycle' scope" } });
     expect(refused.headers.get('www-authenticate')).toContain('insufficient_scope');
+    const ev = (await s.auditEvents()).find((e) => e.type === 'agent.session.denied' && e.request_id === refused.headers.get('x-request-id'));
+    expect(ev).toMatchObject({ zone_id: north.zoneId, decision: 'deny', reason: 'insufficient_scope', data: { status: 403 } });
     const cases: Array<[string, string]> = [
       [await s.mandate(north), 'wrong_use'],
       [await signWithStrangerKey(claims, key.kid), 'bad_signature'],
@@ -214,7 +223,10 @@ describe('lifecycle', () => {
     expect(Date.parse(beat.body.last_heartbeat_at)).toBeGreaterThanOrEqual(Date.parse(root.body.last_heartbeat_at));
     expect((await act(north, root.body.id, 'suspend')).body.status).toBe('suspended');
     expect(await act(north, root.body.id, 'heartbeat')).toMatchObject({ status: 409, body: { error: 'session_suspended', error_description: `agent session '${root.body.id}' is suspended; it cannot heartbeat` } });
-    expect(await act(north, root.body.id, 'suspend')).toMatchObject({ status: 409, body: { error: 'session_suspended' } });
+    const twice = await act(north, root.body.id, 'suspend');
+    expect(twice).toMatchObject({ status: 409, body: { error: 'session_suspended' } });
+    const deniedEvent = (await s.auditEvents()).find((e) => e.type === 'agent.session.denied' && e.request_id === twice.headers.get('x-request-id'));
+    expect(deniedEvent).toMatchObject({ zone_id: north.zoneId, decision: 'deny', reason: 'session_suspended', subject: 'coordinator:operator', data: { status: 409, route: '/v1/agents/:id/suspend' } });
     expect(await start(north, { parent_id: root.body.id })).toMatchObject({ status: 409, body: { error: 'parent_not_active' } });
     expect((await act(north, root.body.id, 'resume')).body.status).toBe('active');
     expect(await act(north, root.body.id, 'resume')).toMatchObject({ status: 409, body: { error: 'session_active' } });
