@@ -11,6 +11,7 @@ import { formatFds, type ServiceFds } from '../supervisor/fds.js';
 import { supervisorEntry } from '../version.js';
 import type { StackContext } from './context.js';
 import { listenServiceSockets } from './listen-sockets.js';
+import { pidExiting } from '../supervisor/worker-process.js';
 import { pidRuns, readSupervisorState, runningSupervisor, SUPERVISOR_NEEDLE, supervisorSocket } from './supervisor-control.js';
 
 /** The supervisor finds the sockets on fds 3.. in service order. */
@@ -51,9 +52,14 @@ export async function startSupervisor(ctx: StackContext): Promise<number> {
   throw new Error(`the supervisor did not start (see ${join(ctx.home.logsDir, 'supervisor.log')})`);
 }
 
+/** Until the process no longer runs `needle` and has let go of its sockets (a port it held is free again). */
 async function waitGone(pid: number, needle: string, ms: number): Promise<boolean> {
   for (let waited = 0; waited < ms; waited += 50) {
-    if (!pidRuns(pid, needle)) return true;
+    if (!pidRuns(pid, needle)) {
+      // Bounded: a PID reused meanwhile by another process must not hold `up` for long.
+      for (let exiting = 0; exiting < 3000 && pidExiting(pid); exiting += 20) await new Promise((r) => setTimeout(r, 20));
+      return true;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return !pidRuns(pid, needle);
@@ -70,8 +76,9 @@ async function terminate(pid: number, needle: string, graceMs: number): Promise<
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
-      // gone meanwhile
+      return; // gone meanwhile
     }
+    await waitGone(pid, needle, 5000);
   }
 }
 

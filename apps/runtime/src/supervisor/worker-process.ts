@@ -26,6 +26,21 @@ export function pidRuns(pid: number | null | undefined, needle: string): boolean
   }
 }
 
+/**
+ * True while `pid` exists and is not yet a zombie. Asked once its cmdline reads empty, it tells an exit in progress
+ * (the kernel releases a process's memory before its files, so it may still hold its sockets) from one that is
+ * over. False for a zombie, a missing process, and where there is no /proc.
+ */
+export function pidExiting(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 function onceExit(): { fire: ExitListener; add: (l: ExitListener) => void } {
   let done: [number | null, NodeJS.Signals | null] | undefined;
   const listeners: ExitListener[] = [];
