@@ -110,5 +110,5 @@ export function agentRoutes(app: FastifyInstance, ctx: CoordinatorContext): void
   action('heartbeat', 'heartbeat', heartbeat);
   action('suspend', 'suspend', suspend);
   action('resume', 'resume', resume);
-  action('end', 'end', end, { descendants_ended: { type: 'array', items: { type: 'string' } } });
+  action('end', 'end', end, { descendants_ended: { type: 'array', items: { type: 'string' } }, delegations_revoked: { type: 'array', items: { type: 'string' } } });
 }
