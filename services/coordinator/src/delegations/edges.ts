@@ -65,6 +65,8 @@ export async function createEdge(c: PoolClient, i: CreateInput): Promise<Outcome
   actsFor(i.caller, [source.application_id], "delegates only from its own application's sessions");
   activeSession(source, 'source');
   activeSession(target, 'target');
+  // Checked first: a cycle is refused as a cycle whatever else is wrong with the edge.
+  if (await reaches(c, target.id, source.id)) throw refused('delegation_cycle', `session '${target.id}' already delegates (directly or through others) to '${source.id}'; this edge would close a cycle`);
 
   // The source's own authority: the edge it holds by delegation (named, or its only one), else its application's grants.
   let parent: EdgeRow | null = null;
@@ -87,7 +89,6 @@ export async function createEdge(c: PoolClient, i: CreateInput): Promise<Outcome
   if (parent && parent.hop_count + 1 > MAX_HOPS) throw refused('hop_limit_exceeded', `a delegation below '${parent.id}' would be hop ${parent.hop_count + 1}; the limit is ${MAX_HOPS}`);
   if (expiresAt > source.expires_at) throw refused('delegation_expired', `the delegation would expire at ${expiresAt.toISOString()}, after source session '${source.id}' (${source.expires_at.toISOString()})`);
   if (parent && expiresAt > parent.expires_at) throw refused('delegation_expired', `the delegation would expire at ${expiresAt.toISOString()}, after parent delegation '${parent.id}' (${parent.expires_at.toISOString()})`);
-  if (await reaches(c, target.id, source.id)) throw refused('delegation_cycle', `session '${target.id}' already delegates (directly or through others) to '${source.id}'; this edge would close a cycle`);
 
   const accepted = source.application_id === target.application_id;
   const row = await insertEdge(c, { zoneId: i.zoneId, sourceId: source.id, targetId: target.id, parent, scopes, expiresAt, accepted });

@@ -9,6 +9,7 @@ import { acceptEdge, createEdge, findEdge, revokeEdge } from '../delegations/edg
 import { chainOf, descendantsOf, listEdges } from '../delegations/repo.js';
 import { edgeJson, edgeOut } from '../delegations/view.js';
 import { inZone, mutate } from '../sessions/mutate.js';
+import { limitOf } from './agents.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 const zoneQuery = { type: 'object', additionalProperties: false, properties: { zone_id: uuid } } as const;
@@ -27,13 +28,6 @@ interface CreateBody {
   ttl_seconds?: number;
   expires_at?: string;
   parent_edge_id?: string;
-}
-
-function limitOf(raw: string | undefined): number {
-  if (raw === undefined) return 100;
-  const n = /^[0-9]{1,3}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= 500)) throw new InvalidRequest('limit: must be an integer from 1 to 500');
-  return n;
 }
 
 export function delegationRoutes(app: FastifyInstance, ctx: CoordinatorContext): void {

@@ -11,6 +11,7 @@ import { adminQuery } from '../../../../test-support/db.js';
 import { freePort } from '../../../../test-support/deps.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { coordinatorClient } from './client.js';
 
 const hex = () => randomBytes(32).toString('hex');
 const token = hex();
@@ -52,15 +53,7 @@ afterAll(async () => {
   await s?.stop();
 });
 
-type Res = { status: number; body: any; headers: Headers };
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, base = c1.url): Promise<Res> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json(), headers: res.headers };
-}
+const call = coordinatorClient(token, () => c1.url);
 const z = (p: Provisioned) => `zone_id=${p.zoneId}`;
 async function session(p: Provisioned = north, ttl = 600): Promise<string> {
   const r = await call('POST', `/v1/agents?${z(p)}`, { application_id: p.applicationId, ttl_seconds: ttl });
@@ -147,6 +140,13 @@ describe('create', () => {
     expect((await delegate(b, c, { ttl_seconds: 200 })).status).toBe(201);
     const r = await delegate(c, a, { ttl_seconds: 100 });
     expect(r).toMatchObject({ status: 409, body: { error: 'delegation_cycle', error_description: `session '${a}' already delegates (directly or through others) to '${c}'; this edge would close a cycle` } });
+  });
+
+  it('A→B and B→A at once on two instances: exactly one is created, the other is the cycle', async () => {
+    const [a, b] = [await session(), await session()];
+    const results = await Promise.all([delegate(a, b, { ttl_seconds: 200 }), delegate(b, a, { ttl_seconds: 100 }, {}, north, c2.url)]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(results.find((r) => r.status === 409)!.body.error).toBe('delegation_cycle');
   });
 
   it('a source that is not active cannot delegate', async () => {
