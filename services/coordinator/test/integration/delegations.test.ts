@@ -254,6 +254,15 @@ describe('revoke and traverse', () => {
     expect((await delegate(b, c)).body).toMatchObject({ hop_count: 1, parent_edge_id: null });
   });
 
+  it('a mandate revokes only delegations from or to its own application\'s sessions', async () => {
+    const e = (await delegate(await session(north), await session(north))).body.id;
+    expect(await edgeAct(e, 'revoke', bearer(await s.session(other)))).toMatchObject({
+      status: 403,
+      body: { error: 'application_mismatch', error_description: "a session mandate revokes only delegations from or to its own application's sessions" },
+    });
+    expect(await edgeAct(e, 'revoke', bearer(await s.session(north)))).toMatchObject({ status: 200, body: { status: 'revoked', revoked: 1 } });
+  });
+
   it('ending a session revokes the edges from and to it and its subtree, and every edge below them', async () => {
     const [a, b, c] = [await session(), await session(), await session()];
     const e1 = (await delegate(a, b)).body.id;
