@@ -1,6 +1,7 @@
 // The `caracal` command tree. Commands are thin: they parse flags and call one run* function each.
 import { Command, Option } from 'commander';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerDelegationCommands } from './commands/delegation.js';
 import { registerAppCommands } from './commands/admin/app.js';
 import { registerApprovalCommands } from './commands/admin/approval.js';
 import { registerAuditCommands } from './commands/admin/audit.js';
@@ -201,7 +202,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     });
 
   // Admin operations against the API (R-API-1), one group per object.
-  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands, registerAgentCommands]) {
+  for (const register of [registerZoneCommands, registerAppCommands, registerResourceCommands, registerGrantCommands, registerSessionCommands, registerRevocationCommands, registerApprovalCommands, registerTokenCommands, registerAgentCommands, registerDelegationCommands]) {
     register(program, io);
   }
   registerAuditCommands(program, io, result);

@@ -1,4 +1,4 @@
-// Builds the coordinator service (agent sessions, their idempotency and expiry sweeper) from config and
+// Builds the coordinator service (agent sessions, delegation edges, their idempotency and expiry sweeper) from config and
 // dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
@@ -9,6 +9,7 @@ import { publicKeyResolver } from './auth/public-keys.js';
 import type { CoordinatorConfig } from './config.js';
 import type { CoordinatorContext } from './context.js';
 import { agentRoutes } from './routes/agents.js';
+import { delegationRoutes } from './routes/delegations.js';
 import { startSweeper } from './sessions/sweeper.js';
 
 export const GROUPS: readonly GroupSpec[] = [];
@@ -40,6 +41,7 @@ export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, log
     // NUL and unpaired surrogates are refused in every string before any schema or query sees them (§15).
     v1.addHook('preValidation', refuseUnsafeText);
     agentRoutes(v1, ctx);
+    delegationRoutes(v1, ctx);
   });
   if (opts.sweeper !== false) {
     let stop: (() => Promise<void>) | undefined;

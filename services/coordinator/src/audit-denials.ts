@@ -14,6 +14,7 @@ declare module 'fastify' {
 }
 
 export const DENIED = 'agent.session.denied';
+export const DELEGATION_DENIED = 'delegation.denied';
 
 export function auditDenials(app: FastifyInstance, ctx: CoordinatorContext): void {
   app.addHook('onError', async (req: FastifyRequest, _reply, err: FastifyError) => {
@@ -22,7 +23,7 @@ export function auditDenials(app: FastifyInstance, ctx: CoordinatorContext): voi
     try {
       await ctx.emit({
         zone_id: req.provenZone ?? PLATFORM_ZONE_ID,
-        type: DENIED,
+        type: (req.routeOptions.url ?? req.url).startsWith('/v1/delegations') ? DELEGATION_DENIED : DENIED,
         decision: 'deny',
         reason,
         request_id: req.id,

@@ -27,13 +27,13 @@ const END_FIELDS: ReadonlyArray<Field<AgentSession>> = [...FIELDS, col('descenda
 
 const STATUS = /^(active|suspended|ended|expired|revoked)$/;
 /** Mirrors the coordinator's check: 1-255 printable ASCII characters, no spaces. */
-const idempotencyKey = matching('--idempotency-key', /^[\x21-\x7e]{1,255}$/, '1-255 printable ASCII characters without spaces');
+export const idempotencyKey = matching('--idempotency-key', /^[\x21-\x7e]{1,255}$/, '1-255 printable ASCII characters without spaces');
 
 interface MutateOpt extends ZoneOpt {
   idempotencyKey?: string;
 }
 
-const query = (zoneId: string, extra: Record<string, string | undefined> = {}) => {
+export const query = (zoneId: string, extra: Record<string, string | undefined> = {}) => {
   const q = new URLSearchParams({ zone_id: zoneId });
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) q.set(k, v);
   return `?${q.toString()}`;
@@ -66,7 +66,7 @@ export async function runAgentAction(action: AgentAction, zone: string, id: stri
 }
 
 const sessionArg = (c: Command) => c.argument('<session-id>', 'agent session id (UUID)', uuid('<session-id>'));
-const keyOption = (c: Command) => c.option('--idempotency-key <key>', 'replay-safe key for this change (default: a fresh one per invocation)', idempotencyKey);
+export const keyOption = (c: Command) => c.option('--idempotency-key <key>', 'replay-safe key for this change (default: a fresh one per invocation)', idempotencyKey);
 
 export function registerAgentCommands(program: Command, io: Io): void {
   const agent = group(program, 'agent', 'agent sessions at the coordinator: start, list, get, heartbeat, suspend, resume, end, tree');

@@ -46,6 +46,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     outbox: SIUD,
     // 0013: session mandates are verified with the zones' public keys (public columns only, never private_sealed).
     signing_keys: S,
+    // 0014: a root delegation's scopes are bounded by the source application's grants (scope columns only).
+    grants: S,
   },
   sts: {
     zones: S,

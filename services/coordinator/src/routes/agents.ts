@@ -31,7 +31,7 @@ function decodeCursor(raw: string): string {
 }
 
 /** Query strings are not coerced (ajv coerceTypes off), so the page size is parsed here. */
-function limitOf(raw: string | undefined): number {
+export function limitOf(raw: string | undefined): number {
   if (raw === undefined) return 100;
   const n = /^[0-9]{1,3}$/.test(raw) ? Number(raw) : NaN;
   if (!(n >= 1 && n <= 500)) throw new InvalidRequest('limit: must be an integer from 1 to 500');
@@ -110,5 +110,5 @@ export function agentRoutes(app: FastifyInstance, ctx: CoordinatorContext): void
   action('heartbeat', 'heartbeat', heartbeat);
   action('suspend', 'suspend', suspend);
   action('resume', 'resume', resume);
-  action('end', 'end', end, { descendants_ended: { type: 'array', items: { type: 'string' } } });
+  action('end', 'end', end, { descendants_ended: { type: 'array', items: { type: 'string' } }, delegations_revoked: { type: 'array', items: { type: 'string' } } });
 }

@@ -13,6 +13,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type CoordinatorConfig } from '../../src/config.js';
 import type { CoordinatorContext } from '../../src/context.js';
 import { sweepExpired } from '../../src/sessions/sweeper.js';
+import { coordinatorClient } from './client.js';
 
 const hex = () => randomBytes(32).toString('hex');
 const token = hex();
@@ -51,15 +52,7 @@ afterAll(async () => {
   await s?.stop();
 });
 
-type Res = { status: number; body: any; headers: Headers };
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, base = c1.url): Promise<Res> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json(), headers: res.headers };
-}
+const call = coordinatorClient(token, () => c1.url);
 const z = (p: Provisioned) => `zone_id=${p.zoneId}`;
 const start = (p: Provisioned, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, base?: string) =>
   call('POST', `/v1/agents?${z(p)}`, { application_id: p.applicationId, ttl_seconds: 600, ...extra }, headers, base);

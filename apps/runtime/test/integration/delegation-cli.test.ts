@@ -1,0 +1,76 @@
+// `caracal delegation …` against a managed stack (`caracal init` + `caracal up`, R-CO-1): two sessions of one
+// application and a third of another; create (active at once within the application, pending across), accept,
+// delegate further, traverse (chain and subtree), revoke (the subtree goes with it) through the CLI with --json;
+// refusals are exit 2 for a bad flag and exit 1 naming the coordinator's reason.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEvidenceStack, type EvidenceStack } from '../../../../test-support/evidence-stack.js';
+
+let stack: EvidenceStack;
+let planner: string;
+let reviewer: string;
+
+async function json(args: string[]): Promise<any> {
+  const r = await stack.cli([...args, '--json']);
+  if (r.exitCode !== 0) throw new Error(`caracal ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+const session = async (app: string) => (await json(['agent', 'start', '--zone', 'deleg', '--application', app, '--ttl', '600'])).id as string;
+
+beforeAll(async () => {
+  stack = await startEvidenceStack('delegation-cli');
+  await json(['zone', 'create', 'deleg', '--name', 'Delegation']);
+  planner = (await json(['app', 'create', '--zone', 'deleg', '--name', 'planner'])).id;
+  reviewer = (await json(['app', 'create', '--zone', 'deleg', '--name', 'reviewer'])).id;
+  const credFile = join(mkdtempSync(join(tmpdir(), 'deleg-cred-')), 'credential');
+  writeFileSync(credFile, 'upstream-credential\n');
+  await json(['resource', 'create', '--zone', 'deleg', '--id', 'resource://items-api', '--upstream', 'https://items.example', '--credential-file', credFile, '--operation', 'GET /items*=items:read', '--operation', 'POST /items=items:write']);
+  await json(['grant', 'create', '--zone', 'deleg', '--app', planner, '--resource', 'resource://items-api', '--scopes', 'items:read,items:write']);
+}, 180_000);
+afterAll(async () => stack?.stop(), 60_000);
+
+describe('caracal delegation', () => {
+  it('create → accept → delegate further → traverse → revoke cuts the subtree', async () => {
+    const [a, b] = [await session(planner), await session(planner)];
+    const c = await session(reviewer);
+    const e1 = await json(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', b, '--scopes', 'items:read,items:write', '--ttl', '300']);
+    expect(e1).toMatchObject({ source_session_id: a, target_session_id: b, hop_count: 1, status: 'active', scopes: ['items:read', 'items:write'] });
+    const e2 = await json(['delegation', 'create', '--zone', 'deleg', '--source', b, '--target', c, '--scopes', 'items:read', '--ttl', '200']);
+    expect(e2).toMatchObject({ parent_edge_id: e1.id, hop_count: 2, status: 'pending' });
+    expect((await json(['delegation', 'accept', e2.id, '--zone', 'deleg'])).status).toBe('active');
+
+    const t = await json(['delegation', 'traverse', e1.id, '--zone', 'deleg']);
+    expect(t.chain.map((e: any) => e.id)).toEqual([e1.id]);
+    expect(t.subtree.map((e: any) => e.id)).toEqual([e2.id]);
+    expect((await json(['delegation', 'list', '--zone', 'deleg', '--session', b])).items.map((e: any) => e.id)).toEqual([e1.id, e2.id]);
+    const human = await stack.cli(['delegation', 'traverse', e2.id, '--zone', 'deleg']);
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toContain('chain (root first):');
+
+    const revoked = await json(['delegation', 'revoke', e1.id, '--zone', 'deleg']);
+    expect(revoked).toMatchObject({ id: e1.id, status: 'revoked', revoked: 2, descendants_revoked: [e2.id] });
+    expect((await json(['delegation', 'get', e2.id, '--zone', 'deleg'])).status).toBe('revoked');
+  });
+
+  it('refusals: a bad flag is exit 2 naming it; a refused delegation is exit 1 naming the reason', async () => {
+    const [a, b] = [await session(planner), await session(planner)];
+    const noTtl = await stack.cli(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', b, '--scopes', 'items:read']);
+    expect(noTtl.exitCode).toBe(2);
+    expect(noTtl.stderr).toContain('exactly one of --ttl and --expires-at is required');
+    const badId = await stack.cli(['delegation', 'get', 'nope', '--zone', 'deleg']);
+    expect(badId.exitCode).toBe(2);
+    expect(badId.stderr).toContain('<delegation-id> must be a UUID');
+    const wider = await stack.cli(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', b, '--scopes', 'items:delete', '--ttl', '60']);
+    expect(wider.exitCode).toBe(1);
+    expect(wider.stderr).toContain(`409 delegation_scope_exceeded: scopes beyond what application '${planner}' is granted: items:delete`);
+    const self = await stack.cli(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', a, '--scopes', 'items:read', '--ttl', '60']);
+    expect(self.exitCode).toBe(1);
+    expect(self.stderr).toContain('400 invalid_request: target_session_id: a session cannot delegate to itself');
+    await json(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', b, '--scopes', 'items:read', '--ttl', '60']);
+    const cycle = await stack.cli(['delegation', 'create', '--zone', 'deleg', '--source', b, '--target', a, '--scopes', 'items:read', '--ttl', '30']);
+    expect(cycle.exitCode).toBe(1);
+    expect(cycle.stderr).toContain('409 delegation_cycle');
+  });
+});
