@@ -11,6 +11,7 @@ import { startEvidenceStack, type EvidenceStack } from '../../../../test-support
 let stack: EvidenceStack;
 let planner: string;
 let reviewer: string;
+let reviewerClient: { client_id: string; client_secret: string };
 
 async function json(args: string[]): Promise<any> {
   const r = await stack.cli([...args, '--json']);
@@ -23,12 +24,35 @@ beforeAll(async () => {
   stack = await startEvidenceStack('delegation-cli');
   await json(['zone', 'create', 'deleg', '--name', 'Delegation']);
   planner = (await json(['app', 'create', '--zone', 'deleg', '--name', 'planner'])).id;
-  reviewer = (await json(['app', 'create', '--zone', 'deleg', '--name', 'reviewer'])).id;
+  const reviewerApp = await json(['app', 'create', '--zone', 'deleg', '--name', 'reviewer']);
+  reviewer = reviewerApp.id;
+  reviewerClient = { client_id: reviewerApp.client_id, client_secret: reviewerApp.client_secret };
   const credFile = join(mkdtempSync(join(tmpdir(), 'deleg-cred-')), 'credential');
   writeFileSync(credFile, 'upstream-credential\n');
   await json(['resource', 'create', '--zone', 'deleg', '--id', 'resource://items-api', '--upstream', 'https://items.example', '--credential-file', credFile, '--operation', 'GET /items*=items:read', '--operation', 'POST /items=items:write']);
   await json(['grant', 'create', '--zone', 'deleg', '--app', planner, '--resource', 'resource://items-api', '--scopes', 'items:read,items:write']);
+  await json(['grant', 'create', '--zone', 'deleg', '--app', reviewer, '--resource', 'resource://items-api', '--scopes', 'items:read']);
 }, 180_000);
+
+/** A token exchange at the STS by the reviewer application, acting as agent session `agent` over edge `edge`. */
+async function exchangeAs(agent: string, edge: string): Promise<{ status: number; body: any }> {
+  const sts = `http://127.0.0.1:${stack.ports.sts}/oauth/2/token`;
+  const form = async (f: Record<string, string>) => {
+    const r = await fetch(sts, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(f) });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+  const boot = await form({ grant_type: 'client_credentials', ...reviewerClient });
+  expect(boot.status, JSON.stringify(boot.body)).toBe(200);
+  return form({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: boot.body.access_token,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    resource: 'resource://items-api',
+    scope: 'items:read',
+    agent_session_id: agent,
+    delegation_edge_id: edge,
+  });
+}
 afterAll(async () => stack?.stop(), 60_000);
 
 describe('caracal delegation', () => {
@@ -39,7 +63,12 @@ describe('caracal delegation', () => {
     expect(e1).toMatchObject({ source_session_id: a, target_session_id: b, hop_count: 1, status: 'active', scopes: ['items:read', 'items:write'] });
     const e2 = await json(['delegation', 'create', '--zone', 'deleg', '--source', b, '--target', c, '--scopes', 'items:read', '--ttl', '200']);
     expect(e2).toMatchObject({ parent_edge_id: e1.id, hop_count: 2, status: 'pending' });
+    // Until the reviewer accepts, the STS treats the edge as unknown: no consent, no authority.
+    const pending = await exchangeAs(c, e2.id);
+    expect(pending.status, JSON.stringify(pending.body)).toBe(403);
+    expect(pending.body.error_description).toContain('unknown delegation edge');
     expect((await json(['delegation', 'accept', e2.id, '--zone', 'deleg'])).status).toBe('active');
+    expect((await exchangeAs(c, e2.id)).body.error_description ?? '').not.toContain('unknown delegation edge');
 
     const t = await json(['delegation', 'traverse', e1.id, '--zone', 'deleg']);
     expect(t.chain.map((e: any) => e.id)).toEqual([e1.id]);
