@@ -110,7 +110,9 @@ export class AuthorityRepository {
       if (!agent || !edgeId) return { agent };
       const edge = (
         await c.query<DelegationEdgeRow>(
-          'SELECT id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at FROM delegation_edges WHERE id = $1',
+          // An edge awaiting the target application's consent (accepted_at NULL, R-CO-1) authorises nothing: it reads
+          // as unknown.
+          'SELECT id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at FROM delegation_edges WHERE id = $1 AND accepted_at IS NOT NULL',
           [edgeId],
         )
       ).rows[0];
