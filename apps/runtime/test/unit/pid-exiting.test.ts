@@ -9,11 +9,12 @@ describe.runIf(existsSync('/proc/self/stat'))('pidExiting', () => {
   it('is true for a live process, false for a zombie and for a PID that does not exist', async () => {
     expect(pidExiting(process.pid)).toBe(true);
     expect(pidExiting(2 ** 22 + 7)).toBe(false);
-    // `true` exits in the background; the shell then becomes `sleep`, which never reaps it: a zombie.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // A background job that ends half a second later, when the shell has long become `sleep`, which never reaps
+    // it: a zombie. (Ending at once, the shell itself could reap it before the exec.)
+    const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d).trim()))));
-      for (let i = 0; i < 100 && pidExiting(zombie); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 400 && pidExiting(zombie); i++) await new Promise((r) => setTimeout(r, 20));
       expect(pidExiting(zombie)).toBe(false);
       expect(existsSync(`/proc/${zombie}`)).toBe(true);
     } finally {
