@@ -2,10 +2,10 @@
 // instances: operator auth, schemas, lifecycle, subtree end, Idempotency-Key, admin-audit rows (R-AUD-5), audit
 // events, the fan-out race and the expiry sweeper running on both instances at once.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../packages/logging/dist/index.js';
-import { startAuthorityStack, startService, stopService, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
+import type { startService} from '../../../../test-support/authority.js';
+import { startAuthorityStack, stopService, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
 import { adminQuery } from '../../../../test-support/db.js';
 import { decodePayload, signWith, signWithStrangerKey, zoneKey } from '../../../../test-support/forge.js';
 import { freePort } from '../../../../test-support/deps.js';
@@ -13,7 +13,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type CoordinatorConfig } from '../../src/config.js';
 import type { CoordinatorContext } from '../../src/context.js';
 import { sweepExpired } from '../../src/sessions/sweeper.js';
-import { coordinatorClient } from './client.js';
+import { coordinatorClient, coordinatorEnv as sharedEnv, startTwoCoordinators } from './client.js';
 
 const hex = () => randomBytes(32).toString('hex');
 const token = hex();
@@ -24,28 +24,13 @@ let c1: Awaited<ReturnType<typeof startService>>;
 let c2: Awaited<ReturnType<typeof startService>>;
 let config: CoordinatorConfig;
 
-const coordinatorEnv = async (extra: Record<string, string> = {}) => ({
-  ...s.env,
-  PORT: String(await freePort()),
-  DATABASE_URL: s.db.roleUrl('coordinator'),
-  AUDIT_SPILL_DIR: join(s.spillRoot, `coordinator-${randomBytes(4).toString('hex')}`),
-  IDEMPOTENCY_HMAC_KEY: hex(),
-  CARACAL_COORDINATOR_TOKEN: token,
-  AGENT_FANOUT_LIMIT: '2',
-  COORDINATOR_RATE_PER_MIN: '100000',
-  ...extra,
-});
+const coordinatorEnv = (extra: Record<string, string> = {}) => sharedEnv(s, token, { AGENT_FANOUT_LIMIT: '2', ...extra });
 
 beforeAll(async () => {
   s = await startAuthorityStack('coord', {}, { apiEnv: { API_RATE_PER_MIN: '10000' } });
   north = await s.provision('north');
   south = await s.provision('south');
-  const env = await coordinatorEnv();
-  config = loadConfig(env);
-  const noSweep = (c: CoordinatorConfig, d: any) => buildApp(c, d, createLogger({ service: 'coordinator', level: (process.env.COORDINATOR_TEST_LOG as 'error' | undefined) ?? 'silent' }), { sweeper: false });
-  c1 = await startService('coordinator', noSweep, config);
-  // The second instance shares every secret but listens elsewhere.
-  c2 = await startService('coordinator', noSweep, loadConfig({ ...env, PORT: String(await freePort()) }));
+  ({ config, c1, c2 } = await startTwoCoordinators(await coordinatorEnv()));
 }, 60_000);
 afterAll(async () => {
   for (const c of [c1, c2]) if (c) await stopService(c).catch(() => undefined);

@@ -3,15 +3,11 @@
 // or the parent, at most 10 hops, no cycles, no self-delegation, consent across applications, revoke cuts the
 // subtree, ending a session revokes its edges; Idempotency-Key, admin-audit rows and audit events.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../../packages/logging/dist/index.js';
-import { startAuthorityStack, startService, stopService, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
+import type { startService} from '../../../../test-support/authority.js';
+import { startAuthorityStack, stopService, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
 import { adminQuery } from '../../../../test-support/db.js';
-import { freePort } from '../../../../test-support/deps.js';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { coordinatorClient } from './client.js';
+import { coordinatorClient, coordinatorEnv, startTwoCoordinators } from './client.js';
 
 const hex = () => randomBytes(32).toString('hex');
 const token = hex();
@@ -34,19 +30,7 @@ beforeAll(async () => {
   south = await s.provision('south');
   const app = await s.admin('POST', '/v1/zones/north/applications', { name: 'reviewer' });
   other = { ...north, clientId: app.body.client_id, clientSecret: app.body.client_secret, applicationId: app.body.id };
-  const env = {
-    ...s.env,
-    PORT: String(await freePort()),
-    DATABASE_URL: s.db.roleUrl('coordinator'),
-    AUDIT_SPILL_DIR: join(s.spillRoot, `coordinator-${randomBytes(4).toString('hex')}`),
-    IDEMPOTENCY_HMAC_KEY: hex(),
-    CARACAL_COORDINATOR_TOKEN: token,
-    AGENT_FANOUT_LIMIT: '50',
-    COORDINATOR_RATE_PER_MIN: '100000',
-  };
-  const build = (c: any, d: any) => buildApp(c, d, createLogger({ service: 'coordinator', level: 'silent' }), { sweeper: false });
-  c1 = await startService('coordinator', build, loadConfig(env));
-  c2 = await startService('coordinator', build, loadConfig({ ...env, PORT: String(await freePort()) }));
+  ({ c1, c2 } = await startTwoCoordinators(await coordinatorEnv(s, token, { AGENT_FANOUT_LIMIT: '50' })));
 }, 60_000);
 afterAll(async () => {
   for (const c of [c1, c2]) if (c) await stopService(c).catch(() => undefined);
