@@ -32,7 +32,7 @@ export async function runDown(opts: DownOptions, io: Io): Promise<DownReport> {
   }
   const lock = acquireLock(ctx.home.lockFile, 'down');
   try {
-    const sup = await io.out.step('stop services', () => stopSupervisor(ctx.home));
+    const sup = await io.out.step('stop services', () => stopSupervisor(ctx.home, { ports: ctx.settings.ports }));
     const report: DownReport = {
       services: sup.stopped || sup.leftovers > 0 ? 'stopped' : 'not running',
       postgres: 'external',

@@ -72,7 +72,7 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
     await ensureBinaries(ctx, opts.install !== false, out.info);
     if (!runningSupervisor(ctx.home)) {
       // Services orphaned by a supervisor that died would hold their ports: stop them before checking.
-      const { leftovers } = await stopSupervisor(ctx.home);
+      const { leftovers } = await stopSupervisor(ctx.home, { ports: ctx.settings.ports });
       if (leftovers > 0) out.info(`  stopped ${leftovers} service process(es) left by a supervisor that died`);
       await checkPorts(ctx, true);
     }

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { SERVICE_NAMES, type ServiceName } from '@caracal/db';
 import { CliError } from '../errors.js';
 import type { StackContext } from './context.js';
+import { describeBusyPort } from './port-holders.js';
 
 export interface HeldSockets {
   fds: Record<ServiceName, number>;
@@ -31,11 +32,11 @@ export async function listenServiceSockets(ctx: StackContext): Promise<HeldSocke
     const r = results[i];
     if (r instanceof net.Server) return [];
     const port = ctx.settings.ports[s];
-    return [(r as NodeJS.ErrnoException).code === 'EADDRINUSE' ? `port ${port} (${s}) already in use` : `port ${port} (${s}): ${(r as Error).message}`];
+    return [(r as NodeJS.ErrnoException).code === 'EADDRINUSE' ? describeBusyPort(port, s) : `port ${port} (${s}): ${(r as Error).message}`];
   });
   if (problems.length > 0) {
     close();
-    throw new CliError(problems.join(', '), 1, 'stop what listens there, or change the port in caracal.env');
+    throw new CliError(problems.join('; '), 1, 'stop what listens there, or change the port in caracal.env');
   }
   const fds = Object.fromEntries(SERVICE_NAMES.map((s, i) => [s, (results[i] as unknown as { _handle?: { fd?: unknown } })._handle?.fd])) as Record<ServiceName, unknown>;
   if (!SERVICE_NAMES.every((s) => typeof fds[s] === 'number' && (fds[s] as number) >= 0)) {

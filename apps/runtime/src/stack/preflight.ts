@@ -6,6 +6,7 @@ import { CliError } from '../errors.js';
 import { SECRET_SPECS } from '../home/secret-files.js';
 import { findPostgres, findRedisServer, installCommand, which } from '../managed/binaries.js';
 import { portFree } from '../managed/ports.js';
+import { describeBusyPort } from './port-holders.js';
 import { isRoot, runProcess, type Runner } from '../managed/run.js';
 import { services, type StackContext } from './context.js';
 
@@ -66,7 +67,7 @@ export async function checkPorts(ctx: StackContext, includeServices: boolean): P
   const host = ctx.settings.CARACAL_BIND_HOST;
   const busy: string[] = [];
   if (includeServices) {
-    for (const s of services) if (!(await portFree(ctx.settings.ports[s], host))) busy.push(`port ${ctx.settings.ports[s]} (${s})`);
+    for (const s of services) if (!(await portFree(ctx.settings.ports[s], host))) busy.push(describeBusyPort(ctx.settings.ports[s], s));
   }
-  if (busy.length > 0) throw new CliError(`${busy.join(', ')} already in use`, 1, 'stop what listens there, or change the port in caracal.env');
+  if (busy.length > 0) throw new CliError(busy.join('; '), 1, 'stop what listens there, or change the port in caracal.env');
 }

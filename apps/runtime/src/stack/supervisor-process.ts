@@ -2,8 +2,8 @@
 // then anything a supervisor that died left behind.
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { SERVICE_NAMES } from '@caracal/db';
+import { join, sep } from 'node:path';
+import { SERVICE_NAMES, type ServiceName } from '@caracal/db';
 import { pidAlive } from '../home/lock.js';
 import type { HomeLayout } from '../home/paths.js';
 import { workersKey } from '../home/settings.js';
@@ -11,6 +11,7 @@ import { formatFds, type ServiceFds } from '../supervisor/fds.js';
 import { supervisorEntry } from '../version.js';
 import type { StackContext } from './context.js';
 import { listenServiceSockets } from './listen-sockets.js';
+import { portHolders, processEnv } from './port-holders.js';
 import { pidExiting } from '../supervisor/worker-process.js';
 import { pidRuns, readSupervisorState, runningSupervisor, SUPERVISOR_NEEDLE, supervisorSocket } from './supervisor-control.js';
 
@@ -83,10 +84,29 @@ async function terminate(pid: number, needle: string, graceMs: number): Promise<
 }
 
 /**
- * Stops the supervisor — it drains every worker (each gets SIGTERM, finishes what it holds, and exits) — then any
- * worker left by a supervisor that died. `graceMs` covers the supervisor's own drain grace (15 s) with a margin.
+ * This home's service processes listening on `ports` that the state file does not list (a worker whose record a
+ * supervisor that died never wrote): a process counts as this home's when it runs a service entry and reads its
+ * secrets from this home.
  */
-export async function stopSupervisor(home: HomeLayout, graceMs = 25_000): Promise<{ stopped: boolean; leftovers: number }> {
+function unlistedHolders(home: HomeLayout, ports: Partial<Record<ServiceName, number>>, listed: Set<number>): { pid: number; needle: string }[] {
+  return Object.entries(ports).flatMap(([name, port]) =>
+    portHolders(port!)
+      .filter((h) => !listed.has(h.pid) && h.command.includes(join('services', name)))
+      .filter((h) => processEnv(h.pid).get('REDIS_URL_FILE')?.startsWith(home.secretsDir + sep) === true)
+      .map((h) => ({ pid: h.pid, needle: join('services', name) })),
+  );
+}
+
+/**
+ * Stops the supervisor — it drains every worker (each gets SIGTERM, finishes what it holds, and exits) — then any
+ * worker left by a supervisor that died: those its state file lists and, given the stack's `ports`, this home's
+ * service processes still listening there. `graceMs` covers the supervisor's own drain grace (15 s) with a margin.
+ */
+export async function stopSupervisor(
+  home: HomeLayout,
+  opts: { ports?: Partial<Record<ServiceName, number>>; graceMs?: number } = {},
+): Promise<{ stopped: boolean; leftovers: number }> {
+  const graceMs = opts.graceMs ?? 25_000;
   const state = readSupervisorState(home);
   let stopped = false;
   if (state && pidRuns(state.pid, SUPERVISOR_NEEDLE)) {
@@ -96,6 +116,7 @@ export async function stopSupervisor(home: HomeLayout, graceMs = 25_000): Promis
   const left = Object.entries(state?.services ?? {}).flatMap(([name, st]) =>
     (st.workers ?? []).flatMap((w) => (w.pid && pidRuns(w.pid, join('services', name)) ? [{ pid: w.pid, needle: join('services', name) }] : [])),
   );
+  left.push(...unlistedHolders(home, opts.ports ?? {}, new Set(left.map((w) => w.pid))));
   await Promise.all(left.map((w) => terminate(w.pid, w.needle, graceMs)));
   if (!runningSupervisor(home)) rmSync(supervisorSocket(home), { force: true });
   return { stopped, leftovers: left.length };

@@ -96,9 +96,9 @@ describe('installers/install.sh', () => {
     const cli = (...args: string[]) => spawnSync(join(p, 'bin', 'caracal'), args, { encoding: 'utf8', env, timeout: 170_000 });
     try {
       const init = cli('init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`]));
-      expect(init.status).toBe(0);
+      expect(init.status, init.stderr).toBe(0);
       const up = cli('up', '--json');
-      expect(up.status).toBe(0);
+      expect(up.status, up.stderr).toBe(0);
       const supervisor = JSON.parse(readFileSync(join(env.CARACAL_HOME, 'data', 'supervisor.json'), 'utf8'));
       const pids = JSON.stringify(supervisor).match(/"pid":\d+/g)!.map((m) => Number(m.slice(6)));
       const commands = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));

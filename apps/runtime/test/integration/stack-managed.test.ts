@@ -56,7 +56,7 @@ describe('managed local runtime', () => {
     try {
       const r = await caracal(['up'], env);
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toContain(`port ${ports.gateway} (gateway) already in use`);
+      expect(r.stderr).toContain(`port ${ports.gateway} (gateway) already in use by PID ${process.pid} (`);
       expect(existsSync(join(env.CARACAL_HOME, 'data', 'supervisor.json'))).toBe(false);
     } finally {
       await new Promise((r) => blocker.close(r));
@@ -131,6 +131,11 @@ describe('managed local runtime', () => {
     process.kill(before.pid, 'SIGKILL');
     const orphans = SERVICES.map((s) => before.services[s].workers[0].pid as number);
     expect(orphans.every(alive)).toBe(true);
+    // A worker the dead supervisor never recorded is found by the port it still listens on.
+    const file = join(env.CARACAL_HOME, 'data', 'supervisor.json');
+    const recorded = JSON.parse(readFileSync(file, 'utf8'));
+    recorded.services.audit.workers = [];
+    writeFileSync(file, JSON.stringify(recorded));
     const r = await caracal(['up'], env);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('stopped 5 service process(es) left by a supervisor that died');

@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../../../../test-support/
 import { freePort } from '../../../../test-support/deps.js';
 import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
 import { layout, type HomeLayout } from '../../src/home/paths.js';
+import { tcpSocketInodes } from '../../src/stack/port-holders.js';
 
 export const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -205,21 +206,7 @@ export function keepAliveTraffic(base: string, call: () => Call, connections = 8
 
 /** The socket inode of the server side of a TCP connection: local port `serverPort`, remote port `clientPort`. */
 function serverSideInode(serverPort: number, clientPort: number): string | undefined {
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const port = (addr: string) => parseInt(addr.slice(addr.lastIndexOf(':') + 1), 16);
-      if (port(f[1]!) === serverPort && port(f[2]!) === clientPort) return f[9];
-    }
-  }
-  return undefined;
+  return [...tcpSocketInodes((local, remote) => local === serverPort && remote === clientPort)][0];
 }
 
 export interface Answer {

@@ -1,0 +1,88 @@
+// Which processes listen on a TCP port, read from /proc (Linux): the kernel's socket tables give the listening
+// socket's inode, each process's fd links name the sockets it holds. Only processes this user may inspect are
+// seen; where there is no /proc nothing is known and the lists are empty.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+export interface PortHolder {
+  pid: number;
+  /** Its command line, space-joined; empty when it could not be read. */
+  command: string;
+}
+
+const LISTEN = '0A';
+
+/** The inodes of the TCP sockets (IPv4 and IPv6) whose local port, remote port and state `match`. */
+export function tcpSocketInodes(match: (localPort: number, remotePort: number, state: string) => boolean): Set<string> {
+  const inodes = new Set<string>();
+  const port = (addr: string) => Number.parseInt(addr.slice(addr.lastIndexOf(':') + 1), 16);
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 10 && match(port(f[1]!), port(f[2]!), f[3]!)) inodes.add(f[9]!);
+    }
+  }
+  return inodes;
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** The processes holding a listening socket on `port`. */
+export function portHolders(port: number): PortHolder[] {
+  const inodes = tcpSocketInodes((local, _remote, state) => local === port && state === LISTEN);
+  if (inodes.size === 0) return [];
+  const links = new Set([...inodes].map((i) => `socket:[${i}]`));
+  const holders: PortHolder[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  for (const p of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${p}/fd`);
+    } catch {
+      continue; // gone, or not ours to inspect
+    }
+    const holds = fds.some((fd) => {
+      try {
+        return links.has(readlinkSync(`/proc/${p}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+    if (holds) holders.push({ pid: Number(p), command: readOr(`/proc/${p}/cmdline`, '').split('\0').join(' ').trim() });
+  }
+  return holders;
+}
+
+/** The variables `pid` was started with (empty when they cannot be read). */
+export function processEnv(pid: number): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const kv of readOr(`/proc/${pid}/environ`, '').split('\0')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) vars.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return vars;
+}
+
+/** "port 8080 (api) already in use by PID 123 (node main.js)" — the holders named when they can be seen. */
+export function describeBusyPort(port: number, label: string): string {
+  const holders = portHolders(port);
+  const by = holders.length === 0 ? '' : ` by ${holders.map((h) => `PID ${h.pid}${h.command ? ` (${h.command})` : ''}`).join(', ')}`;
+  return `port ${port} (${label}) already in use${by}`;
+}
