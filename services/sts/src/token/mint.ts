@@ -9,11 +9,12 @@ export async function registerJti(ctx: StsContext, jti: string, ttlSeconds: numb
   if (!(await orUnavailable('replay_store_unavailable', ctx.limits.registerJti(jti, ttlSeconds)))) throw new TemporarilyUnavailable('jti_collision');
 }
 
-export async function mint(ctx: StsContext, zoneId: string, input: MandateInput): Promise<SignedMandate> {
+/** `issuedAt` (seconds): the instant the lifetime was computed from, so `exp` never passes a ceiling read then. */
+export async function mint(ctx: StsContext, zoneId: string, input: MandateInput, issuedAt?: number): Promise<SignedMandate> {
   let signed: SignedMandate;
   try {
     const key = await ctx.keys.signingKey(zoneId);
-    signed = await signMandate(input, key.key, key.kid);
+    signed = await signMandate(input, key.key, key.kid, issuedAt);
   } catch (err) {
     ctx.logger.error({ err: { message: (err as Error).message }, zone_id: zoneId }, 'signing failed');
     throw new TemporarilyUnavailable('signing_unavailable');

@@ -40,6 +40,8 @@ export interface ExchangeState {
   decision: DecisionResult;
   approvalId: string | undefined;
   ttl: number;
+  /** The `iat` the lifetime was computed from (seconds). */
+  issuedAt: number;
 }
 
 export function parseRequest(s: ExchangeState): void {
@@ -140,10 +142,17 @@ export function checkMintRate(s: ExchangeState): void {
 }
 
 /** Never outlive the grant's maximum, the session, the subject token or the delegation edge (R-STS-2). */
+/**
+ * The mandate lives no longer than the grant allows, nor past its session, its subject mandate, the agent session it
+ * acts as or the edge it was delegated by. The clock is read once: the mandate is signed with the same `iat`.
+ */
 export function computeLifetime(s: ExchangeState): void {
   const now = Math.floor(Date.now() / 1000);
-  const ceilings = [s.grant.maxTtlSeconds, Math.floor(s.lineage.sessionExpiresAt.getTime() / 1000) - now, s.subject.exp - now];
-  if (s.edge) ceilings.push(Math.floor(s.edge.expires_at.getTime() / 1000) - now);
+  const until = (d: Date) => Math.floor(d.getTime() / 1000) - now;
+  const ceilings = [s.grant.maxTtlSeconds, until(s.lineage.sessionExpiresAt), s.subject.exp - now];
+  if (s.delegation.agent) ceilings.push(until(s.delegation.agent.expires_at));
+  if (s.edge) ceilings.push(until(s.edge.expires_at));
+  s.issuedAt = now;
   s.ttl = Math.min(s.request.ttl ?? s.ctx.config.RESOURCE_TTL_SECONDS, ...ceilings);
   if (s.ttl <= 0) throw new InvalidGrant('session_expired', 'the lineage expires before a mandate could be used');
 }

@@ -57,7 +57,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}),
     ...(edge ? { delegation_edge_id: edge.id, delegation_chain: [...edge.path, edge.id], hop_count: edge.hop_count, act: { sub: edge.source_session_id } } : {}),
     ttlSeconds: s.ttl,
-  });
+  }, s.issuedAt);
   await ctx.emit({
     zone_id: subject.zone_id,
     type: 'mandate.issued',
