@@ -120,7 +120,8 @@ export async function startStack(label) {
   return { home: env.CARACAL_HOME, ports, url, adminToken, pids, purge };
 }
 
-async function call(method, url, { headers = {}, body, expect = [200, 201] } = {}) {
+/** One JSON call; an answer outside `expect` is a Misbehaviour. */
+export async function call(method, url, { headers = {}, body, expect = [200, 201] } = {}) {
   const res = await fetch(url, { method, headers, body });
   const text = await res.text();
   if (!expect.includes(res.status)) throw new Misbehaviour(`${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
