@@ -117,7 +117,7 @@ async function run(rng: ReturnType<typeof prng>): Promise<void> {
 
   async function startSession(): Promise<Session> {
     const app: AppKey = rng.chance(0.5) ? 'a' : 'b';
-    const r = await call('POST', `/v1/agents?${zone}`, { application_id: apps[app].applicationId, ttl_seconds: rng.int(900, 3600) });
+    const r = await call('POST', `/v1/agents?${zone}`, { application_id: apps[app].applicationId, ttl_seconds: rng.chance(0.3) ? rng.int(300, 600) : rng.int(900, 3600) });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     return { id: r.body.id, app, expiresAt: Date.parse(r.body.expires_at) };
   }
@@ -262,7 +262,8 @@ async function exchanges(rng: ReturnType<typeof prng>, edges: Edge[], outcomes: 
 }
 
 /** A minted mandate: the requested scopes, within the edge, every edge of its chain within the one above, the root
- *  edge within the source's grants, the granted resource only, and no lifetime beyond the edge, the chain or the subject. */
+ *  edge within the source's grants, the granted resource only, and no lifetime beyond the edge, the chain, the subject or
+ *  the agent session. */
 function checkMinted(c: Record<string, any>, subject: Record<string, any>, edge: Edge, requested: string[], what: string): void {
   const scopes = String(c.scope).split(' ');
   expect(scopes.sort(), what).toEqual([...requested].sort());
@@ -277,4 +278,6 @@ function checkMinted(c: Record<string, any>, subject: Record<string, any>, edge:
     expect(c.exp, what).toBeLessThanOrEqual(Math.floor(e.expiresAt / 1000));
   }
   expect(c.exp, what).toBeLessThanOrEqual(subject.exp);
+  // Nor beyond the agent session it acts as (sessions of 300–600 s end before many edges to them do).
+  expect(c.exp, what).toBeLessThanOrEqual(Math.floor(edge.target.expiresAt / 1000));
 }
