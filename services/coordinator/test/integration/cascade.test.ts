@@ -150,6 +150,16 @@ describe('the delegated mandate', () => {
     const ok = await exchange(b, e, 'items:read');
     expect(decodePayload(ok.body.access_token).scope).toBe('items:read');
   });
+
+  it('a mandate that would exceed 4 KiB is never issued (token_too_large)', async () => {
+    const wide = Array.from({ length: 30 }, (_, i) => `wide:${String(i).padStart(2, '0')}:${'x'.repeat(110)}`);
+    const q = await s.provision('wide', { scopes: wide });
+    const r = await s.token({ grant_type: EXCHANGE, subject_token: await s.session(q), subject_token_type: ACCESS, resource: q.resource, scope: wide.join(' ') });
+    expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: 'the mandate would be larger than 4 KiB; request fewer scopes' } });
+    expect((await s.auditEvents()).find((x) => x.request_id === r.headers.get('x-request-id'))).toMatchObject({ type: 'mandate.denied', reason: 'token_too_large' });
+    const fewer = await s.token({ grant_type: EXCHANGE, subject_token: await s.session(q), subject_token_type: ACCESS, resource: q.resource, scope: wide.slice(0, 5).join(' ') });
+    expect(fewer.status).toBe(200);
+  });
 });
 
 describe('named refusals from the server-side graph', () => {
