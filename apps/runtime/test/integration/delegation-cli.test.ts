@@ -87,7 +87,7 @@ describe('caracal delegation', () => {
     const gw = await fetch(`http://127.0.0.1:${stack.ports.gateway}/items-api/items`, { headers: { authorization: `Bearer ${minted.body.access_token}` } });
     expect(gw.status).toBe(401);
     expect(((await gw.json()) as any).error_description).toMatch(/^(the mandate lineage is revoked|denied: lineage_revoked)$/);
-    expect(await exchangeAs(c, e2.id)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1.id}' of the chain is revoked` } });
+    expect(await exchangeAs(c, e2.id)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1.id}' of the chain is revoked (delegation_revoked)` } });
   });
 
   it('refusals: a bad flag is exit 2 naming it; a refused delegation is exit 1 naming the reason', async () => {

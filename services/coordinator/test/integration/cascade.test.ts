@@ -134,7 +134,7 @@ describe('the delegated mandate', () => {
       [p.zoneId, sessions[10], beyond, edges[9], edges],
     );
     const r = await exchange(beyond, row.rows[0]!.id);
-    expect(r).toMatchObject({ status: 403, body: { error: 'access_denied', error_description: 'the delegation chain has 11 hops; the limit is 10' } });
+    expect(r).toMatchObject({ status: 403, body: { error: 'access_denied', error_description: 'the delegation chain has 11 hops; the limit is 10 (hop_limit_exceeded)' } });
     const ev = (await s.auditEvents()).find((e) => e.request_id === r.headers.get('x-request-id'));
     expect(ev).toMatchObject({ type: 'mandate.denied', decision: 'deny', reason: 'hop_limit_exceeded' });
   });
@@ -169,11 +169,11 @@ describe('named refusals from the server-side graph', () => {
     const e2 = await delegate(b, c, 200);
     expect((await sessionVerb(a, 'suspend')).status).toBe(200);
     const r = await exchange(c, e2);
-    expect(r).toMatchObject({ status: 403, body: { error: 'access_denied', error_description: `agent session '${a}' is suspended` } });
+    expect(r).toMatchObject({ status: 403, body: { error: 'access_denied', error_description: `agent session '${a}' is suspended (agent_session_suspended)` } });
     expect((await sessionVerb(a, 'resume')).status).toBe(200);
     expect((await exchange(c, e2)).status).toBe(200);
     expect((await sessionVerb(b, 'suspend')).status).toBe(200);
-    expect((await exchange(b, e1)).body.error_description).toBe(`agent session '${b}' is suspended`);
+    expect((await exchange(b, e1)).body.error_description).toBe(`agent session '${b}' is suspended (agent_session_suspended)`);
     const ev = (await s.auditEvents()).find((x) => x.request_id === r.headers.get('x-request-id'));
     expect(ev).toMatchObject({ type: 'mandate.denied', reason: 'agent_session_suspended' });
   });
@@ -184,22 +184,36 @@ describe('named refusals from the server-side graph', () => {
     const e2 = await delegate(b, c, 200);
     await adminQuery(s.db.adminUrl, "UPDATE caracal.delegation_edges SET expires_at = now() - interval '1 second' WHERE id = $1", [e1]);
     const r = await exchange(c, e2);
-    expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1}' of the chain has expired` } });
+    expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1}' of the chain has expired (delegation_expired)` } });
     expect((await s.auditEvents()).find((x) => x.request_id === r.headers.get('x-request-id'))).toMatchObject({ reason: 'delegation_expired' });
   });
 
   it('an expired or ended agent session refuses the mint (agent_session_expired, agent_session_ended)', async () => {
     const [expired, ended] = [await session(), await session()];
     await adminQuery(s.db.adminUrl, "UPDATE caracal.agent_sessions SET expires_at = now() - interval '1 second' WHERE id = $1", [expired]);
-    expect(await exchange(expired)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `agent session '${expired}' has expired` } });
+    expect(await exchange(expired)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `agent session '${expired}' has expired (agent_session_expired)` } });
     expect((await sessionVerb(ended, 'end')).status).toBe(200);
-    expect(await exchange(ended)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `agent session '${ended}' has ended` } });
+    expect(await exchange(ended)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `agent session '${ended}' has ended (agent_session_ended)` } });
     // A child whose parent expired mints nothing either: the parent is above it in the graph.
     const parent = await session();
     const child = await session({ parent_id: parent });
     expect((await exchange(child)).status).toBe(200);
     await adminQuery(s.db.adminUrl, "UPDATE caracal.agent_sessions SET expires_at = now() - interval '1 second' WHERE id = $1", [parent]);
-    expect((await exchange(child)).body.error_description).toBe(`agent session '${parent}' has expired`);
+    expect((await exchange(child)).body.error_description).toBe(`agent session '${parent}' has expired (agent_session_expired)`);
+  });
+  it('a graph that cannot be read refuses the delegated mint with 503 (fail closed)', async () => {
+    const [a, b] = [await session(), await session()];
+    const e = await delegate(a, b);
+    const role = new URL(s.db.roleUrl('sts')).username;
+    await adminQuery(s.db.adminUrl, `REVOKE SELECT ON caracal.delegation_edges FROM "${role}"`);
+    try {
+      expect(await exchange(b, e)).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+      // The same subject without a delegation still mints: only the graph read failed.
+      expect((await s.token({ grant_type: EXCHANGE, subject_token: await s.session(p), subject_token_type: ACCESS, resource: p.resource, scope: 'items:read' })).status).toBe(200);
+    } finally {
+      await adminQuery(s.db.adminUrl, `GRANT SELECT ON caracal.delegation_edges TO "${role}"`);
+    }
+    expect((await exchange(b, e)).status).toBe(200);
   });
 });
 
@@ -249,7 +263,18 @@ describe('cascade revocation', () => {
     expect(new Set(await announced([a, child, b, c, e1, e2]))).toEqual(new Set([a, child]));
     expect(refusedAsRevoked(await atGateway(mine))).toBe(true);
     expect(refusedAsRevoked(await atGateway(below))).toBe(true);
-    expect((await exchange(c, e2)).body.error_description).toBe(`delegation '${e1}' of the chain is revoked`);
+    expect((await exchange(c, e2)).body.error_description).toBe(`delegation '${e1}' of the chain is revoked (delegation_revoked)`);
+  });
+
+  it('revoking an edge through the API cuts its subtree the same way: mandates below are denied, nothing below mints', async () => {
+    const [a, b, c] = [await session(), await session(), await session()];
+    const e1 = await delegate(a, b);
+    const e2 = await delegate(b, c, 200);
+    const below = await mandateAs(c, e2);
+    const r = await s.admin('POST', `/v1/zones/${p.slug}/revocations`, { target_type: 'delegation_edge', target_id: e1, reason: 'test' });
+    expect(r.status).toBe(200);
+    expect(refusedAsRevoked(await atGateway(below))).toBe(true);
+    expect((await exchange(c, e2)).body.error_description).toBe(`delegation '${e1}' of the chain is revoked (delegation_revoked)`);
   });
 
   it('the gateway alone denies a whole subtree from one id on the stream: an edge of the chain, or the source session of one', async () => {
@@ -279,7 +304,7 @@ describe('cascade revocation', () => {
         expect(refusedAsRevoked(await atGateway(minted.body.access_token))).toBe(true);
       } else {
         outcomes.add('refused');
-        expect(minted).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1}' of the chain is revoked` } });
+        expect(minted).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1}' of the chain is revoked (delegation_revoked)` } });
       }
     }
     expect(outcomes.size).toBeGreaterThan(0);
