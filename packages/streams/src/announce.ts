@@ -31,12 +31,10 @@ export interface AnnouncedRevocation {
   revoked_at: Date;
 }
 
-/** One `caracal.sessions.revoke` message per revocation record; returns how many were published. */
+/** One `caracal.sessions.revoke` message per revocation record, sent together; returns how many were published. */
 export async function announceRevocations(a: Announcer, rows: readonly AnnouncedRevocation[]): Promise<number> {
-  let sent = 0;
-  for (const r of rows) {
-    const fields = { zone_id: r.zone_id, target_type: r.target_type, target_id: r.target_id, revoked_at: r.revoked_at.toISOString() };
-    if (await announce(a, STREAMS.sessionsRevoke, fields)) sent++;
-  }
-  return sent;
+  const sent = await Promise.all(
+    rows.map((r) => announce(a, STREAMS.sessionsRevoke, { zone_id: r.zone_id, target_type: r.target_type, target_id: r.target_id, revoked_at: r.revoked_at.toISOString() })),
+  );
+  return sent.filter(Boolean).length;
 }
