@@ -248,6 +248,34 @@ describe('cascade revocation', () => {
     expect((await exchange(sibling, e4)).status).toBe(200);
   });
 
+  it('a 1,000-edge subtree is cut by one record and one message', async () => {
+    const [a, b] = [await session(), await session()];
+    const root = await delegate(a, b);
+    // 999 sessions, each holding an edge from b below the root edge, written straight into the store.
+    const leaves = await adminQuery<{ id: string }>(
+      s.db.adminUrl,
+      `INSERT INTO caracal.agent_sessions (zone_id, application_id, ttl_seconds, expires_at)
+       SELECT $1, $2, 600, now() + interval '600 seconds' FROM generate_series(1, 999) RETURNING id`,
+      [p.zoneId, p.applicationId],
+    );
+    const edges = await adminQuery<{ id: string; target_session_id: string }>(
+      s.db.adminUrl,
+      `INSERT INTO caracal.delegation_edges (zone_id, source_session_id, target_session_id, parent_edge_id, scopes, path, hop_count, expires_at, accepted_at)
+       SELECT $1, $2, t, $3, '{items:read}', ARRAY[$3::uuid], 2, now() + interval '200 seconds', now() FROM unnest($4::uuid[]) AS t RETURNING id, target_session_id`,
+      [p.zoneId, b, root, leaves.rows.map((x) => x.id)],
+    );
+    const sample = edges.rows.filter((_, i) => i % 100 === 0);
+    const minted = await Promise.all(sample.map((e) => mandateAs(e.target_session_id, e.id)));
+    const pool = await Promise.all(Array.from({ length: 20 }, () => mandateAs(sample[0]!.target_session_id, sample[0]!.id)));
+
+    const r = await revokeEdge(root);
+    expect(r.body).toMatchObject({ revoked: 1000 });
+    expect(await revocationRows([root, ...edges.rows.map((e) => e.id)])).toHaveLength(1);
+    expect(await announced([root, ...edges.rows.map((e) => e.id)])).toEqual([root]);
+    for (const m of minted) expect(refusedAsRevoked(await atGateway(m))).toBe(true);
+    await eventually('the gateway denies from its cache', async () => (await atGateway(pool.pop()!)).description === OWN_DENIAL, 1500);
+  });
+
   it('ending a session records it and its ended children; mandates acting for them or delegated from them are denied at any depth', async () => {
     const a = await session();
     const child = await session({ parent_id: a });
