@@ -10,10 +10,10 @@ import {
   type AuthorityContext,
   type DecisionResult,
   type DelegationEdgeRow,
+  type DelegationGraph,
   type LineageState,
   type ResourceGrant,
 } from '../../authority/index.js';
-import type { DelegationGraph } from '../../authority/repository.js';
 import type { StsContext } from '../../context.js';
 import { authenticateClient } from '../client-auth.js';
 import type { Form } from '../form.js';

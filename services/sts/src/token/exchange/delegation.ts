@@ -1,8 +1,7 @@
 // The delegated mint's judgement of the server-side graph (R-STS-6, R-CO-1): the agent session is the application's
 // own, the edge leads to it, and every edge of the chain and every agent session above the mint is live. Only the
 // stored graph is read, never what a presented token claims about its actors (RFC 8693 §4.1).
-import type { AgentSessionRow, DelegationEdgeRow } from '../../authority/index.js';
-import type { DelegationGraph } from '../../authority/repository.js';
+import type { AgentSessionRow, DelegationEdgeRow, DelegationGraph } from '../../authority/index.js';
 import { AccessDenied, InvalidGrant } from '../oauth-errors.js';
 
 export const MAX_HOPS = 10;
