@@ -24,3 +24,4 @@ export { readAdminAudit, type AdminAuditRow, type AdminAuditFilter } from './adm
 export { verifyAdminChain, checkAdminRow, type AdminChainReport, type AdminChainBreak, type AdminBreakKind } from './admin-audit/verify.js';
 export { GENESIS, sha256Fields, chainKey, chainHmac } from './chain.js';
 export { PLATFORM_ZONE_ID, PLATFORM_ZONE_SLUG } from './platform-zone.js';
+export { recordRevocations, type RecordedRevocation, type RevocationRow, type RevocationTarget } from './revocations.js';

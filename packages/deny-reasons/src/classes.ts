@@ -33,7 +33,7 @@ export const CLASS_ANSWERS: Record<ReasonClass, Record<Surface, Answer>> = {
   client: { token: { status: 401, error: 'invalid_client' }, resource: { status: 401, error: 'invalid_token' } },
   // The presented mandate (subject token or bearer) is no good: invalid_grant at the STS, 401 at a resource.
   mandate: { token: { status: 400, error: 'invalid_grant' }, resource: { status: 401, error: 'invalid_token' } },
-  // A grant-bound artefact (an approval) is no good; the mandate itself may be fine.
+  // A grant-bound artefact (an approval, an agent session, a delegation edge) is no good; the mandate itself may be fine.
   grant: { token: { status: 400, error: 'invalid_grant' }, resource: { status: 403, error: 'insufficient_scope' } },
   // The named target does not exist (RFC 8707 §2).
   target: { token: { status: 400, error: 'invalid_target' }, resource: { status: 404, error: 'not_found' } },

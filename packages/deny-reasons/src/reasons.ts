@@ -64,6 +64,14 @@ export const DENY_REASONS = {
   no_rule_matched: r('forbidden', 'no operation rule allows this request'),
   agent_session_unknown: r('forbidden', 'unknown agent session'),
   delegation_unknown: r('forbidden', 'unknown delegation edge for this agent session'),
+  // The delegated mint (R-STS-6, R-CO-1): the agent session, its delegation edge and every ancestor of either in the
+  // server-side graph must be live. A suspended session may resume; the others never come back.
+  agent_session_suspended: r('forbidden', 'the agent session or one of its ancestors is suspended'),
+  hop_limit_exceeded: r('forbidden', 'the delegation chain is longer than 10 hops'),
+  agent_session_expired: r('grant', 'the agent session or one of its ancestors has expired'),
+  agent_session_ended: r('grant', 'the agent session or one of its ancestors has ended'),
+  delegation_expired: r('grant', 'the delegation edge or one of its ancestors has expired'),
+  delegation_revoked: r('grant', 'the delegation edge or one of its ancestors is revoked'),
   // Rate limits (R-STS-4).
   auth_rate_limited: r('rate', 'too many failed authentications'),
   mint_rate_limited: r('rate', 'mint rate limit exceeded for this resource'),

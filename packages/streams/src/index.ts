@@ -23,3 +23,4 @@ export { createAuditEmitter, type AuditEmitter, type AuditEmitterOptions, type A
 export { AuditSpill, DEFAULT_SPILL_MAX_BYTES, type AuditSpillOptions, type SpillStatus } from './audit-spill.js';
 export { prepareSpillDir, SpillDirError } from './spill-dir.js';
 export { nodeSpillFiles, type SpillFiles, type SpillLog, type AppendFile } from './spill-files.js';
+export { announce, announceRevocations, type AnnouncedRevocation, type Announcer } from './announce.js';

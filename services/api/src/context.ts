@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { appendAdminAudit, PLATFORM_ZONE_ID, withTransaction, withZone, type PoolClient } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import { Conflict, ServiceUnavailable, type ServiceDeps } from '@caracal/service-kit';
-import { publishSigned, type AuditEmitter } from '@caracal/streams';
+import { announce as announceSigned, type AuditEmitter } from '@caracal/streams';
 import { actorOf } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
 
@@ -57,14 +57,6 @@ export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutati
 }
 
 /** Publishes a signed stream message after commit; a failure is logged, the periodic snapshots converge. */
-export async function announce(ctx: ApiContext, stream: string, fields: Record<string, string>): Promise<boolean> {
-  const key = ctx.config.STREAMS_HMAC_KEY;
-  if (!key) return false;
-  try {
-    await publishSigned(ctx.deps.redis, ctx.deps.keys, stream, fields, key);
-    return true;
-  } catch (err) {
-    ctx.logger.warn({ stream, err: { message: (err as Error).message } }, 'stream publish failed; snapshots will converge');
-    return false;
-  }
+export function announce(ctx: ApiContext, stream: string, fields: Record<string, string>): Promise<boolean> {
+  return announceSigned({ redis: ctx.deps.redis, keys: ctx.deps.keys, hmacKey: ctx.config.STREAMS_HMAC_KEY, logger: ctx.logger }, stream, fields);
 }

@@ -124,9 +124,8 @@ describe('delegation journey', () => {
 
     // 7. The mandate minted over the edge is denied at the gateway within the revocation bound (polled, a fresh
     // mandate each time, for up to about 6 s).
-    // DEPENDS ON subtree revocation at the gateway: the coordinator publishing the revoked edge on
-    // `caracal.sessions.revoke` and the gateway checking every id of `delegation_chain`. Without it this block fails
-    // (every poll answers 200); everything above it passes.
+    // The coordinator announced the revoked edge on `caracal.sessions.revoke`; the gateway denies every mandate whose
+    // chain names it.
     const seen: number[] = [];
     for (const m of fresh) {
       const r = await gateway(m);

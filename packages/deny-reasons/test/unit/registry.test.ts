@@ -17,6 +17,15 @@ describe('deny reason registry', () => {
     }
   });
 
+  it('answers a dead delegation with invalid_grant and a suspended or too long one with access_denied at the STS', () => {
+    for (const reason of ['delegation_revoked', 'delegation_expired', 'agent_session_expired', 'agent_session_ended'] as DenyReason[]) {
+      expect(answerFor(reason, 'token')).toEqual({ status: 400, error: 'invalid_grant' });
+    }
+    for (const reason of ['agent_session_suspended', 'hop_limit_exceeded', 'delegation_scope_exceeded'] as DenyReason[]) {
+      expect(answerFor(reason, 'token')).toEqual({ status: 403, error: 'access_denied' });
+    }
+  });
+
   it('answers every outage with 503 temporarily_unavailable', () => {
     const outages = (Object.keys(DENY_REASONS) as DenyReason[]).filter((k) => DENY_REASONS[k].class === 'unavailable');
     expect(outages.length).toBeGreaterThan(5);

@@ -1,30 +1,11 @@
 // Revocations (R-STS-6): durable rows first; the stream message is only the fast path.
-import type { PoolClient } from '@caracal/db';
+import { recordRevocations, type PoolClient, type RecordedRevocation, type RevocationRow, type RevocationTarget } from '@caracal/db';
 
-export type RevocationTarget = 'authority_session' | 'agent_session' | 'delegation_edge' | 'application';
-
-export interface RevocationRow {
-  id: string;
-  zone_id: string;
-  target_type: RevocationTarget;
-  target_id: string;
-  reason: string | null;
-  revoked_by: string;
-  revoked_at: Date;
-}
-
-const COLS = 'id, zone_id, target_type, target_id, reason, revoked_by, revoked_at';
+export type { RevocationRow, RevocationTarget };
 
 /** Idempotent: revoking twice keeps the first record. Returns the record and whether it was new. */
-export async function insertRevocation(c: PoolClient, zoneId: string, type: RevocationTarget, targetId: string, reason: string | null, by: string) {
-  const ins = await c.query<RevocationRow>(
-    `INSERT INTO revocations (zone_id, target_type, target_id, reason, revoked_by) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (zone_id, target_type, target_id) DO NOTHING RETURNING ${COLS}`,
-    [zoneId, type, targetId, reason, by],
-  );
-  if (ins.rows[0]) return { row: ins.rows[0], created: true };
-  const existing = await c.query<RevocationRow>(`SELECT ${COLS} FROM revocations WHERE zone_id = $1 AND target_type = $2 AND target_id = $3`, [zoneId, type, targetId]);
-  return { row: existing.rows[0]!, created: false };
+export async function insertRevocation(c: PoolClient, zoneId: string, type: RevocationTarget, targetId: string, reason: string | null, by: string): Promise<RecordedRevocation> {
+  return (await recordRevocations(c, zoneId, [{ type, id: targetId }], reason, by))[0]!;
 }
 
 /** Marks the revoked object itself, where it has a column for it. Returns false when the target does not exist. */
@@ -40,5 +21,5 @@ export async function markRevoked(c: PoolClient, type: RevocationTarget, targetI
 }
 
 export async function listRevocations(c: PoolClient, limit: number): Promise<RevocationRow[]> {
-  return (await c.query<RevocationRow>(`SELECT ${COLS} FROM revocations ORDER BY revoked_at DESC LIMIT $1`, [limit])).rows;
+  return (await c.query<RevocationRow>('SELECT id, zone_id, target_type, target_id, reason, revoked_by, revoked_at FROM revocations ORDER BY revoked_at DESC LIMIT $1', [limit])).rows;
 }

@@ -124,5 +124,7 @@ export async function revokeEdge(c: PoolClient, caller: Caller, id: string): Pro
     target: `delegation:${row.id}`,
     detail: { revoked: revoked.length },
     events: [edgeEvent('delegation.revoked', row, { revoked: revoked.length }), ...below.map((d) => ({ type: 'delegation.revoked', decision: 'allow' as const, data: { delegation_id: d, revoked_with: edge.id } }))],
+    // One record for the whole subtree: every descendant mandate carries this edge in its delegation chain.
+    revoke: [{ type: 'delegation_edge', id: edge.id }],
   };
 }

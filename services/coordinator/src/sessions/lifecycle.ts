@@ -91,5 +91,8 @@ export async function end(c: PoolClient, id: string): Promise<Outcome> {
   out.body = { ...out.body, descendants_ended: descendants, delegations_revoked: revoked };
   out.events.push(...descendants.map((d) => ({ type: 'agent.session.ended', decision: 'allow' as const, data: { agent_session_id: d, status: 'ended', ended_with: id } })));
   out.events.push(...revoked.map((d) => ({ type: 'delegation.revoked', decision: 'allow' as const, data: { delegation_id: d, revoked_with_session: id } })));
+  // Each ended session is recorded: a mandate names its own agent session and the source session of every edge of
+  // its chain, so these records cut every mandate acting for, or delegated from, any of them.
+  out.revoke = [id, ...descendants].map((s) => ({ type: 'agent_session' as const, id: s }));
   return out;
 }

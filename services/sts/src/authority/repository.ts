@@ -1,7 +1,7 @@
 // The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
 // `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
 // mandate (session, application, revocations of any link) and the application's grant on the resource.
-import { withZone, type Pool } from '@caracal/db';
+import { withZone, type Pool, type PoolClient } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
 import type { ResourceGrant } from './resource-grant.js';
@@ -11,6 +11,8 @@ export interface Lineage {
   clientId: string;
   agentSessionId?: string;
   delegationEdgeId?: string;
+  /** Further records the mandate descends from (its delegation chain); a revocation of any of them revokes it. */
+  ancestors?: readonly string[];
 }
 
 export interface LineageState {
@@ -44,7 +46,7 @@ interface Row {
 }
 
 async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date): Promise<AuthorityContext> {
-  const ids = [l.sid, l.agentSessionId, l.delegationEdgeId].filter((x): x is string => typeof x === 'string');
+  const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((x): x is string => typeof x === 'string'))];
   const res = await pool.query<Row>({
     name: 'caracal_authority_context',
     text: 'SELECT * FROM caracal.authority_context($1, $2, $3, $4, $5)',
@@ -78,6 +80,20 @@ export interface AgentSessionRow {
   application_id: string;
 }
 
+/**
+ * The server-side delegation graph above a delegated mint, as stored; the checks judge it. `chain` holds the edges
+ * from the root down to (and including) the named edge, `sessions` every agent session above the mint: the agent
+ * session's own parents and the source session of each chain edge; `revoked` which of all these ids carry a
+ * revocation record.
+ */
+export interface DelegationGraph {
+  agent?: AgentSessionRow;
+  edge?: DelegationEdgeRow;
+  chain: DelegationEdgeRow[];
+  sessions: AgentSessionRow[];
+  revoked: Set<string>;
+}
+
 export interface DelegationEdgeRow {
   id: string;
   source_session_id: string;
@@ -87,6 +103,41 @@ export interface DelegationEdgeRow {
   hop_count: number;
   expires_at: Date;
   revoked_at: Date | null;
+}
+
+const SESSION_COLS = 'id, status, expires_at, application_id';
+const EDGE_COLS = 'id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at';
+
+async function readGraph(c: PoolClient, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
+  // The agent session first, then its parents up to the root (depth is bounded by the coordinator; 11 is a backstop).
+  const up = await c.query<AgentSessionRow & { level: number }>(
+    `WITH RECURSIVE up AS (
+       SELECT ${SESSION_COLS}, parent_id, 0 AS level FROM agent_sessions WHERE id = $1
+       UNION ALL SELECT s.id, s.status, s.expires_at, s.application_id, s.parent_id, up.level + 1 FROM agent_sessions s JOIN up ON s.id = up.parent_id WHERE up.level < 11)
+     SELECT ${SESSION_COLS}, level FROM up ORDER BY level`,
+    [agentSessionId],
+  );
+  const [agent, ...parents] = up.rows;
+  const graph: DelegationGraph = { agent, chain: [], sessions: parents, revoked: new Set() };
+  if (!agent) return graph;
+  if (edgeId) {
+    // The edge and every edge its path names, root first. An edge awaiting the target application's consent
+    // (accepted_at NULL, R-CO-1) authorises nothing: it reads as unknown, and so does a chain with one.
+    const edges = await c.query<DelegationEdgeRow>(
+      `SELECT ${EDGE_COLS} FROM delegation_edges
+        WHERE accepted_at IS NOT NULL AND (id = $1 OR id = ANY (SELECT unnest(path) FROM delegation_edges WHERE id = $1))
+        ORDER BY hop_count`,
+      [edgeId],
+    );
+    graph.edge = edges.rows.find((e) => e.id === edgeId);
+    if (graph.edge) graph.chain = edges.rows;
+    const sources = graph.chain.map((e) => e.source_session_id);
+    if (sources.length > 0) graph.sessions.push(...(await c.query<AgentSessionRow>(`SELECT ${SESSION_COLS} FROM agent_sessions WHERE id = ANY ($1::uuid[])`, [sources])).rows);
+  }
+  const ids = [agent.id, ...graph.sessions.map((x) => x.id), ...graph.chain.map((e) => e.id)];
+  const revoked = await c.query<{ target_id: string }>('SELECT target_id FROM revocations WHERE target_id = ANY ($1::uuid[])', [ids]);
+  graph.revoked = new Set(revoked.rows.map((r) => r.target_id));
+  return graph;
 }
 
 export interface ClientRow {
@@ -103,21 +154,9 @@ export class AuthorityRepository {
     return loadContext(this.pool, zoneId, lineage, resource, now);
   }
 
-  /** The agent session and (when named) the delegation edge, as stored; the checks judge them. */
-  delegation(zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<{ agent?: AgentSessionRow; edge?: DelegationEdgeRow }> {
-    return withZone(this.pool, zoneId, async (c) => {
-      const agent = (await c.query<AgentSessionRow>('SELECT id, status, expires_at, application_id FROM agent_sessions WHERE id = $1', [agentSessionId])).rows[0];
-      if (!agent || !edgeId) return { agent };
-      const edge = (
-        await c.query<DelegationEdgeRow>(
-          // An edge awaiting the target application's consent (accepted_at NULL, R-CO-1) authorises nothing: it reads
-          // as unknown.
-          'SELECT id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at FROM delegation_edges WHERE id = $1 AND accepted_at IS NOT NULL',
-          [edgeId],
-        )
-      ).rows[0];
-      return { agent, edge };
-    });
+  /** The agent session, (when named) the delegation edge, and everything above both, as stored. */
+  delegation(zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
+    return withZone(this.pool, zoneId, (c) => readGraph(c, agentSessionId, edgeId));
   }
 
   client(zoneId: string, clientId: string): Promise<ClientRow | undefined> {

@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { verifyRequest } from '@caracal/internal-auth';
-import { scopesOf, verifyMandate, type MandateClaims } from '@caracal/mandates';
+import { lineageIds, scopesOf, verifyMandate, type MandateClaims } from '@caracal/mandates';
 import { unseal } from '@caracal/seal';
 import { ServiceError, ServiceUnavailable } from '@caracal/service-kit';
 import { allows, decisionInput, evaluateContract, requiredScope, type AuthorityContext, type DecisionResult, type LineageState } from '../authority/index.js';
@@ -65,7 +65,8 @@ export async function verifyCallerMandate(s: AuthorizeState): Promise<Denial | v
 
 export async function loadAuthority(s: AuthorizeState): Promise<void> {
   const c = s.claims;
-  const lineage = { sid: c.sid, clientId: c.client_id, agentSessionId: c.agent_session_id, delegationEdgeId: c.delegation_edge_id };
+  // Every record of the signed delegation chain counts: a revoked ancestor edge or session revokes this mandate.
+  const lineage = { sid: c.sid, clientId: c.client_id, agentSessionId: c.agent_session_id, delegationEdgeId: c.delegation_edge_id, ancestors: lineageIds(c) };
   s.loaded = await orUnavailable('authority store unavailable', s.ctx.repo.context(c.zone_id, lineage, s.req.body.resource));
 }
 

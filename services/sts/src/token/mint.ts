@@ -1,7 +1,7 @@
 // Signs a mandate with the zone's key and registers its jti (R-STS-4); any failure denies with 503.
-import { signMandate, type MandateInput, type SignedMandate } from '@caracal/mandates';
+import { MAX_TOKEN_BYTES, signMandate, type MandateInput, type SignedMandate } from '@caracal/mandates';
 import type { StsContext } from '../context.js';
-import { orUnavailable, TemporarilyUnavailable } from './oauth-errors.js';
+import { InvalidGrant, orUnavailable, TemporarilyUnavailable } from './oauth-errors.js';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
@@ -19,6 +19,8 @@ export async function mint(ctx: StsContext, zoneId: string, input: MandateInput,
     ctx.logger.error({ err: { message: (err as Error).message }, zone_id: zoneId }, 'signing failed');
     throw new TemporarilyUnavailable('signing_unavailable');
   }
+  // Every verifier refuses a mandate over 4 KiB: one that large is never issued (nor its jti registered).
+  if (Buffer.byteLength(signed.token, 'utf8') > MAX_TOKEN_BYTES) throw new InvalidGrant('token_too_large', 'the mandate would be larger than 4 KiB; request fewer scopes');
   await registerJti(ctx, signed.claims.jti, input.ttlSeconds);
   return signed;
 }

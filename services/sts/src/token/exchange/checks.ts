@@ -7,10 +7,10 @@ import {
   allows,
   decisionInput,
   evaluateContract,
-  type AgentSessionRow,
   type AuthorityContext,
   type DecisionResult,
   type DelegationEdgeRow,
+  type DelegationGraph,
   type LineageState,
   type ResourceGrant,
 } from '../../authority/index.js';
@@ -20,6 +20,7 @@ import type { Form } from '../form.js';
 import { AccessDenied, InvalidClient, InvalidGrant, InvalidTarget, isReasonOf, orUnavailable, SlowDown } from '../oauth-errors.js';
 import { requireApproval } from '../step-up.js';
 import { verifySubject } from '../subject.js';
+import { judgeDelegation } from './delegation.js';
 import { readExchangeRequest, type ExchangeRequest } from './request.js';
 
 /** Filled in by the checks, in order; a later check may rely on what an earlier one set. */
@@ -30,13 +31,15 @@ export interface ExchangeState {
   request: ExchangeRequest;
   subject: MandateClaims;
   loaded: AuthorityContext;
-  delegation: { agent?: AgentSessionRow; edge?: DelegationEdgeRow };
+  delegation: DelegationGraph | undefined;
   rate: RateVerdict;
   lineage: LineageState;
   rg: ResourceGrant;
   /** The grant, once the contract allowed the mint. */
   grant: NonNullable<ResourceGrant['grant']>;
   edge: DelegationEdgeRow | null;
+  /** The edges from the root down to `edge`, root first; empty without an edge. */
+  chain: DelegationEdgeRow[];
   decision: DecisionResult;
   approvalId: string | undefined;
   ttl: number;
@@ -65,10 +68,11 @@ export async function authenticatePresentedClient(s: ExchangeState): Promise<voi
 export async function loadAuthority(s: ExchangeState): Promise<void> {
   const { ctx, request: p, subject } = s;
   const zoneId = subject.zone_id;
-  const lineage = { sid: subject.sid, clientId: subject.client_id, agentSessionId: p.agentSessionId, delegationEdgeId: p.edgeId };
+  // The subject's own lineage here; the agent session, the edge and all above them are judged from the graph.
+  const lineage = { sid: subject.sid, clientId: subject.client_id };
   [s.loaded, s.delegation, s.rate] = await Promise.all([
     orUnavailable('postgres_unavailable', () => ctx.repo.context(zoneId, lineage, p.resource)),
-    p.agentSessionId ? orUnavailable('postgres_unavailable', () => ctx.repo.delegation(zoneId, p.agentSessionId!, p.edgeId)) : Promise.resolve({}),
+    p.agentSessionId ? orUnavailable('postgres_unavailable', () => ctx.repo.delegation(zoneId, p.agentSessionId!, p.edgeId)) : Promise.resolve(undefined),
     orUnavailable('rate_limiter_unavailable', () => ctx.limits.mint(zoneId, p.resource, subject.client_id, ctx.config.MINTS_PER_MIN)),
   ]);
 }
@@ -86,21 +90,17 @@ export function checkTarget(s: ExchangeState): void {
   s.rg = rg;
 }
 
-/** An agent session must be live and the application's own; an edge must lead to it and be live (R-STS-6). */
+/** An agent session must be the application's own, an edge must lead to it, and everything above both be live (R-STS-6). */
 export function checkDelegation(s: ExchangeState): void {
   const { request: p } = s;
-  const { agent, edge } = s.delegation;
   s.edge = null;
+  s.chain = [];
   if (!p.agentSessionId) {
     if (p.edgeId) throw new AccessDenied('restriction_active', 'a delegation edge needs agent_session_id');
     return;
   }
-  if (!agent || agent.application_id !== s.lineage.applicationId) throw new AccessDenied('agent_session_unknown', 'unknown agent session');
-  if (agent.status !== 'active' || agent.expires_at <= new Date()) throw new InvalidGrant('lineage_revoked', 'the agent session is not active');
-  if (!p.edgeId) return;
-  if (!edge || edge.target_session_id !== agent.id) throw new AccessDenied('delegation_unknown', 'unknown delegation edge for this agent session');
-  if (edge.revoked_at || edge.expires_at <= new Date()) throw new InvalidGrant('lineage_revoked', 'the delegation edge is revoked or expired');
-  s.edge = edge;
+  s.chain = judgeDelegation(s.delegation!, s.lineage.applicationId, p.edgeId);
+  s.edge = s.chain.at(-1) ?? null;
 }
 
 export function evaluate(s: ExchangeState): void {
@@ -141,17 +141,16 @@ export function checkMintRate(s: ExchangeState): void {
   if (!s.rate.allowed) throw new SlowDown('mint_rate_limited', s.rate.retryAfterSeconds);
 }
 
-/** Never outlive the grant's maximum, the session, the subject token or the delegation edge (R-STS-2). */
 /**
- * The mandate lives no longer than the grant allows, nor past its session, its subject mandate, the agent session it
- * acts as or the edge it was delegated by. The clock is read once: the mandate is signed with the same `iat`.
+ * Never outlive the grant's maximum, the session, the subject token, any agent session above or any edge of the chain
+ * (R-STS-2). The clock is read once: the mandate is signed with this `iat`, so `exp` never passes a ceiling read here.
  */
 export function computeLifetime(s: ExchangeState): void {
   const now = Math.floor(Date.now() / 1000);
-  const until = (d: Date) => Math.floor(d.getTime() / 1000) - now;
-  const ceilings = [s.grant.maxTtlSeconds, until(s.lineage.sessionExpiresAt), s.subject.exp - now];
-  if (s.delegation.agent) ceilings.push(until(s.delegation.agent.expires_at));
-  if (s.edge) ceilings.push(until(s.edge.expires_at));
+  const left = (d: Date) => Math.floor(d.getTime() / 1000) - now;
+  const ceilings = [s.grant.maxTtlSeconds, left(s.lineage.sessionExpiresAt), s.subject.exp - now];
+  if (s.request.agentSessionId) ceilings.push(...[s.delegation!.agent!, ...s.delegation!.sessions].map((a) => left(a.expires_at)));
+  ceilings.push(...s.chain.map((e) => left(e.expires_at)));
   s.issuedAt = now;
   s.ttl = Math.min(s.request.ttl ?? s.ctx.config.RESOURCE_TTL_SECONDS, ...ceilings);
   if (s.ttl <= 0) throw new InvalidGrant('session_expired', 'the lineage expires before a mandate could be used');

@@ -1,7 +1,8 @@
 // RFC 8693 token exchange (R-STS-1): a session mandate → a gateway mandate for one resource and a subset of the
 // granted scopes, never outliving its session or delegation edge (R-STS-2). The order of the checks is the policy.
 import type { FastifyRequest } from 'fastify';
-import { runChecks } from '../../authority/index.js';
+import { nestedActor } from '@caracal/mandates';
+import { runChecks, type DelegationEdgeRow } from '../../authority/index.js';
 import type { StsContext } from '../../context.js';
 import * as c from '../exchange/checks.js';
 import type { Form } from '../form.js';
@@ -41,10 +42,19 @@ const CHECKS = [
   c.computeLifetime,
 ] as const;
 
+/**
+ * The delegation a mandate records: the chain of edges and their source sessions (what revocation checks read), its
+ * hop count, and the RFC 8693 `act` claim naming each actor of the chain, the current one outermost.
+ */
+function delegationClaims(edge: DelegationEdgeRow, chain: readonly DelegationEdgeRow[]) {
+  const sources = chain.map((e) => e.source_session_id);
+  return { delegation_edge_id: edge.id, delegation_chain: chain.map((e) => e.id), agent_session_chain: sources, hop_count: edge.hop_count, act: nestedActor(sources) };
+}
+
 export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
   const s = { ctx, req, form } as c.ExchangeState;
   await runChecks<c.ExchangeState, never>(CHECKS, s);
-  const { subject, request: p, edge, rg } = s;
+  const { subject, request: p, edge, chain, rg } = s;
   const signed = await mint(ctx, subject.zone_id, {
     iss: ctx.issuer,
     sub: p.agentSessionId ?? subject.sub,
@@ -55,7 +65,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     sid: subject.sid,
     use: 'gateway',
     ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}),
-    ...(edge ? { delegation_edge_id: edge.id, delegation_chain: [...edge.path, edge.id], hop_count: edge.hop_count, act: { sub: edge.source_session_id } } : {}),
+    ...(edge ? delegationClaims(edge, chain) : {}),
     ttlSeconds: s.ttl,
   }, s.issuedAt);
   await ctx.emit({
