@@ -141,6 +141,9 @@ EOF
     mkdir -p "$lib" "$bin" 2>/dev/null || die "--prefix $prefix is not writable"
     [ -w "$lib" ] && [ -w "$bin" ] || die "--prefix $prefix is not writable"
     dest="$lib/$version"
+    # Leftovers of an install killed earlier (no trap runs on SIGKILL) are never used: remove them, also when that
+    # install got as far as renaming its directory into place and only the empty staging directory is left.
+    rm -rf -- "$lib"/.staging-*
     if [ -f "$dest/$RECEIPT_NAME" ] && grep -qx "# archive-sha256 $digest" "$dest/$RECEIPT_NAME"; then
       switch_bin
       trap - EXIT
@@ -150,8 +153,6 @@ EOF
       return 0
     fi
     [ ! -e "$dest" ] || die "caracal $version is already installed in $dest from a different archive; run --uninstall --version $version first"
-    # Leftovers of an install killed earlier (no trap runs on SIGKILL) are never used: remove them.
-    rm -rf -- "$lib"/.staging-*
     staging=$(mktemp -d "$lib/.staging-$version.XXXXXX")
     tar -xzf "$work/$archive" -C "$staging" --no-same-owner
     [ "$(node "$staging/caracal-$version/apps/runtime/bin/caracal.js" --version 2>/dev/null)" = "$version" ] ||

@@ -66,9 +66,12 @@ describe('installers/install.sh', () => {
     const receipt = readFileSync(join(p, 'lib', 'caracal', version, 'INSTALL-RECEIPT'), 'utf8');
     const listed = receipt.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.slice(l.indexOf('  ') + 2)).sort();
     expect(listed).toEqual(filesUnder(p));
+    // What an install killed right after renaming its directory into place leaves: an empty staging directory.
+    mkdirSync(join(p, 'lib', 'caracal', `.staging-${version}.killed`));
     const again = await install(['--from', join(release, `caracal-${version}.tar.gz`), '--prefix', p, '--key', key.publicFile, '--version', version]);
     expect(again.exitCode).toBe(0);
     expect(again.stderr).toContain('already installed');
+    expect(existsSync(join(p, 'lib', 'caracal', `.staging-${version}.killed`))).toBe(false);
     expect(readFileSync(join(p, 'lib', 'caracal', version, 'INSTALL-RECEIPT'), 'utf8')).toBe(receipt);
     // verify-release --installed: the tree against its receipt.
     expect(installed(p, 'verify-release', '--installed')).toContain(`installation ${version} verified`);
