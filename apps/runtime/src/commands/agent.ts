@@ -66,6 +66,15 @@ export async function runAgentAction(action: AgentAction, zone: string, id: stri
 }
 
 const sessionArg = (c: Command) => c.argument('<session-id>', 'agent session id (UUID)', uuid('<session-id>'));
+/** The page flag of a list: the next_cursor a previous page printed. */
+export const cursorFlag = ['--cursor <cursor>', 'the next_cursor of the previous page', matching('--cursor', /^[A-Za-z0-9_-]{1,200}$/, 'a cursor printed by a previous page')] as const;
+
+/** Prints a page; off --json the next page's flag goes to stderr. */
+export function printPage<T>(io: Io, json: boolean | undefined, page: { items: T[]; next_cursor: string | null }, fields: ReadonlyArray<Field<T>>): void {
+  printList(io, json, page, fields);
+  if (!json && page.next_cursor) io.out.info(`more: --cursor ${page.next_cursor}`);
+}
+
 export const keyOption = (c: Command) => c.option('--idempotency-key <key>', 'replay-safe key for this change (default: a fresh one per invocation)', idempotencyKey);
 
 export function registerAgentCommands(program: Command, io: Io): void {
@@ -79,12 +88,8 @@ export function registerAgentCommands(program: Command, io: Io): void {
     .option('--status <status>', 'only sessions in this status (active, suspended, ended, expired, revoked)', matching('--status', STATUS, 'one of active, suspended, ended, expired, revoked'))
     .option('--parent <session-id>', 'only children of this session (UUID)', uuid('--parent'))
     .option('--limit <n>', 'page size (1-500, default 100)', intIn('--limit', 1, 500))
-    .option('--cursor <cursor>', 'the next_cursor of the previous page', matching('--cursor', /^[A-Za-z0-9_-]{1,200}$/, 'a cursor printed by a previous page'))
-    .action(async (opts: ZoneOpt & { status?: string; parent?: string; limit?: number; cursor?: string }) => {
-      const page = await runAgentList(opts, io);
-      printList(io, opts.json, page, FIELDS);
-      if (!opts.json && page.next_cursor) io.out.info(`more: --cursor ${page.next_cursor}`);
-    });
+    .option(...cursorFlag)
+    .action(async (opts: ZoneOpt & { status?: string; parent?: string; limit?: number; cursor?: string }) => printPage(io, opts.json, await runAgentList(opts, io), FIELDS));
   sessionArg(zoned(agent, 'get', 'show one agent session')).action(async (id: string, opts: ZoneOpt) => printRecord(io, opts.json, await runAgentGet(opts.zone, id, io), FIELDS));
   sessionArg(zoned(agent, 'tree', 'show a session and all its descendants, parents first')).action(async (id: string, opts: ZoneOpt) =>
     printList(io, opts.json, await runAgentTree(opts.zone, id, io), FIELDS),

@@ -1,4 +1,4 @@
-// `caracal delegation create|accept|list|get|revoke|traverse`: delegation edges between agent sessions at the
+// `caracal delegation create|accept|decline|list|get|revoke|traverse`: delegation edges between agent sessions at the
 // coordinator (R-CO-1).
 import type { Command } from 'commander';
 import { apiPath } from '../admin/client.js';
@@ -6,7 +6,7 @@ import { group, zoned, type ZoneOpt } from '../admin/define.js';
 import { intIn, matching, scopes, uuid } from '../admin/flags.js';
 import { col, printList, printRecord, type Field } from '../admin/render.js';
 import { UsageError } from '../errors.js';
-import { keyOption, query } from './agent.js';
+import { cursorFlag, keyOption, printPage, query } from './agent.js';
 import { coordinatorApi, idempotencyHeaders, zoneIdOf } from './agent-client.js';
 import type { Io } from './io.js';
 
@@ -24,6 +24,7 @@ export interface Delegation {
   created_at: string;
   accepted_at: string | null;
   revoked_at: string | null;
+  declined_at: string | null;
   revoked?: number;
   descendants_revoked?: string[];
 }
@@ -39,6 +40,7 @@ const FIELDS: ReadonlyArray<Field<Delegation>> = [
   col('expires_at'),
   col('accepted_at'),
   col('revoked_at'),
+  col('declined_at'),
 ];
 const REVOKE_FIELDS: ReadonlyArray<Field<Delegation>> = [...FIELDS, col('revoked'), col('descendants_revoked')];
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -72,9 +74,9 @@ export async function runDelegationCreate(o: CreateOpt, io: Io): Promise<Delegat
   return coordinatorApi(io).call<Delegation>('POST', `/v1/delegations${query(zoneId)}`, body, { headers: idempotencyHeaders(o.idempotencyKey) });
 }
 
-export async function runDelegationList(o: { zone: string; session?: string; limit?: number }, io: Io) {
-  const q = query(await zoneIdOf(o.zone, io), { session_id: o.session, limit: o.limit?.toString() });
-  return coordinatorApi(io).call<{ items: Delegation[] }>('GET', `/v1/delegations${q}`);
+export async function runDelegationList(o: { zone: string; session?: string; limit?: number; cursor?: string }, io: Io) {
+  const q = query(await zoneIdOf(o.zone, io), { session_id: o.session, limit: o.limit?.toString(), cursor: o.cursor });
+  return coordinatorApi(io).call<{ items: Delegation[]; next_cursor: string | null }>('GET', `/v1/delegations${q}`);
 }
 
 export async function runDelegationGet(zone: string, id: string, io: Io) {
@@ -85,7 +87,7 @@ export async function runDelegationTraverse(zone: string, id: string, io: Io) {
   return coordinatorApi(io).call<{ id: string; chain: Delegation[]; subtree: Delegation[] }>('GET', apiPath`/v1/delegations/${id}/traverse` + query(await zoneIdOf(zone, io)));
 }
 
-export async function runDelegationAction(action: 'accept' | 'revoke', zone: string, id: string, key: string | undefined, io: Io) {
+export async function runDelegationAction(action: 'accept' | 'decline' | 'revoke', zone: string, id: string, key: string | undefined, io: Io) {
   const path = apiPath`/v1/delegations/${id}/${action}` + query(await zoneIdOf(zone, io));
   return coordinatorApi(io).call<Delegation>('POST', path, undefined, { headers: idempotencyHeaders(key) });
 }
@@ -93,7 +95,7 @@ export async function runDelegationAction(action: 'accept' | 'revoke', zone: str
 const edgeArg = (c: Command) => c.argument('<delegation-id>', 'delegation id (UUID)', uuid('<delegation-id>'));
 
 export function registerDelegationCommands(program: Command, io: Io): void {
-  const d = group(program, 'delegation', 'delegation edges between agent sessions at the coordinator: create, accept, list, get, revoke, traverse');
+  const d = group(program, 'delegation', 'delegation edges between agent sessions at the coordinator: create, accept, decline, list, get, revoke, traverse');
   keyOption(zoned(d, 'create', 'delegate scopes from one active session to another (pending until another application accepts)'))
     .requiredOption('--source <session-id>', 'the delegating session (UUID, active)', uuid('--source'))
     .requiredOption('--target <session-id>', 'the receiving session (UUID, active, not the source)', uuid('--target'))
@@ -105,7 +107,8 @@ export function registerDelegationCommands(program: Command, io: Io): void {
   zoned(d, 'list', 'list delegations of a zone, oldest first')
     .option('--session <session-id>', 'only delegations from or to this session (UUID)', uuid('--session'))
     .option('--limit <n>', 'at most this many (1-500, default 100)', intIn('--limit', 1, 500))
-    .action(async (opts: ZoneOpt & { session?: string; limit?: number }) => printList(io, opts.json, await runDelegationList(opts, io), FIELDS));
+    .option(...cursorFlag)
+    .action(async (opts: ZoneOpt & { session?: string; limit?: number; cursor?: string }) => printPage(io, opts.json, await runDelegationList(opts, io), FIELDS));
   edgeArg(zoned(d, 'get', 'show one delegation')).action(async (id: string, opts: ZoneOpt) => printRecord(io, opts.json, await runDelegationGet(opts.zone, id, io), FIELDS));
   edgeArg(zoned(d, 'traverse', 'show the chain from the root delegation to this one and the subtree below it (what a revoke cuts)')).action(async (id: string, opts: ZoneOpt) => {
     const t = await runDelegationTraverse(opts.zone, id, io);
@@ -117,6 +120,9 @@ export function registerDelegationCommands(program: Command, io: Io): void {
   });
   keyOption(edgeArg(zoned(d, 'accept', "accept a pending delegation to another application's session"))).action(async (id: string, opts: MutateOpt) =>
     printRecord(io, opts.json, await runDelegationAction('accept', opts.zone, id, opts.idempotencyKey, io), FIELDS),
+  );
+  keyOption(edgeArg(zoned(d, 'decline', "decline a pending delegation to your application's session; it can never be accepted afterwards"))).action(async (id: string, opts: MutateOpt) =>
+    printRecord(io, opts.json, await runDelegationAction('decline', opts.zone, id, opts.idempotencyKey, io), FIELDS),
   );
   keyOption(edgeArg(zoned(d, 'revoke', 'revoke a delegation and every delegation below it, in one transaction'))).action(async (id: string, opts: MutateOpt) =>
     printRecord(io, opts.json, await runDelegationAction('revoke', opts.zone, id, opts.idempotencyKey, io), REVOKE_FIELDS),

@@ -1,6 +1,7 @@
 // `caracal delegation …` against a managed stack (`caracal init` + `caracal up`, R-CO-1): two sessions of one
 // application and a third of another; create (active at once within the application, pending across), accept,
-// delegate further, traverse (chain and subtree), revoke (the subtree goes with it) through the CLI with --json;
+// decline, delegate further, traverse (chain and subtree), revoke (the subtree goes with it), list pages through the
+// CLI with --json;
 // refusals are exit 2 for a bad flag and exit 1 naming the coordinator's reason. A mandate minted below a revoked edge is
 // denied at the gateway and nothing below it exchanges again.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -88,6 +89,50 @@ describe('caracal delegation', () => {
     expect(gw.status).toBe(401);
     expect(((await gw.json()) as any).error_description).toMatch(/^(the mandate lineage is revoked|denied: lineage_revoked)$/);
     expect(await exchangeAs(c, e2.id)).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: `delegation '${e1.id}' of the chain is revoked (delegation_revoked)` } });
+  });
+
+  it('decline: the pending delegation is never usable; declining or accepting it again is exit 1 naming its state', async () => {
+    const a = await session(planner);
+    const c = await session(reviewer);
+    const e = await json(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', c, '--scopes', 'items:read', '--ttl', '120']);
+    expect(e.status).toBe('pending');
+    const declined = await json(['delegation', 'decline', e.id, '--zone', 'deleg', '--idempotency-key', `decline-${e.id}`]);
+    expect(declined).toMatchObject({ id: e.id, status: 'declined', accepted_at: null });
+    expect(declined.declined_at).toEqual(expect.any(String));
+    // The same key replays the stored answer rather than refusing a second decline.
+    expect(await json(['delegation', 'decline', e.id, '--zone', 'deleg', '--idempotency-key', `decline-${e.id}`])).toEqual(declined);
+    const again = await stack.cli(['delegation', 'decline', e.id, '--zone', 'deleg']);
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain(`409 delegation_declined: delegation '${e.id}' is declined; only a pending delegation can be declined`);
+    const accept = await stack.cli(['delegation', 'accept', e.id, '--zone', 'deleg']);
+    expect(accept.exitCode).toBe(1);
+    expect(accept.stderr).toContain('409 delegation_declined');
+    const refused = await exchangeAs(c, e.id);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error_description).toContain('unknown delegation edge');
+    const human = await stack.cli(['delegation', 'get', e.id, '--zone', 'deleg']);
+    expect(human.stdout).toMatch(/^status: declined$/m);
+    const badId = await stack.cli(['delegation', 'decline', 'nope', '--zone', 'deleg']);
+    expect(badId.exitCode).toBe(2);
+    expect(badId.stderr).toContain('<delegation-id> must be a UUID');
+    const help = await stack.cli(['delegation', '--help']);
+    expect(help.stdout).toMatch(/decline \[options\] <delegation-id>\s+decline a pending delegation/);
+  });
+
+  it('list pages with --limit and --cursor; a forged cursor is exit 1 naming it', async () => {
+    const a = await session(planner);
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push((await json(['delegation', 'create', '--zone', 'deleg', '--source', a, '--target', await session(planner), '--scopes', 'items:read', '--ttl', '60'])).id);
+    const p1 = await json(['delegation', 'list', '--zone', 'deleg', '--session', a, '--limit', '2']);
+    expect(p1.items.map((x: any) => x.id)).toEqual(made.slice(0, 2));
+    const p2 = await json(['delegation', 'list', '--zone', 'deleg', '--session', a, '--limit', '2', '--cursor', p1.next_cursor]);
+    expect(p2).toMatchObject({ items: [{ id: made[2] }], next_cursor: null });
+    const human = await stack.cli(['delegation', 'list', '--zone', 'deleg', '--session', a, '--limit', '2']);
+    expect(human.stderr).toContain(`more: --cursor ${p1.next_cursor}`);
+    const forged = await stack.cli(['delegation', 'list', '--zone', 'deleg', '--cursor', 'abc']);
+    expect(forged.exitCode).toBe(1);
+    expect(forged.stderr).toContain('400 invalid_request: cursor: is not a cursor this service issued');
+    expect((await stack.cli(['delegation', 'list', '--zone', 'deleg', '--limit', '0'])).exitCode).toBe(2);
   });
 
   it('refusals: a bad flag is exit 2 naming it; a refused delegation is exit 1 naming the reason', async () => {

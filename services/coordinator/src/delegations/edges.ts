@@ -1,35 +1,37 @@
 // The rules of delegation edges (R-CO-1): a session hands a subset of its own authority to another active session
 // of its zone. Scopes never widen (a root edge stays within the source application's grants, a child edge within
 // its parent edge), expiry never outlives the source session or the parent edge, at most 10 hops, no cycles; an
-// edge to another application's session waits for that application's accept. Revoking an edge cuts its subtree.
+// edge to another application's session waits for that application's accept (consent.ts). Revoking an edge cuts its
+// subtree.
 import type { PoolClient } from '@caracal/db';
-import { InvalidRequest, NotFound, ServiceError } from '@caracal/service-kit';
+import { InvalidRequest, ServiceError } from '@caracal/service-kit';
 import type { Caller } from '../auth/authenticate.js';
+import { unknownEdge } from '../auth/confine.js';
 import { effectiveStatus, findSession } from '../sessions/lifecycle.js';
 import type { LifecycleEvent, Outcome } from '../sessions/mutate.js';
 import type { SessionRow } from '../sessions/repo.js';
-import { getEdge, grantedScopes, insertEdge, liveIncoming, lockZoneDelegations, markAccepted, reaches, revokeWithDescendants, type EdgeRow } from './repo.js';
+import { getEdge, grantedScopes, insertEdge, liveIncoming, lockZoneDelegations, reaches, revokeWithDescendants, type EdgeRow } from './repo.js';
 import { edgeJson, edgeStatus } from './view.js';
 
 export const MAX_HOPS = 10;
 
-const refused = (code: string, description: string) => new ServiceError(409, code, description);
+export const refused = (code: string, description: string) => new ServiceError(409, code, description);
 const forbidden = (code: string, description: string) => new ServiceError(403, code, description);
 
 export async function findEdge(c: PoolClient, id: string, lock = false): Promise<EdgeRow> {
   const e = await getEdge(c, id, lock);
   // Another zone's edge is invisible under RLS: it reads exactly like one that does not exist.
-  if (!e) throw new NotFound(`delegation '${id}' does not exist`);
+  if (!e) throw unknownEdge(id);
   return e;
 }
 
-function activeSession(s: SessionRow, role: 'source' | 'target'): void {
+export function activeSession(s: SessionRow, role: 'source' | 'target'): void {
   const status = effectiveStatus(s);
   if (status !== 'active') throw refused('session_not_active', `${role} session '${s.id}' is ${status}; delegations are made only between active sessions`);
 }
 
 /** A mandate acts only for its own application's sessions; the operator acts for any. */
-function actsFor(caller: Caller, applicationIds: string[], what: string): void {
+export function actsFor(caller: Caller, applicationIds: string[], what: string): void {
   if (caller.kind === 'mandate' && !applicationIds.includes(caller.applicationId)) throw forbidden('application_mismatch', `a session mandate ${what}`);
 }
 
@@ -44,7 +46,7 @@ export interface CreateInput {
   parentEdgeId?: string;
 }
 
-const edgeEvent = (type: string, e: EdgeRow, extra: Record<string, unknown> = {}): LifecycleEvent => ({
+export const edgeEvent = (type: string, e: EdgeRow, extra: Record<string, unknown> = {}): LifecycleEvent => ({
   type,
   decision: 'allow',
   data: { delegation_id: e.id, source_session_id: e.source_session_id, target_session_id: e.target_session_id, scopes: e.scopes, hop_count: e.hop_count, ...extra },
@@ -100,22 +102,11 @@ export async function createEdge(c: PoolClient, i: CreateInput): Promise<Outcome
   };
 }
 
-export async function acceptEdge(c: PoolClient, caller: Caller, id: string): Promise<Outcome> {
-  const edge = await findEdge(c, id, true);
-  const target = await findSession(c, edge.target_session_id);
-  actsFor(caller, [target.application_id], "accepts only delegations made to its own application's sessions");
-  const status = edgeStatus(edge);
-  if (status !== 'pending') throw refused(`delegation_${status === 'active' ? 'already_accepted' : status}`, `delegation '${edge.id}' is ${status}; only a pending delegation can be accepted`);
-  activeSession(target, 'target');
-  const row = await markAccepted(c, edge.id);
-  return { body: edgeJson(row), target: `delegation:${row.id}`, detail: { status: 'active' }, events: [{ ...edgeEvent('delegation.accepted', row), application_id: target.application_id }] };
-}
-
 export async function revokeEdge(c: PoolClient, caller: Caller, id: string): Promise<Outcome> {
   const edge = await findEdge(c, id, true);
   const [source, target] = [await findSession(c, edge.source_session_id), await findSession(c, edge.target_session_id)];
   actsFor(caller, [source.application_id, target.application_id], 'revokes only delegations from or to its own application\'s sessions');
-  if (edge.revoked_at) throw refused('delegation_revoked', `delegation '${edge.id}' is already revoked`);
+  if (edge.revoked_at) throw refused(`delegation_${edgeStatus(edge)}`, `delegation '${edge.id}' is already ${edgeStatus(edge)}`);
   const revoked = await revokeWithDescendants(c, [edge.id]);
   const row = (await getEdge(c, edge.id))!;
   const below = revoked.filter((r) => r !== edge.id);

@@ -14,9 +14,10 @@ export interface EdgeRow {
   created_at: Date;
   accepted_at: Date | null;
   revoked_at: Date | null;
+  declined_at: Date | null;
 }
 
-const COLS = 'id, zone_id, source_session_id, target_session_id, parent_edge_id, scopes, path, hop_count, expires_at, created_at, accepted_at, revoked_at';
+const COLS = 'id, zone_id, source_session_id, target_session_id, parent_edge_id, scopes, path, hop_count, expires_at, created_at, accepted_at, revoked_at, declined_at';
 /** Live: accepted, not revoked, not past its expiry. */
 const LIVE = 'accepted_at IS NOT NULL AND revoked_at IS NULL AND expires_at > now()';
 
@@ -106,10 +107,37 @@ export async function descendantsOf(c: PoolClient, id: string): Promise<EdgeRow[
   return (await c.query<EdgeRow>(`SELECT ${COLS} FROM delegation_edges WHERE path && ARRAY[$1::uuid] ORDER BY hop_count, created_at, id`, [id])).rows;
 }
 
-export async function listEdges(c: PoolClient, f: { sessionId?: string; limit: number }): Promise<EdgeRow[]> {
+/** An edge a mandate may see: its source or its target session is of the mandate's application. */
+const SEEN_BY = (param: string) =>
+  `(${param}::uuid IS NULL OR EXISTS (SELECT 1 FROM agent_sessions s WHERE s.id IN (e.source_session_id, e.target_session_id) AND s.application_id = ${param}))`;
+
+export interface EdgeFilter {
+  sessionId?: string;
+  /** Only edges from or to this application's sessions (a mandate's reads); null or absent: the whole zone. */
+  applicationId?: string | null;
+  /** Pages after this edge (its created_at, id). */
+  afterId?: string;
+  limit: number;
+}
+
+export async function listEdges(c: PoolClient, f: EdgeFilter): Promise<EdgeRow[]> {
   const r = await c.query<EdgeRow>(
-    `SELECT ${COLS} FROM delegation_edges WHERE ($1::uuid IS NULL OR source_session_id = $1 OR target_session_id = $1) ORDER BY created_at, id LIMIT $2`,
-    [f.sessionId ?? null, f.limit],
+    `SELECT ${COLS} FROM delegation_edges e
+      WHERE ($1::uuid IS NULL OR source_session_id = $1 OR target_session_id = $1) AND ${SEEN_BY('$4')}
+        AND ($3::uuid IS NULL OR (created_at, id) > (SELECT a.created_at, a.id FROM delegation_edges a WHERE a.id = $3))
+      ORDER BY created_at, id LIMIT $2`,
+    [f.sessionId ?? null, f.limit, f.afterId ?? null, f.applicationId ?? null],
   );
   return r.rows;
+}
+
+/** The ids among `ids` of edges the application may see (from or to one of its sessions); null: all of them that exist. */
+export async function edgesVisibleTo(c: PoolClient, ids: readonly string[], applicationId: string | null): Promise<Set<string>> {
+  const r = await c.query<{ id: string }>(`SELECT e.id FROM delegation_edges e WHERE e.id = ANY($1::uuid[]) AND ${SEEN_BY('$2')}`, [ids, applicationId]);
+  return new Set(r.rows.map((x) => x.id));
+}
+
+/** Declines a pending edge: marked declined and revoked at once, so nothing that honours only live edges ever uses it. */
+export async function markDeclined(c: PoolClient, id: string): Promise<EdgeRow> {
+  return (await c.query<EdgeRow>(`UPDATE delegation_edges SET declined_at = now(), revoked_at = now() WHERE id = $1 RETURNING ${COLS}`, [id])).rows[0]!;
 }

@@ -1,9 +1,11 @@
 // The JSON shape of a delegation edge, shared by every route and by stored idempotent answers.
 import type { EdgeRow } from './repo.js';
 
-export type EdgeStatus = 'pending' | 'active' | 'expired' | 'revoked';
+export type EdgeStatus = 'pending' | 'active' | 'expired' | 'revoked' | 'declined';
 
 export function edgeStatus(e: EdgeRow, now = new Date()): EdgeStatus {
+  // A declined edge is revoked too (see markDeclined); declined says why.
+  if (e.declined_at) return 'declined';
   if (e.revoked_at) return 'revoked';
   if (e.expires_at <= now) return 'expired';
   return e.accepted_at ? 'active' : 'pending';
@@ -25,8 +27,12 @@ export const edgeOut = {
     created_at: { type: 'string' },
     accepted_at: { type: ['string', 'null'] },
     revoked_at: { type: ['string', 'null'] },
+    declined_at: { type: ['string', 'null'] },
   },
 } as const;
+
+/** An edge in a traverse: in full, or reduced (see hiddenEdgeJson). */
+export const traversedEdgeOut = { ...edgeOut, properties: { ...edgeOut.properties, redacted: { type: 'boolean' } } } as const;
 
 export function edgeJson(e: EdgeRow): Record<string, unknown> {
   return {
@@ -43,5 +49,14 @@ export function edgeJson(e: EdgeRow): Record<string, unknown> {
     created_at: e.created_at.toISOString(),
     accepted_at: e.accepted_at ? e.accepted_at.toISOString() : null,
     revoked_at: e.revoked_at ? e.revoked_at.toISOString() : null,
+    declined_at: e.declined_at ? e.declined_at.toISOString() : null,
   };
+}
+
+/**
+ * An edge of a traverse the caller may not read (neither end is its application's): its place in the tree and its
+ * status, so the caller sees what a revoke would cut, and nothing of the other applications (sessions, scopes, times).
+ */
+export function hiddenEdgeJson(e: EdgeRow): Record<string, unknown> {
+  return { id: e.id, parent_edge_id: e.parent_edge_id, hop_count: e.hop_count, status: edgeStatus(e), redacted: true };
 }

@@ -1,26 +1,24 @@
-// /v1/delegations (R-CO-1): create, accept, list, get, revoke and traverse delegation edges between agent sessions
-// of one zone. Every mutation goes through mutate(): Idempotency-Key, admin-audit row before success, audit event
-// after commit.
+// /v1/delegations (R-CO-1): create, accept, decline, list, get, revoke and traverse delegation edges between agent
+// sessions of one zone. Every mutation goes through mutate(): Idempotency-Key, admin-audit row before success, audit
+// event after commit. A mandate reads and acts only on the edges from or to its own application's sessions; any
+// other answers as an unknown one (confine.ts).
 import type { FastifyInstance } from 'fastify';
+import type { PoolClient } from '@caracal/db';
 import { InvalidRequest } from '@caracal/service-kit';
-import { zoneOf } from '../auth/authenticate.js';
+import { zoneOf, type Caller } from '../auth/authenticate.js';
+import { readerOf, visibleEdge, visibleEdges, visibleSession } from '../auth/confine.js';
 import type { CoordinatorContext } from '../context.js';
-import { acceptEdge, createEdge, findEdge, revokeEdge } from '../delegations/edges.js';
-import { chainOf, descendantsOf, listEdges } from '../delegations/repo.js';
-import { edgeJson, edgeOut } from '../delegations/view.js';
-import { inZone, mutate } from '../sessions/mutate.js';
-import { limitOf } from './agents.js';
+import { acceptEdge, declineEdge } from '../delegations/consent.js';
+import { createEdge, revokeEdge } from '../delegations/edges.js';
+import { chainOf, descendantsOf, edgesVisibleTo, listEdges, type EdgeRow } from '../delegations/repo.js';
+import { edgeJson, edgeOut, hiddenEdgeJson, traversedEdgeOut } from '../delegations/view.js';
+import { inZone, mutate, type Outcome } from '../sessions/mutate.js';
+import { actionRoute } from './action.js';
+import { cursorAt, limitOf, pageOf } from './paging.js';
+import { idParams, pageOut, pageQuery, uuid, zoneQuery, type ById, type Zoned } from './schemas.js';
 
-const uuid = { type: 'string', format: 'uuid' } as const;
-const zoneQuery = { type: 'object', additionalProperties: false, properties: { zone_id: uuid } } as const;
-const idParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: uuid } } as const;
-const noBody = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
 /** A scope as the grants spell it: printable ASCII without spaces (RFC 6749 §3.3 scope-token). */
 const scope = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' } as const;
-const listOut = { type: 'object', properties: { items: { type: 'array', items: edgeOut } } } as const;
-
-type Zoned = { Querystring: { zone_id?: string } };
-type ById = Zoned & { Params: { id: string } };
 interface CreateBody {
   source_session_id: string;
   target_session_id: string;
@@ -60,8 +58,12 @@ export function delegationRoutes(app: FastifyInstance, ctx: CoordinatorContext):
       return mutate(ctx, req, reply, zoneId, {
         action: 'delegation.create',
         status: 201,
-        run: (c) =>
-          createEdge(c, {
+        run: async (c) => {
+          // A mandate delegates from its own sessions and below edges it holds; anything else reads as unknown. The
+          // target may be another application's session: naming it is how a delegation across applications starts.
+          await visibleSession(c, req.caller!, b.source_session_id);
+          if (b.parent_edge_id !== undefined) await visibleEdge(c, req.caller!, b.parent_edge_id);
+          return createEdge(c, {
             zoneId,
             caller: req.caller!,
             sourceId: b.source_session_id,
@@ -70,28 +72,34 @@ export function delegationRoutes(app: FastifyInstance, ctx: CoordinatorContext):
             ttlSeconds: b.ttl_seconds,
             expiresAt: b.expires_at,
             parentEdgeId: b.parent_edge_id,
-          }),
+          });
+        },
       });
     },
   );
 
-  app.get<{ Querystring: { zone_id?: string; session_id?: string; limit?: string } }>(
+  app.get<{ Querystring: { zone_id?: string; session_id?: string; limit?: string; cursor?: string } }>(
     '/v1/delegations',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { zone_id: uuid, session_id: uuid, limit: { type: 'string', maxLength: 8 } } },
-        response: { 200: listOut },
+        querystring: { type: 'object', additionalProperties: false, properties: { zone_id: uuid, session_id: uuid, ...pageQuery } },
+        response: { 200: pageOut(edgeOut) },
       },
     },
     async (req) => {
-      const limit = limitOf(req.query.limit);
-      const rows = await inZone(ctx, req, zoneOf(req, req.query.zone_id), (c) => listEdges(c, { sessionId: req.query.session_id, limit }));
-      return { items: rows.map(edgeJson) };
+      const q = req.query;
+      const limit = limitOf(q.limit);
+      const applicationId = readerOf(req.caller!);
+      const rows = await inZone(ctx, req, zoneOf(req, q.zone_id), async (c) => {
+        const afterId = await cursorAt(q.cursor, async (id) => (await edgesVisibleTo(c, [id], applicationId)).has(id));
+        return listEdges(c, { sessionId: q.session_id, applicationId, afterId, limit });
+      });
+      return pageOf(rows, limit, edgeJson);
     },
   );
 
   app.get<ById>('/v1/delegations/:id', { schema: { params: idParams, querystring: zoneQuery, response: { 200: edgeOut } } }, async (req) =>
-    inZone(ctx, req, zoneOf(req, req.query.zone_id), async (c) => edgeJson(await findEdge(c, req.params.id))),
+    inZone(ctx, req, zoneOf(req, req.query.zone_id), async (c) => edgeJson(await visibleEdge(c, req.caller!, req.params.id))),
   );
 
   app.get<ById>(
@@ -100,26 +108,23 @@ export function delegationRoutes(app: FastifyInstance, ctx: CoordinatorContext):
       schema: {
         params: idParams,
         querystring: zoneQuery,
-        response: { 200: { type: 'object', properties: { id: { type: 'string' }, chain: { type: 'array', items: edgeOut }, subtree: { type: 'array', items: edgeOut } } } },
+        response: { 200: { type: 'object', properties: { id: { type: 'string' }, chain: { type: 'array', items: traversedEdgeOut }, subtree: { type: 'array', items: traversedEdgeOut } } } },
       },
     },
     async (req) =>
       inZone(ctx, req, zoneOf(req, req.query.zone_id), async (c) => {
-        const edge = await findEdge(c, req.params.id);
-        return { id: edge.id, chain: (await chainOf(c, edge)).map(edgeJson), subtree: (await descendantsOf(c, edge.id)).map(edgeJson) };
+        const edge = await visibleEdge(c, req.caller!, req.params.id);
+        const [chain, below] = [await chainOf(c, edge), await descendantsOf(c, edge.id)];
+        // Edges of other applications above or below (neither end the caller's) are shown reduced (hiddenEdgeJson).
+        const seen = await visibleEdges(c, req.caller!, [...chain, ...below].map((e) => e.id));
+        const show = (e: EdgeRow) => (seen.has(e.id) ? edgeJson(e) : hiddenEdgeJson(e));
+        return { id: edge.id, chain: chain.map(show), subtree: below.map(show) };
       }),
   );
 
-  app.post<ById & { Body: Record<string, never> | null }>(
-    '/v1/delegations/:id/accept',
-    { schema: { params: idParams, querystring: zoneQuery, body: noBody, response: { 200: edgeOut } } },
-    (req, reply) => mutate(ctx, req, reply, zoneOf(req, req.query.zone_id), { action: 'delegation.accept', status: 200, run: (c) => acceptEdge(c, req.caller!, req.params.id) }),
-  );
-
-  const revokedOut = { ...edgeOut, properties: { ...edgeOut.properties, revoked: { type: 'integer' }, descendants_revoked: { type: 'array', items: { type: 'string' } } } };
-  app.post<ById & { Body: Record<string, never> | null }>(
-    '/v1/delegations/:id/revoke',
-    { schema: { params: idParams, querystring: zoneQuery, body: noBody, response: { 200: revokedOut } } },
-    (req, reply) => mutate(ctx, req, reply, zoneOf(req, req.query.zone_id), { action: 'delegation.revoke', status: 200, run: (c) => revokeEdge(c, req.caller!, req.params.id) }),
-  );
+  const action = (verb: 'accept' | 'decline' | 'revoke', out: object, run: (c: PoolClient, caller: Caller, id: string) => Promise<Outcome>) =>
+    actionRoute(app, ctx, { path: `/v1/delegations/:id/${verb}`, action: `delegation.${verb}`, out, visible: visibleEdge, run });
+  action('accept', edgeOut, acceptEdge);
+  action('decline', edgeOut, declineEdge);
+  action('revoke', { ...edgeOut, properties: { ...edgeOut.properties, revoked: { type: 'integer' }, descendants_revoked: { type: 'array', items: { type: 'string' } } } }, revokeEdge);
 }

@@ -2,7 +2,8 @@
 // heartbeat/suspend/resume only from the right state, end a whole subtree at once. Each refusal names its reason.
 import type { PoolClient } from '@caracal/db';
 import { edgesTouching, revokeWithDescendants } from '../delegations/repo.js';
-import { InvalidRequest, NotFound, ServiceError } from '@caracal/service-kit';
+import { InvalidRequest, ServiceError } from '@caracal/service-kit';
+import { unknownParent, unknownSession } from '../auth/confine.js';
 import type { Outcome } from './mutate.js';
 import { applicationExists, countLiveChildren, endDescendants, getSession, insertSession, setStatus, touchHeartbeat, type SessionRow, type SessionStatus } from './repo.js';
 import { sessionJson } from './view.js';
@@ -19,7 +20,7 @@ export function effectiveStatus(s: SessionRow, now = new Date()): SessionStatus 
 export async function findSession(c: PoolClient, id: string, lock = false): Promise<SessionRow> {
   const s = await getSession(c, id, lock);
   // Another zone's session is invisible under RLS: it reads exactly like one that does not exist.
-  if (!s) throw new NotFound(`agent session '${id}' does not exist`);
+  if (!s) throw unknownSession(id);
   return s;
 }
 
@@ -42,7 +43,7 @@ export async function startSession(c: PoolClient, i: StartInput): Promise<Outcom
   if (i.parentId !== null) {
     // The parent's row lock serialises concurrent starts under it, so the fan-out count below cannot race.
     const parent = await getSession(c, i.parentId, true);
-    if (!parent) throw new InvalidRequest(`parent_id: no agent session '${i.parentId}' in this zone`);
+    if (!parent) throw unknownParent(i.parentId);
     const status = effectiveStatus(parent);
     if (status !== 'active') throw refused('parent_not_active', `parent session '${parent.id}' is ${status}; children start only under an active session`);
     if (parent.depth + 1 > MAX_DEPTH) throw refused('depth_limit_exceeded', `a child of '${parent.id}' would be at depth ${parent.depth + 1}; the limit is ${MAX_DEPTH}`);

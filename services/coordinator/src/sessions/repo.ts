@@ -84,6 +84,8 @@ export async function subtree(c: PoolClient, id: string): Promise<SessionRow[]> 
 export interface ListFilter {
   status?: SessionStatus;
   parentId?: string;
+  /** Only this application's sessions (a mandate's reads); null or absent: the whole zone. */
+  applicationId?: string | null;
   /** Pages after this session (its created_at, id). */
   afterId?: string;
   limit: number;
@@ -92,12 +94,17 @@ export interface ListFilter {
 export async function listSessions(c: PoolClient, f: ListFilter): Promise<SessionRow[]> {
   const r = await c.query<SessionRow>(
     `SELECT ${COLS} FROM agent_sessions
-      WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR parent_id = $2)
+      WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR parent_id = $2) AND ($5::uuid IS NULL OR application_id = $5)
         AND ($3::uuid IS NULL OR (created_at, id) > (SELECT a.created_at, a.id FROM agent_sessions a WHERE a.id = $3))
       ORDER BY created_at, id LIMIT $4`,
-    [f.status ?? null, f.parentId ?? null, f.afterId ?? null, f.limit],
+    [f.status ?? null, f.parentId ?? null, f.afterId ?? null, f.limit, f.applicationId ?? null],
   );
   return r.rows;
+}
+
+/** Whether the session exists and, when an application is named, is that application's. */
+export async function sessionVisibleTo(c: PoolClient, id: string, applicationId: string | null): Promise<boolean> {
+  return (await c.query('SELECT 1 FROM agent_sessions WHERE id = $1 AND ($2::uuid IS NULL OR application_id = $2)', [id, applicationId])).rowCount === 1;
 }
 
 /** Marks every live session of the zone past its expiry as expired; one statement, so two sweepers never both claim a row. */

@@ -18,6 +18,9 @@ export const sessionOut = {
   },
 } as const;
 
+/** A session in a tree: in full, or reduced (see hiddenSessionJson). */
+export const treeSessionOut = { ...sessionOut, properties: { ...sessionOut.properties, redacted: { type: 'boolean' } } } as const;
+
 export function sessionJson(r: SessionRow): Record<string, unknown> {
   return {
     id: r.id,
@@ -32,4 +35,12 @@ export function sessionJson(r: SessionRow): Record<string, unknown> {
     created_at: r.created_at.toISOString(),
     ended_at: r.ended_at ? r.ended_at.toISOString() : null,
   };
+}
+
+/**
+ * A session of a tree the caller may not read (another application's, placed there by the operator): its place in
+ * the tree and its status, so the caller sees what ending the root would end, and nothing else of it.
+ */
+export function hiddenSessionJson(r: SessionRow): Record<string, unknown> {
+  return { id: r.id, parent_id: r.parent_id, depth: r.depth, status: r.status, redacted: true };
 }

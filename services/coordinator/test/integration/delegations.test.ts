@@ -207,9 +207,10 @@ describe('consent across applications', () => {
     expect((await adminQuery(s.db.adminUrl, "SELECT 1 FROM caracal.admin_audit_events WHERE target = $1 AND action = 'delegation.accept'", [`delegation:${r.body.id}`])).rows).toHaveLength(1);
   });
 
-  it('a mandate delegates only from its own application\'s sessions', async () => {
-    const r = await delegate(await session(north), await session(north), {}, bearer(await s.session(other)));
-    expect(r).toMatchObject({ status: 403, body: { error: 'application_mismatch' } });
+  it('a mandate delegates only from its own application\'s sessions; another\'s reads as unknown', async () => {
+    const source = await session(north);
+    const r = await delegate(source, await session(north), {}, bearer(await s.session(other)));
+    expect(r).toMatchObject({ status: 404, body: { error: 'not_found', error_description: `agent session '${source}' does not exist` } });
     const own = await delegate(await session(north), await session(north), {}, bearer(await s.session(north)));
     expect(own.status).toBe(201);
   });
@@ -238,12 +239,9 @@ describe('revoke and traverse', () => {
     expect((await delegate(b, c)).body).toMatchObject({ hop_count: 1, parent_edge_id: null });
   });
 
-  it('a mandate revokes only delegations from or to its own application\'s sessions', async () => {
+  it('a mandate revokes only delegations from or to its own application\'s sessions; another\'s reads as unknown', async () => {
     const e = (await delegate(await session(north), await session(north))).body.id;
-    expect(await edgeAct(e, 'revoke', bearer(await s.session(other)))).toMatchObject({
-      status: 403,
-      body: { error: 'application_mismatch', error_description: "a session mandate revokes only delegations from or to its own application's sessions" },
-    });
+    expect(await edgeAct(e, 'revoke', bearer(await s.session(other)))).toMatchObject({ status: 404, body: { error: 'not_found', error_description: `delegation '${e}' does not exist` } });
     expect(await edgeAct(e, 'revoke', bearer(await s.session(north)))).toMatchObject({ status: 200, body: { status: 'revoked', revoked: 1 } });
   });
 
