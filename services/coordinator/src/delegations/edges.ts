@@ -3,14 +3,14 @@
 // its parent edge), expiry never outlives the source session or the parent edge, at most 10 hops, no cycles; an
 // edge to another application's session waits for that application's accept (consent.ts). Revoking an edge cuts its
 // subtree.
-import type { PoolClient } from '@caracal/db';
+import { revokeEdgeSubtrees, type PoolClient } from '@caracal/db';
 import { InvalidRequest, ServiceError } from '@caracal/service-kit';
 import type { Caller } from '../auth/authenticate.js';
 import { unknownEdge } from '../auth/confine.js';
 import { effectiveStatus, findSession } from '../sessions/lifecycle.js';
 import type { LifecycleEvent, Outcome } from '../sessions/mutate.js';
 import type { SessionRow } from '../sessions/repo.js';
-import { getEdge, grantedScopes, insertEdge, liveIncoming, lockZoneDelegations, reaches, revokeWithDescendants, type EdgeRow } from './repo.js';
+import { getEdge, grantedScopes, insertEdge, liveIncoming, lockZoneDelegations, reaches, type EdgeRow } from './repo.js';
 import { edgeJson, edgeStatus } from './view.js';
 
 export const MAX_HOPS = 10;
@@ -107,7 +107,7 @@ export async function revokeEdge(c: PoolClient, caller: Caller, id: string): Pro
   const [source, target] = [await findSession(c, edge.source_session_id), await findSession(c, edge.target_session_id)];
   actsFor(caller, [source.application_id, target.application_id], 'revokes only delegations from or to its own application\'s sessions');
   if (edge.revoked_at) throw refused(`delegation_${edgeStatus(edge)}`, `delegation '${edge.id}' is already ${edgeStatus(edge)}`);
-  const revoked = await revokeWithDescendants(c, [edge.id]);
+  const revoked = await revokeEdgeSubtrees(c, [edge.id]);
   const row = (await getEdge(c, edge.id))!;
   const below = revoked.filter((r) => r !== edge.id);
   return {

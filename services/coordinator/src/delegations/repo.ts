@@ -78,25 +78,6 @@ export async function markAccepted(c: PoolClient, id: string): Promise<EdgeRow> 
   return (await c.query<EdgeRow>(`UPDATE delegation_edges SET accepted_at = now() WHERE id = $1 RETURNING ${COLS}`, [id])).rows[0]!;
 }
 
-/** Revokes the edges and every unrevoked edge below them (their path contains one), in one statement. */
-export async function revokeWithDescendants(c: PoolClient, ids: string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const r = await c.query<{ id: string }>(
-    `UPDATE delegation_edges SET revoked_at = now() WHERE revoked_at IS NULL AND (id = ANY($1::uuid[]) OR path && $1::uuid[]) RETURNING id`,
-    [ids],
-  );
-  return r.rows.map((x) => x.id);
-}
-
-/** The unrevoked edges whose source or target is one of the sessions. */
-export async function edgesTouching(c: PoolClient, sessionIds: string[]): Promise<string[]> {
-  const r = await c.query<{ id: string }>(
-    'SELECT id FROM delegation_edges WHERE revoked_at IS NULL AND (source_session_id = ANY($1::uuid[]) OR target_session_id = ANY($1::uuid[]))',
-    [sessionIds],
-  );
-  return r.rows.map((x) => x.id);
-}
-
 /** The chain from the root edge down to (and including) this edge. */
 export async function chainOf(c: PoolClient, e: EdgeRow): Promise<EdgeRow[]> {
   return (await c.query<EdgeRow>(`SELECT ${COLS} FROM delegation_edges WHERE id = ANY($1::uuid[]) ORDER BY hop_count`, [[...e.path, e.id]])).rows;

@@ -1,11 +1,10 @@
 // The lifecycle rules of agent sessions (R-CO-1): start under a live parent within the depth and fan-out limits,
 // heartbeat/suspend/resume only from the right state, end a whole subtree at once. Each refusal names its reason.
-import type { PoolClient } from '@caracal/db';
-import { edgesTouching, revokeWithDescendants } from '../delegations/repo.js';
+import { cutSessionSubtree, type PoolClient } from '@caracal/db';
 import { InvalidRequest, ServiceError } from '@caracal/service-kit';
 import { unknownParent, unknownSession } from '../auth/confine.js';
 import type { Outcome } from './mutate.js';
-import { applicationExists, countLiveChildren, endDescendants, getSession, insertSession, setStatus, touchHeartbeat, type SessionRow, type SessionStatus } from './repo.js';
+import { applicationExists, countLiveChildren, getSession, insertSession, setStatus, touchHeartbeat, type SessionRow, type SessionStatus } from './repo.js';
 import { sessionJson } from './view.js';
 
 export const MAX_DEPTH = 10;
@@ -84,10 +83,9 @@ export async function resume(c: PoolClient, id: string): Promise<Outcome> {
 /** Ends the session and every live descendant, revoking their delegations, in the caller's transaction: all of them or none. */
 export async function end(c: PoolClient, id: string): Promise<Outcome> {
   demand(await findSession(c, id, true), ['active', 'suspended'], 'be ended');
-  const descendants = await endDescendants(c, id);
-  const row = await setStatus(c, id, 'ended');
   // Delegations from or to any ended session go with it, and every edge delegated further below them.
-  const revoked = await revokeWithDescendants(c, await edgesTouching(c, [id, ...descendants]));
+  const { descendants, edges: revoked } = await cutSessionSubtree(c, id);
+  const row = await setStatus(c, id, 'ended');
   const out = single(row, 'agent.session.ended', { descendants_ended: descendants.length, delegations_revoked: revoked.length });
   out.body = { ...out.body, descendants_ended: descendants, delegations_revoked: revoked };
   out.events.push(...descendants.map((d) => ({ type: 'agent.session.ended', decision: 'allow' as const, data: { agent_session_id: d, status: 'ended', ended_with: id } })));

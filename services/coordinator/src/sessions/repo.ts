@@ -56,19 +56,6 @@ export async function touchHeartbeat(c: PoolClient, id: string): Promise<Session
   return (await c.query<SessionRow>(`UPDATE agent_sessions SET last_heartbeat_at = now() WHERE id = $1 RETURNING ${COLS}`, [id])).rows[0]!;
 }
 
-/** Ends every live descendant of `id` (not `id` itself) and returns their ids. */
-export async function endDescendants(c: PoolClient, id: string): Promise<string[]> {
-  const r = await c.query<{ id: string }>(
-    `WITH RECURSIVE sub AS (
-       SELECT id FROM agent_sessions WHERE parent_id = $1
-       UNION ALL SELECT s.id FROM agent_sessions s JOIN sub ON s.parent_id = sub.id)
-     UPDATE agent_sessions SET status = 'ended', ended_at = now()
-      WHERE id IN (SELECT id FROM sub) AND status IN ('active', 'suspended') RETURNING id`,
-    [id],
-  );
-  return r.rows.map((x) => x.id);
-}
-
 /** The session and all its descendants, parents before children. */
 export async function subtree(c: PoolClient, id: string): Promise<SessionRow[]> {
   const r = await c.query<SessionRow>(
