@@ -16,7 +16,7 @@ export {
   type FieldValue,
 } from './sign.js';
 export { ensureGroups, missingGroup, type GroupSpec } from './groups.js';
-export { publishSigned, publishAudit, auditEntry, type SignedAudit } from './publish.js';
+export { publishSigned, signedEntry, publishAudit, auditEntry, type SignedAudit } from './publish.js';
 export { StreamConsumer, HANDOVER_CONSUMER, toFields, type ConsumerOptions, type ConsumerHooks, type StreamMessage, type Verdict, type Outcome } from './consumer.js';
 export { BroadcastReader, type BroadcastReaderOptions, type BroadcastHandler, type BroadcastHooks } from './broadcast-reader.js';
 export { createAuditEmitter, type AuditEmitter, type AuditEmitterOptions, type AuditEvent, type AuditEventInput } from './audit-emitter.js';

@@ -21,7 +21,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     policy_set_versions: SI,
     revocations: SI,
     admin_audit_events: SI,
-    outbox: SI,
+    // 0015: the api runs an outbox relay (status columns only) and prunes published rows.
+    outbox: SIUD,
     authority_sessions: SU,
     agent_sessions: SU,
     delegation_edges: SU,
