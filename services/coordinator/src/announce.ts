@@ -25,7 +25,7 @@ function flat(v: unknown): FieldValue {
 }
 
 function fieldsOf(zoneId: string, event: string, e: LifecycleEvent): Fields {
-  const out: Fields = { zone_id: zoneId, event };
+  const out: Fields = { zone_id: zoneId, event, application_id: e.application_id };
   for (const [k, v] of Object.entries(e.data ?? {})) out[k] = flat(v);
   return out;
 }
