@@ -68,6 +68,11 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
   audit: { zones: S, audit_events: SI, audit_chain_anchors: S, audit_chain_heads: SI },
 };
 
+/** UPDATE limited to these columns (never `zone_id`): a row can be changed in place but never moved to another zone. */
+export const UPDATE_COLUMNS: Partial<Record<ServiceName, Record<string, string[]>>> = {
+  api: { outbox: ['attempts', 'next_attempt_at', 'published_at', 'dead_at', 'last_error'] },
+};
+
 export function may(service: ServiceName, table: string, verb: Verb): boolean {
   return EXPECTED[service][table]?.includes(verb) ?? false;
 }
