@@ -2,7 +2,7 @@
 // change they announce commits. Each message gets a fresh event id, carried on the stream as `event_id`, so
 // consumers can recognise a message the relay published twice (delivery is at least once).
 import type { PoolClient } from '@caracal/db';
-import { ambiguousField, SIG_FIELD, type Fields } from '@caracal/streams';
+import { assertSignable, SIG_FIELD, type Fields } from '@caracal/streams';
 import { v7 as uuidv7 } from 'uuid';
 
 /** The field every relayed message carries: the outbox row's id. */
@@ -15,8 +15,7 @@ function stored(fields: Fields): Record<string, string> {
   const reserved = Object.keys(fields).find((k) => RESERVED.includes(k));
   if (reserved !== undefined) throw new TypeError(`field '${reserved}' is set by the outbox relay`);
   // Refused now, in the caller's transaction, rather than dead later at the relay.
-  const bad = ambiguousField(fields);
-  if (bad !== undefined) throw new TypeError(`field '${bad.replace(/\n/g, '\\n')}' cannot be signed: keys may not hold '=' or newlines, values may not hold newlines`);
+  assertSignable(fields);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== null && v !== undefined) out[k] = String(v);
   return out;

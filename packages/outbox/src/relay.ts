@@ -7,7 +7,7 @@ import { withZone, type Pool, type PoolClient } from '@caracal/db';
 import { backoffMs, type Backoff } from './backoff.js';
 import { EVENT_ID_FIELD } from './enqueue.js';
 import type { OutboxMessage, Publish } from './publisher.js';
-import { markFailed, markPublished, oldestPendingAgeMs, prunePublished, takeDue, zoneIds, type DueRow, type Failure } from './repo.js';
+import { markFailed, markPublished, oldestPendingAgeMs, prunePublished, takeDue, takeEvents, zoneIds, type DueRow, type Failure } from './repo.js';
 
 export interface RelaySettings {
   /** Rows taken (and locked) per transaction. */
@@ -15,7 +15,7 @@ export interface RelaySettings {
   /** Failed attempts after which an event is dead (never retried). */
   maxAttempts: number;
   backoff: Backoff;
-  /** How often every zone is looked at, besides the zones a commit wakes. */
+  /** How often every zone is looked at, besides the flush a request runs after committing messages. */
   pollIntervalMs: number;
   /** Published rows older than this are deleted. */
   retentionSeconds: number;
@@ -38,6 +38,8 @@ export interface RelayCounts {
 }
 
 const PRUNE_LIMIT = 1000;
+/** Published rows are pruned at most this often, not on every pass. */
+const PRUNE_EVERY_MS = 60_000;
 const ERROR_MAX = 500;
 
 type StreamFailure = Failure & { stream: string; attempts: number };
@@ -47,41 +49,46 @@ const bump = (m: Map<string, number>, stream: string) => m.set(stream, (m.get(st
 export class OutboxRelay {
   readonly counts: RelayCounts = { published: new Map(), failed: new Map(), dead: new Map() };
   private backlog: { ageMs: number | null; at: number } | undefined;
-  private readonly woken = new Set<string>();
-  private fullDue = true;
+  private startedAt: number | undefined;
+  private prunedAt = -Infinity;
   private running: Promise<void> | undefined;
-  private again = false;
   private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
+  private stopping = false;
   private readonly now: () => number;
 
   constructor(private readonly opts: RelayOptions) {
     this.now = opts.now ?? Date.now;
   }
 
-  /** A full pass at once, then one every poll interval; commits in between wake their zone. */
+  /** A pass over every zone at once, then one every poll interval (a pass still running skips the tick). */
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => {
-      this.fullDue = true;
-      this.kick();
-    }, this.opts.pollIntervalMs);
+    this.startedAt = this.now();
+    this.timer = setInterval(() => this.tick(), this.opts.pollIntervalMs);
     this.timer.unref();
-    this.kick();
+    this.tick();
   }
 
   /** Stops polling; the batch in flight finishes (published, or rolled back and sent again later). */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping = true;
     clearInterval(this.timer);
-    while (this.running) await this.running;
+    await this.running;
   }
 
-  /** A transaction of the zone committed outbox rows: relay them now rather than at the next poll. */
-  wake(zoneId: string): void {
-    if (this.stopped) return;
-    this.woken.add(zoneId);
-    this.kick();
+  /**
+   * Publishes the given events of the zone now, so a change's messages are on their streams when its request
+   * answers, as a direct XADD would have put them there. An event another relay is publishing is waited for, not
+   * skipped. Never throws: what could not be published stays queued for the retries and the poll.
+   */
+  async flush(zoneId: string, eventIds: readonly string[]): Promise<void> {
+    try {
+      for (let i = 0; i < eventIds.length; i += this.opts.batchSize) {
+        const ids = eventIds.slice(i, i + this.opts.batchSize);
+        await this.relayBatch(zoneId, (c) => takeEvents(c, ids));
+      }
+    } catch (err) {
+      this.opts.log?.('warn', 'outbox flush failed; the relay retries', { zone_id: zoneId, err: { message: (err as Error).message } });
+    }
   }
 
   /** Age of the oldest unpublished event as of now, from the last full pass; 0 when it saw none (or none ran yet). */
@@ -90,15 +97,23 @@ export class OutboxRelay {
     return this.backlog.ageMs + (this.now() - this.backlog.at);
   }
 
+  /** Time since the last full pass completed (or since start): passes that keep failing hide any backlog. */
+  sinceFullPassMs(): number {
+    const at = this.backlog?.at ?? this.startedAt;
+    return at === undefined ? 0 : this.now() - at;
+  }
+
   /** One pass over every zone, now: what the poll runs; tests call it directly. */
   async runPass(): Promise<void> {
     const zones = await zoneIds(this.opts.pool);
+    const prune = this.now() - this.prunedAt >= PRUNE_EVERY_MS;
     let oldest: number | null = null;
     for (const zone of zones) {
       const age = await this.drainZone(zone);
       if (age !== null) oldest = Math.max(oldest ?? 0, age);
-      await withZone(this.opts.pool, zone, (c) => prunePublished(c, this.opts.retentionSeconds, PRUNE_LIMIT));
+      if (prune) await withZone(this.opts.pool, zone, (c) => prunePublished(c, this.opts.retentionSeconds, PRUNE_LIMIT));
     }
+    if (prune) this.prunedAt = this.now();
     this.backlog = { ageMs: oldest, at: this.now() };
   }
 
@@ -106,14 +121,14 @@ export class OutboxRelay {
   async drainZone(zoneId: string): Promise<number | null> {
     for (;;) {
       const r = await this.relayBatch(zoneId);
-      if (r.taken < this.opts.batchSize || r.published === 0 || this.stopped) return r.oldestAgeMs;
+      if (r.taken < this.opts.batchSize || r.published === 0 || this.stopping) return r.oldestAgeMs;
     }
   }
 
   /** One batch in one zone transaction: take the due rows, publish them, record each outcome, commit. */
-  async relayBatch(zoneId: string): Promise<{ taken: number; published: number; oldestAgeMs: number | null }> {
+  async relayBatch(zoneId: string, take = (c: PoolClient) => takeDue(c, this.opts.batchSize)): Promise<{ taken: number; published: number; oldestAgeMs: number | null }> {
     const batch = await withZone(this.opts.pool, zoneId, async (c) => {
-      const rows = await takeDue(c, this.opts.batchSize);
+      const rows = await take(c);
       const outcome = rows.length > 0 ? await this.publishRows(c, rows) : { published: [], failures: [] };
       return { taken: rows.length, ...outcome, oldestAgeMs: await oldestPendingAgeMs(c) };
     });
@@ -122,28 +137,11 @@ export class OutboxRelay {
     return { taken: batch.taken, published: batch.published.length, oldestAgeMs: batch.oldestAgeMs };
   }
 
-  private kick(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    const full = this.fullDue;
-    this.fullDue = false;
-    const zones = [...this.woken];
-    this.woken.clear();
-    this.running = (full ? this.runPass() : this.drainAll(zones))
+  private tick(): void {
+    if (this.running || this.stopping) return;
+    this.running = this.runPass()
       .catch((err: Error) => this.opts.log?.('warn', 'outbox relay pass failed; retrying', { err: { message: err.message } }))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          this.kick();
-        }
-      });
-  }
-
-  private async drainAll(zones: readonly string[]): Promise<void> {
-    for (const zone of zones) await this.drainZone(zone);
+      .finally(() => (this.running = undefined));
   }
 
   private async publishRows(c: PoolClient, rows: readonly DueRow[]): Promise<{ published: DueRow[]; failures: StreamFailure[] }> {

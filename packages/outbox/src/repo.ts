@@ -22,6 +22,20 @@ export async function takeDue(c: PoolClient, limit: number): Promise<DueRow[]> {
   return r.rows;
 }
 
+/**
+ * Takes the named rows that are still due, waiting for any relay that holds one: once it commits, a row it
+ * published is no longer due. So when the caller's batch commits, each row is published or has its failure counted.
+ */
+export async function takeEvents(c: PoolClient, ids: readonly string[]): Promise<DueRow[]> {
+  const r = await c.query<DueRow>(
+    `SELECT id, stream, payload, attempts FROM outbox
+      WHERE id = ANY($1::uuid[]) AND published_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
+      ORDER BY created_at, id FOR UPDATE`,
+    [ids],
+  );
+  return r.rows;
+}
+
 export async function markPublished(c: PoolClient, ids: readonly string[]): Promise<void> {
   if (ids.length > 0) await c.query('UPDATE outbox SET published_at = now(), last_error = NULL WHERE id = ANY($1::uuid[])', [ids]);
 }

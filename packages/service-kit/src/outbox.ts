@@ -21,9 +21,12 @@ export const outboxKeys = {
   /** Wait after the first failed attempt; doubled after each further one, up to OUTBOX_BACKOFF_MAX_MS. */
   OUTBOX_BACKOFF_BASE_MS: int(10, 3_600_000).default(1000),
   OUTBOX_BACKOFF_MAX_MS: int(10, 86_400_000).default(300_000),
-  /** How often every zone's outbox is looked at; a commit wakes the relay for its zone at once. */
+  /** How often every zone's outbox is looked at; a request that committed messages also publishes its zone's at once. */
   OUTBOX_POLL_INTERVAL_MS: int(50, 3_600_000).default(1000),
-  /** The service is unready (`outbox_backlog_stale`) while an unpublished event is older than this. */
+  /**
+   * The service is unready (`outbox_backlog_stale`) while an unpublished event is older than this, or while no relay
+   * pass over every zone has completed for this long.
+   */
   OUTBOX_STALE_AFTER_MS: int(1000, 86_400_000).default(60_000),
   /** Published events are deleted after this many seconds; dead ones stay. */
   OUTBOX_RETENTION_SECONDS: int(60, 31 * 86_400).default(86_400),
@@ -36,9 +39,9 @@ export function outboxProblems(c: OutboxConfig): string[] {
   return c.OUTBOX_BACKOFF_MAX_MS < c.OUTBOX_BACKOFF_BASE_MS ? ['OUTBOX_BACKOFF_MAX_MS: must be at least OUTBOX_BACKOFF_BASE_MS'] : [];
 }
 
-/** What a route needs after committing outbox rows. */
+/** What a route needs after committing outbox rows: publish them before answering. */
 export interface Outbox {
-  wake: (zoneId: string) => void;
+  flush: (zoneId: string, eventIds: readonly string[]) => Promise<void>;
 }
 
 export function createOutboxRelay(config: OutboxConfig, deps: ServiceDeps, logger: Logger): OutboxRelay {
@@ -61,6 +64,8 @@ export function outboxBacklogCheck(relay: OutboxRelay, staleAfterMs: number): Re
     check: async () => {
       const age = relay.backlogAgeMs();
       if (age > staleAfterMs) throw new Error(`the oldest unpublished outbox event is ${Math.round(age)} ms old`);
+      const since = relay.sinceFullPassMs();
+      if (since > staleAfterMs) throw new Error(`no outbox relay pass has completed for ${Math.round(since)} ms`);
     },
   };
 }

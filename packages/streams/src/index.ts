@@ -4,6 +4,7 @@ export { STREAMS, STREAM_MAXLEN, dlqOf, type StreamName } from './names.js';
 export { StreamKeys } from './keys.js';
 export {
   ambiguousField,
+  assertSignable,
   canonicalize,
   hmacHex,
   signFields,

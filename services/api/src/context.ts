@@ -40,7 +40,8 @@ export function mapDbError(err: unknown, conflict: string): never {
 /**
  * Runs a mutation, its admin-audit row and its outbox message in one transaction: success is never returned for a
  * change whose audit row did not commit (R-AUD-5), and the message exists exactly when the change does (R-STR-5).
- * After the commit the relay is woken for the zone, so the message goes out at once rather than at the next poll.
+ * After the commit the zone's messages are published before the answer, as a direct XADD would have been; what
+ * cannot be published then is retried by the relay.
  */
 export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutation<T>): Promise<T> {
   const key = ctx.config.AUDIT_HMAC_KEY;
@@ -59,11 +60,12 @@ export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutati
       detail: m.detail?.(result),
     });
     const message = m.announce?.(result);
-    if (message) await enqueue(client, message.stream, message.fields);
+    if (message) events.push(await enqueue(client, message.stream, message.fields));
     return result;
   };
+  const events: string[] = [];
   if (!m.zoneId) return withTransaction(ctx.deps.pool, body);
   const result = await withZone(ctx.deps.pool, m.zoneId, body);
-  if (m.announce) ctx.outbox.wake(m.zoneId);
+  await ctx.outbox.flush(m.zoneId, events);
   return result;
 }

@@ -30,14 +30,14 @@ function fieldsOf(zoneId: string, event: string, e: LifecycleEvent): Fields {
   return out;
 }
 
-/** Queues the messages of the events in the caller's zone transaction; returns how many were queued. */
-export async function announce(c: PoolClient, zoneId: string, events: readonly LifecycleEvent[]): Promise<number> {
+/** Queues the messages of the events in the caller's zone transaction; returns their event ids. */
+export async function announce(c: PoolClient, zoneId: string, events: readonly LifecycleEvent[]): Promise<string[]> {
   const byStream = new Map<string, Fields[]>();
   for (const e of events) {
     const a = ANNOUNCED[e.type];
     if (a) byStream.set(a.stream, [...(byStream.get(a.stream) ?? []), fieldsOf(zoneId, a.event, e)]);
   }
-  let queued = 0;
-  for (const [stream, messages] of byStream) queued += (await enqueueAll(c, stream, messages)).length;
-  return queued;
+  const ids: string[] = [];
+  for (const [stream, messages] of byStream) ids.push(...(await enqueueAll(c, stream, messages)));
+  return ids;
 }

@@ -35,8 +35,8 @@ const settings = (over: Partial<RelaySettings> = {}): RelaySettings => ({
   retentionSeconds: 86_400,
   ...over,
 });
-const relayWith = (over: Partial<RelaySettings> & { publish?: Publish; pool?: Pool } = {}) =>
-  new OutboxRelay({ pool: over.pool ?? pool, publish: over.publish ?? redisPublisher(redis, keys, hmacKey), ...settings(over) });
+const relayWith = (over: Partial<RelaySettings> & { publish?: Publish; pool?: Pool; now?: () => number } = {}) =>
+  new OutboxRelay({ pool: over.pool ?? pool, publish: over.publish ?? redisPublisher(redis, keys, hmacKey), now: over.now, ...settings(over) });
 
 const streamed = (stream = STREAM) => signedMessages(redis, prefix, stream, hmacKey);
 
@@ -145,6 +145,29 @@ describe('relays racing', () => {
     expect((await rows()).every((r) => r.published)).toBe(true);
   });
 
+  it('a flush publishes exactly its events, waiting for (never repeating) one another relay is publishing', async () => {
+    await reset();
+    const [held, other, mine] = [await queue(zoneA, 1), await queue(zoneA, 1), await queue(zoneA, 1)].flat() as [string, string, string];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let taken!: () => void;
+    const tookBatch = new Promise<void>((r) => (taken = r));
+    const real = redisPublisher(redis, keys, hmacKey);
+    const slow = relayWith({ batchSize: 1, publish: async (m) => (taken(), await gate, real(m)) });
+    const first = slow.relayBatch(zoneA);
+    await tookBatch;
+    let flushed = false;
+    const flush = relayWith().flush(zoneA, [held, mine]).then(() => (flushed = true));
+    await new Promise((r) => setTimeout(r, 200));
+    // Still waiting for the row the slow relay holds (a SKIP LOCKED take would have returned at once).
+    expect(flushed).toBe(false);
+    release();
+    await first;
+    await flush;
+    expect((await streamed()).map((m) => m.event_id)).toEqual([held, mine]);
+    expect((await rows(`id = '${other}'`))[0]).toMatchObject({ published: false, attempts: 0 });
+  });
+
   it('two relay processes draining the same outbox publish every event exactly once', async () => {
     await reset();
     const ids = [...(await queue(zoneA, 300)), ...(await queue(zoneB, 300))];
@@ -248,6 +271,26 @@ function runRelayProcess(extra: Record<string, string>): Promise<ProcessResult> 
     child.once('exit', (code, signal) => (code === 0 ? resolve({ stdout, code, signal }) : reject(new Error(`relay process exited ${code ?? signal}`))));
   });
 }
+
+describe('passes that keep failing', () => {
+  it('show as time since the last full pass, which a completed pass resets', async () => {
+    await reset();
+    let now = 1_000_000;
+    const nowhere = createPool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', applicationName: 'caracal-outbox-test', connectionTimeoutMillis: 500 });
+    const broken = relayWith({ pool: nowhere, pollIntervalMs: 3_600_000, now: () => now });
+    broken.start();
+    now += 5000;
+    expect(broken.sinceFullPassMs()).toBe(5000);
+    await broken.stop();
+    await nowhere.end();
+
+    const working = relayWith({ now: () => now });
+    await working.runPass();
+    expect(working.sinceFullPassMs()).toBe(0);
+    now += 250;
+    expect(working.sinceFullPassMs()).toBe(250);
+  });
+});
 
 describe('a relay killed mid-batch', () => {
   it('leaves its batch unpublished; restarted, it publishes every event, and the repeats carry the same event ids', async () => {

@@ -39,7 +39,7 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
   const auditKey = ctx.config.AUDIT_HMAC_KEY;
   if (!auditKey) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: operator changes cannot be audited');
   const claim = key === undefined ? undefined : claimFor(ctx.config.IDEMPOTENCY_HMAC_KEY, req.caller!.actor, key, req.method, req.url, req.body);
-  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome; announced: number }>(ctx, req, zoneId, async (c) => {
+  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome; announced: string[] }>(ctx, req, zoneId, async (c) => {
     if (claim) {
       const stored = await takeKey(c, zoneId, claim, ctx.config.IDEMPOTENCY_TTL_SECONDS);
       if (stored) return { replay: stored };
@@ -51,8 +51,8 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
     return { outcome, announced: await announce(c, zoneId, outcome.events) };
   });
   if ('replay' in done) return reply.code(done.replay.status).header('idempotent-replayed', 'true').send(done.replay.body);
-  // Committed: the relay sends the messages now rather than at its next poll.
-  if (done.announced > 0) ctx.outbox.wake(zoneId);
+  // Committed: the messages are published before the answer, not at the relay's next poll.
+  await ctx.outbox.flush(zoneId, done.announced);
   const caller = req.caller!;
   const who = caller.kind === 'mandate' ? { client_id: caller.clientId } : {};
   for (const e of done.outcome.events) await ctx.emit({ zone_id: zoneId, request_id: req.id, subject: caller.actor, ...who, ...e });

@@ -12,12 +12,11 @@ export async function sweepExpired(ctx: CoordinatorContext): Promise<string[]> {
   for (const z of zones) {
     const events = (ids: string[]) => ids.map((id) => ({ type: 'agent.session.expired', decision: 'allow' as const, reason: 'ttl_elapsed', data: { agent_session_id: id, status: 'expired' } }));
     // The expiry and its lifecycle messages commit together (R-STR-5).
-    const ids = await withZone(ctx.deps.pool, z.id, async (c) => {
+    const { ids, announced } = await withZone(ctx.deps.pool, z.id, async (c) => {
       const due = await expireDue(c);
-      await announce(c, z.id, events(due));
-      return due;
+      return { ids: due, announced: await announce(c, z.id, events(due)) };
     });
-    if (ids.length > 0) ctx.outbox.wake(z.id);
+    await ctx.outbox.flush(z.id, announced);
     for (const e of events(ids)) await ctx.emit({ zone_id: z.id, subject: 'coordinator:sweeper', ...e });
     expired.push(...ids);
   }

@@ -92,7 +92,7 @@ describe('agent session lifecycle messages', () => {
   it('the sweeper announces each expiry with it', async () => {
     const id = await start(north, { ttl_seconds: 1 });
     await eventually('past its expiry', async () => (await adminQuery(s.db.adminUrl, 'SELECT 1 FROM caracal.agent_sessions WHERE id = $1 AND expires_at <= now()', [id])).rowCount === 1);
-    const ctx = { config, deps: c1.deps, logger: createLogger({ service: 'coordinator', level: 'silent' }), outbox: { wake: () => undefined }, emit: async (e: any) => ({ ...e, id: '', source: '', occurred_at: '' }) };
+    const ctx = { config, deps: c1.deps, logger: createLogger({ service: 'coordinator', level: 'silent' }), outbox: { flush: async () => undefined }, emit: async (e: any) => ({ ...e, id: '', source: '', occurred_at: '' }) };
     expect(await sweepExpired(ctx)).toContain(id);
     const [expired] = (await about(lifecycle, 'agent_session_id', id, ['expired'])).filter((m) => m.event === 'expired');
     expect(expired).toMatchObject({ status: 'expired' });
