@@ -9,8 +9,8 @@ import { expireDue } from './repo.js';
 export async function sweepExpired(ctx: CoordinatorContext): Promise<string[]> {
   const zones = (await ctx.deps.pool.query<{ id: string }>('SELECT id FROM zones')).rows;
   const expired: string[] = [];
+  const events = (ids: string[]) => ids.map((id) => ({ type: 'agent.session.expired', decision: 'allow' as const, reason: 'ttl_elapsed', data: { agent_session_id: id, status: 'expired' } }));
   for (const z of zones) {
-    const events = (ids: string[]) => ids.map((id) => ({ type: 'agent.session.expired', decision: 'allow' as const, reason: 'ttl_elapsed', data: { agent_session_id: id, status: 'expired' } }));
     // The expiry and its lifecycle messages commit together (R-STR-5).
     const { ids, announced } = await withZone(ctx.deps.pool, z.id, async (c) => {
       const due = await expireDue(c);
