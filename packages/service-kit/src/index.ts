@@ -17,6 +17,7 @@ export {
 } from './service-config.js';
 export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps } from './connect.js';
 export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
+export { outboxKeys, outboxProblems, createOutboxRelay, type Outbox, type OutboxConfig } from './outbox.js';
 export { buildStandardApp, type StandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
 export { HttpDrain, type DrainResult } from './http-drain.js';

@@ -8,6 +8,11 @@ function flatten(fields: Record<string, string>): string[] {
   return Object.entries(fields).flat();
 }
 
+/** XADD arguments for a signed message on a bounded stream; shared by direct publishing and the outbox relay. */
+export function signedEntry(keys: StreamKeys, stream: string, fields: Fields, hmacKey: string, maxLen: number = STREAM_MAXLEN): [string, ...string[]] {
+  return [keys.key(stream), 'MAXLEN', '~', String(maxLen), '*', ...flatten(signFields(stream, fields, hmacKey))];
+}
+
 export async function publishSigned(
   redis: Redis,
   keys: StreamKeys,
@@ -16,8 +21,7 @@ export async function publishSigned(
   hmacKey: string,
   maxLen: number = STREAM_MAXLEN,
 ): Promise<string> {
-  const signed = signFields(stream, fields, hmacKey);
-  const id = await redis.xadd(keys.key(stream), 'MAXLEN', '~', String(maxLen), '*', ...flatten(signed));
+  const id = await redis.xadd(...signedEntry(keys, stream, fields, hmacKey, maxLen));
   return id as string;
 }
 

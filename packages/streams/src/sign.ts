@@ -38,9 +38,14 @@ export function hmacHex(key: string, data: string): string {
   return createHmac('sha256', Buffer.from(key, 'hex')).update(data, 'utf8').digest('hex');
 }
 
-export function signFields(stream: string, fields: Fields, key: string): Record<string, string> {
+/** Throws the reason when the fields could not be signed unambiguously. */
+export function assertSignable(fields: Fields): void {
   const bad = ambiguousField(fields);
   if (bad !== undefined) throw new TypeError(`field '${bad.replace(/\n/g, '\\n')}' cannot be signed: keys may not hold '=' or newlines, values may not hold newlines`);
+}
+
+export function signFields(stream: string, fields: Fields, key: string): Record<string, string> {
+  assertSignable(fields);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== null && v !== undefined && k !== SIG_FIELD) out[k] = String(v);
   out[SIG_FIELD] = hmacHex(key, canonicalize(stream, fields));

@@ -1,7 +1,7 @@
 // Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations)
 // from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, createOutboxRelay, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import type { GroupSpec } from '@caracal/streams';
 import { adminAuth } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
@@ -18,8 +18,9 @@ import { zoneRoutes } from './routes/zones.js';
 export const GROUPS: readonly GroupSpec[] = [];
 
 export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
-  const { app, emit } = buildStandardApp({ service: 'api', config, deps, logger, groups: GROUPS, audit: 'api' });
-  const ctx: ApiContext = { config, deps, logger, emit };
+  const outbox = createOutboxRelay(config, deps, logger);
+  const { app, emit } = buildStandardApp({ service: 'api', config, deps, logger, groups: GROUPS, audit: 'api', outbox: { relay: outbox, staleAfterMs: config.OUTBOX_STALE_AFTER_MS } });
+  const ctx: ApiContext = { config, deps, logger, emit, outbox };
   // Everything under /v1 is admin-only; health, readiness and metrics stay outside.
   await app.register(async (v1) => {
     // JSON only: anything else is a 415, not a body the schema would try to read.

@@ -1,9 +1,11 @@
-// What every api route group receives: config, dependencies, and the audited-mutation helper (R-AUD-5).
+// What every api route group receives: config, dependencies, and the audited-mutation helper (R-AUD-5) that also
+// queues the change's stream message in the outbox (R-STR-5).
 import type { FastifyRequest } from 'fastify';
 import { appendAdminAudit, PLATFORM_ZONE_ID, withTransaction, withZone, type PoolClient } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
-import { Conflict, ServiceUnavailable, type ServiceDeps } from '@caracal/service-kit';
-import { announce as announceSigned, type AuditEmitter } from '@caracal/streams';
+import { enqueue } from '@caracal/outbox';
+import { Conflict, ServiceUnavailable, type Outbox, type ServiceDeps } from '@caracal/service-kit';
+import type { AuditEmitter, Fields } from '@caracal/streams';
 import { actorOf } from './auth/admin-auth.js';
 import type { ApiConfig } from './config.js';
 
@@ -13,6 +15,8 @@ export interface ApiContext {
   logger: Logger;
   /** Decisions the control plane makes that belong in the zone's ledger (revocations). */
   emit: AuditEmitter;
+  /** The relay that publishes committed outbox rows. */
+  outbox: Outbox;
 }
 
 export interface Mutation<T> {
@@ -21,6 +25,8 @@ export interface Mutation<T> {
   target: (result: NoInfer<T>) => string;
   detail?: (result: NoInfer<T>) => Record<string, unknown>;
   run: (client: PoolClient) => Promise<T>;
+  /** The stream messages announcing the change, queued in the outbox in the same transaction (R-STR-5). */
+  announce?: (result: NoInfer<T>) => { stream: string; fields: Fields } | ReadonlyArray<{ stream: string; fields: Fields }>;
 }
 
 /** Postgres unique violation → 409; FK violation → 409 with the given message. */
@@ -32,8 +38,10 @@ export function mapDbError(err: unknown, conflict: string): never {
 }
 
 /**
- * Runs a mutation and its admin-audit row in one transaction: success is never returned for a change whose
- * audit row did not commit (R-AUD-5).
+ * Runs a mutation, its admin-audit row and its outbox message in one transaction: success is never returned for a
+ * change whose audit row did not commit (R-AUD-5), and the message exists exactly when the change does (R-STR-5).
+ * After the commit the zone's messages are published before the answer, as a direct XADD would have been; what
+ * cannot be published then is retried by the relay.
  */
 export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutation<T>): Promise<T> {
   const key = ctx.config.AUDIT_HMAC_KEY;
@@ -51,12 +59,13 @@ export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutati
       requestId: req.id,
       detail: m.detail?.(result),
     });
+    const announced = m.announce?.(result) ?? [];
+    for (const message of Array.isArray(announced) ? announced : [announced]) events.push(await enqueue(client, message.stream, message.fields));
     return result;
   };
-  return m.zoneId ? withZone(ctx.deps.pool, m.zoneId, body) : withTransaction(ctx.deps.pool, body);
-}
-
-/** Publishes a signed stream message after commit; a failure is logged, the periodic snapshots converge. */
-export function announce(ctx: ApiContext, stream: string, fields: Record<string, string>): Promise<boolean> {
-  return announceSigned({ redis: ctx.deps.redis, keys: ctx.deps.keys, hmacKey: ctx.config.STREAMS_HMAC_KEY, logger: ctx.logger }, stream, fields);
+  const events: string[] = [];
+  if (!m.zoneId) return withTransaction(ctx.deps.pool, body);
+  const result = await withZone(ctx.deps.pool, m.zoneId, body);
+  await ctx.outbox.flush(m.zoneId, events);
+  return result;
 }

@@ -1,7 +1,7 @@
-// Builds the coordinator service (agent sessions, delegation edges, their idempotency and expiry sweeper) from config and
-// dependencies; used by main.ts and tests.
+// Builds the coordinator service (agent sessions, delegation edges, their idempotency, expiry sweeper and outbox relay)
+// from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, createOutboxRelay, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { type GroupSpec } from '@caracal/streams';
 import { auditDenials } from './audit-denials.js';
 import { authenticate } from './auth/authenticate.js';
@@ -20,8 +20,9 @@ export interface BuildOptions {
 }
 
 export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, logger: Logger, opts: BuildOptions = {}): Promise<Runnable> {
-  const { app, emit } = buildStandardApp({ service: 'coordinator', config, deps, logger, groups: GROUPS, audit: 'coordinator' });
-  const ctx: CoordinatorContext = { config, deps, logger, emit };
+  const outbox = createOutboxRelay(config, deps, logger);
+  const { app, emit } = buildStandardApp({ service: 'coordinator', config, deps, logger, groups: GROUPS, audit: 'coordinator', outbox: { relay: outbox, staleAfterMs: config.OUTBOX_STALE_AFTER_MS } });
+  const ctx: CoordinatorContext = { config, deps, logger, emit, outbox };
   await app.register(async (v1) => {
     // JSON only: anything else is a 415, not a body the schema would try to read.
     v1.removeContentTypeParser('text/plain');

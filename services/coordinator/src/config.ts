@@ -1,6 +1,6 @@
 // Configuration of the coordinator service, parsed once in main.ts (R-SHAPE-4, R-MODE-1).
 import { hexKey, type Env } from '@caracal/config';
-import { baseSchema, loadServiceConfig } from '@caracal/service-kit';
+import { baseSchema, loadServiceConfig, outboxKeys, outboxProblems } from '@caracal/service-kit';
 import { z } from 'zod';
 
 const schema = baseSchema(4000).extend({
@@ -16,6 +16,8 @@ const schema = baseSchema(4000).extend({
   AGENT_SWEEP_INTERVAL_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(3_600_000, 'must be at most 3600000').default(5000),
   /** How long a stored Idempotency-Key answer is replayed. */
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
+  /** Lifecycle and delegation messages are published through the outbox (R-STR-5). */
+  ...outboxKeys,
 });
 
 export type CoordinatorConfig = z.output<typeof schema>;
@@ -23,6 +25,7 @@ export type CoordinatorConfig = z.output<typeof schema>;
 export const spec = {
   schema,
   stableRequired: ['IDEMPOTENCY_HMAC_KEY', 'CARACAL_COORDINATOR_TOKEN'],
+  refine: outboxProblems,
 };
 
 export function loadConfig(env: Env): CoordinatorConfig {

@@ -1,21 +1,18 @@
 // The coordinator's revocation records (R-STS-6): a revoked delegation edge or ended agent session is recorded in
-// `revocations` in the transaction of the change, then announced on `caracal.sessions.revoke` after commit. Only the
-// root of each cut is recorded: mandates carry their whole delegation chain, so the gateway and the STS deny every
-// descendant of a recorded id.
-import { recordRevocations, type PoolClient, type RecordedRevocation, type RevocationRow } from '@caracal/db';
-import { announceRevocations } from '@caracal/streams';
-import type { CoordinatorContext } from './context.js';
+// `revocations`, and its `caracal.sessions.revoke` message queued in the outbox (R-STR-5), in the transaction of the
+// change. Only the root of each cut is recorded: mandates carry their whole delegation chain, so the gateway and the
+// STS deny every descendant of a recorded id.
+import { recordRevocations, type PoolClient } from '@caracal/db';
+import { enqueueAll } from '@caracal/outbox';
+import { revocationFields, STREAMS } from '@caracal/streams';
 
 export interface RevokedTarget {
   type: 'agent_session' | 'delegation_edge';
   id: string;
 }
 
-export async function recordCut(c: PoolClient, zoneId: string, targets: readonly RevokedTarget[], action: string, actor: string): Promise<RevocationRow[]> {
-  return (await recordRevocations(c, zoneId, targets, action, actor)).map((r: RecordedRevocation) => r.row);
-}
-
-/** Announces committed revocation records; a failed publish is logged and the gateways' snapshots converge. */
-export function publishRevocations(ctx: CoordinatorContext, rows: readonly RevocationRow[]): Promise<number> {
-  return announceRevocations({ redis: ctx.deps.redis, keys: ctx.deps.keys, hmacKey: ctx.config.STREAMS_HMAC_KEY, logger: ctx.logger }, rows);
+/** Records the targets and queues one message per record; returns the messages' event ids. */
+export async function recordCut(c: PoolClient, zoneId: string, targets: readonly RevokedTarget[], action: string, actor: string): Promise<string[]> {
+  const rows = (await recordRevocations(c, zoneId, targets, action, actor)).map((r) => r.row);
+  return rows.length === 0 ? [] : enqueueAll(c, STREAMS.sessionsRevoke, rows.map(revocationFields));
 }

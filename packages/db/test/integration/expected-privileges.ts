@@ -21,7 +21,8 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
     policy_set_versions: SI,
     revocations: SI,
     admin_audit_events: SI,
-    outbox: SI,
+    // 0015: the api runs an outbox relay (status columns only) and prunes published rows.
+    outbox: SIUD,
     authority_sessions: SU,
     agent_sessions: SU,
     delegation_edges: SU,
@@ -65,6 +66,11 @@ export const EXPECTED: Record<ServiceName, Record<string, Verb[]>> = {
   },
   gateway: { zones: S, revocations: S },
   audit: { zones: S, audit_events: SI, audit_chain_anchors: S, audit_chain_heads: SI },
+};
+
+/** UPDATE limited to these columns (never `zone_id`): a row can be changed in place but never moved to another zone. */
+export const UPDATE_COLUMNS: Partial<Record<ServiceName, Record<string, string[]>>> = {
+  api: { outbox: ['attempts', 'next_attempt_at', 'published_at', 'dead_at', 'last_error'] },
 };
 
 export function may(service: ServiceName, table: string, verb: Verb): boolean {

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery } from '../../../../test-support/db.js';
 import { SERVICE_NAMES, withTransaction, withZone, type Pool, type ServiceName } from '../../src/index.js';
-import { EXPECTED, VERBS } from './expected-privileges.js';
+import { EXPECTED, UPDATE_COLUMNS, VERBS } from './expected-privileges.js';
 import { migratedDatabase, pgError, type MigratedDb } from './migrated-db.js';
 import { insertRow, rowFor, seedZone, type ZoneFixture } from './zone-fixtures.js';
 
@@ -61,6 +61,22 @@ describe('the grant matrix', () => {
     expect(r.rows[0]).toEqual({ caracal_create: false, public_create: false, db_create: false, temp: false });
     const err = await pgError(() => withTransaction(poolOf(service), (c) => c.query('CREATE TABLE caracal.smuggled (id int)')));
     expect(err).toEqual(NO_PRIVILEGE('schema caracal'));
+  });
+});
+
+describe('column-limited UPDATE', () => {
+  const limited = Object.entries(UPDATE_COLUMNS).flatMap(([service, tables]) => Object.entries(tables!).map(([table, columns]) => [service as ServiceName, table, columns] as const));
+
+  it.each(limited)('%s may update only the listed columns of %s (never zone_id)', async (service, table, columns) => {
+    const r = await adminQuery<{ column_name: string }>(
+      db.adminUrl,
+      `SELECT a.attname AS column_name FROM pg_attribute a
+        WHERE a.attrelid = ('caracal.' || $2)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND has_column_privilege($1, a.attrelid, a.attnum, 'UPDATE')
+        ORDER BY 1`,
+      [db.role(service), table],
+    );
+    expect(r.rows.map((x) => x.column_name)).toEqual([...columns].sort());
+    expect(await pgError(() => withZone(poolOf(service), A.zoneId, (c) => c.query(`UPDATE caracal.${table} SET zone_id = zone_id`)))).toEqual(NO_PRIVILEGE(`table ${table}`));
   });
 });
 

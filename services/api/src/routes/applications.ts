@@ -4,7 +4,7 @@ import { withZone, type PoolClient } from '@caracal/db';
 import { NotFound } from '@caracal/service-kit';
 import { STREAMS } from '@caracal/streams';
 import { authorize } from '../auth/admin-auth.js';
-import { announce, audited, mapDbError, type ApiContext } from '../context.js';
+import { audited, mapDbError, type ApiContext } from '../context.js';
 import { disableApplication, findApplication, insertApplication, listApplications, rotateSecret } from '../repos/applications.js';
 import { insertRevocation } from '../repos/revocations.js';
 import { resolveZone } from '../repos/zones.js';
@@ -85,11 +85,11 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const found = await findApplication(c, req.params.app);
         const row = found && (await disableApplication(c, found.id));
         if (!row) throw new NotFound(`application '${req.params.app}' does not exist or is already disabled`);
-        await insertRevocation(c, zone.id, 'application', row.id, 'application disabled', admin.name);
+        await insertRevocation(c, zone.id, 'application', row.id, [], 'application disabled', admin.name);
         return row;
       },
+      announce: (a) => ({ stream: STREAMS.sessionsRevoke, fields: { zone_id: zone.id, target_type: 'application', target_id: a.id } }),
     });
-    await announce(ctx, STREAMS.sessionsRevoke, { zone_id: zone.id, target_type: 'application', target_id: disabled.id });
     return disabled;
   });
 }

@@ -1,10 +1,11 @@
-// Revocation in one call (R-STS-6): durable in Postgres, then announced on `caracal.sessions.revoke`.
+// Revocation in one call (R-STS-6): durable in Postgres, announced on `caracal.sessions.revoke` through the outbox
+// written in the same transaction (R-STR-5).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { withZone, type PoolClient } from '@caracal/db';
 import { NotFound } from '@caracal/service-kit';
-import { STREAMS } from '@caracal/streams';
+import { revocationFields, STREAMS } from '@caracal/streams';
 import { authorize } from '../auth/admin-auth.js';
-import { announce, audited, type ApiContext } from '../context.js';
+import { audited, type ApiContext } from '../context.js';
 import { insertRevocation, listRevocations, markRevoked, type RevocationTarget } from '../repos/revocations.js';
 import { resolveZone } from '../repos/zones.js';
 import { list, zoneAndId, zoneParam } from './schemas.js';
@@ -20,6 +21,9 @@ const revocationOut = {
     revoked_by: { type: 'string' },
     revoked_at: { type: 'string', format: 'date-time' },
     created: { type: 'boolean' },
+    /** Agent sessions ended and delegations revoked with the target (empty for other targets). */
+    sessions_ended: { type: 'array', items: { type: 'string' } },
+    delegations_revoked: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 
@@ -32,15 +36,16 @@ async function revoke(ctx: ApiContext, req: FastifyRequest, zoneRef: string, typ
     zoneId: zone.id,
     action: 'revocation.create',
     target: () => `${type}:${targetId}`,
-    detail: (r) => ({ created: r.created, reason }),
+    detail: (r) => ({ created: r.created, reason, sessions_ended: r.cut.sessions.length, delegations_revoked: r.cut.delegations.length }),
     run: async (c: PoolClient) => {
-      if (!(await markRevoked(c, type, targetId))) throw new NotFound(`${type.replace('_', ' ')} '${targetId}' does not exist in zone '${zone.slug}'`);
-      return insertRevocation(c, zone.id, type, targetId, reason, admin.name);
+      const cut = await markRevoked(c, type, targetId);
+      if (!cut) throw new NotFound(`${type.replace('_', ' ')} '${targetId}' does not exist in zone '${zone.slug}'`);
+      return { cut, ...(await insertRevocation(c, zone.id, type, targetId, cut.sessions, reason, admin.name)) };
     },
+    announce: (r) => r.all.map((row) => ({ stream: STREAMS.sessionsRevoke, fields: revocationFields(row) })),
   });
-  await announce(ctx, STREAMS.sessionsRevoke, { zone_id: zone.id, target_type: type, target_id: targetId, revoked_at: result.row.revoked_at.toISOString() });
   await ctx.emit({ zone_id: zone.id, type: 'lineage.revoked', decision: 'deny', reason: reason ?? 'revoked', request_id: req.id, subject: `${type}:${targetId}`, data: { target_type: type, target_id: targetId, created: result.created, revoked_by: admin.name } });
-  return { ...result.row, created: result.created };
+  return { ...result.row, created: result.created, sessions_ended: result.cut.sessions, delegations_revoked: result.cut.delegations };
 }
 
 export function revocationRoutes(app: FastifyInstance, ctx: ApiContext): void {

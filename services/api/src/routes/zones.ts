@@ -5,7 +5,7 @@ import { createZoneKey } from '@caracal/mandates';
 import { ServiceUnavailable } from '@caracal/service-kit';
 import { STREAMS } from '@caracal/streams';
 import { authorize } from '../auth/admin-auth.js';
-import { announce, audited, mapDbError, type ApiContext } from '../context.js';
+import { audited, mapDbError, type ApiContext } from '../context.js';
 import { insertZone, listZones, resolveZone } from '../repos/zones.js';
 import { rotateZoneKey } from '../repos/signing-keys.js';
 import { list, zoneOut, zoneParam } from './schemas.js';
@@ -63,8 +63,8 @@ export function zoneRoutes(app: FastifyInstance, ctx: ApiContext): void {
         target: () => `zone:${zone.id}`,
         detail: (r) => ({ kid: r.kid, previous_kid: r.previous_kid }),
         run: (c: PoolClient) => rotateZoneKey(c, zone.id, next, ctx.config.KEY_OVERLAP_SECONDS),
+        announce: (r) => ({ stream: STREAMS.keysInvalidate, fields: { zone_id: zone.id, kid: r.kid, action: 'rotated' } }),
       });
-      await announce(ctx, STREAMS.keysInvalidate, { zone_id: zone.id, kid: result.kid, action: 'rotated' });
       return result;
     },
   );

@@ -1,11 +1,13 @@
 // One mutation of agent sessions: inside one zone transaction the Idempotency-Key is taken, the change made, the
-// chained admin-audit row appended (R-AUD-5) and the answer stored; audit events follow the commit (R-AUD-1).
+// chained admin-audit row appended (R-AUD-5), the stream messages queued in the outbox (R-STR-5) and the answer
+// stored; audit events follow the commit (R-AUD-1).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { appendAdminAudit, withZone, type PoolClient, type RevocationRow } from '@caracal/db';
+import { appendAdminAudit, withZone, type PoolClient } from '@caracal/db';
 import { NotFound, ServiceUnavailable } from '@caracal/service-kit';
 import type { AuditEventInput } from '@caracal/streams';
+import { announce } from '../announce.js';
 import type { CoordinatorContext } from '../context.js';
-import { publishRevocations, recordCut, type RevokedTarget } from '../revocations.js';
+import { recordCut, type RevokedTarget } from '../revocations.js';
 import { claimFor, idempotencyKeyOf, storeAnswer, takeKey, type StoredAnswer } from '../idempotency/idempotency.js';
 import { zoneExists } from './repo.js';
 
@@ -16,7 +18,7 @@ export interface Outcome {
   target: string;
   detail?: Record<string, unknown>;
   events: LifecycleEvent[];
-  /** The roots of what the change revoked: recorded in its transaction, announced after its commit. */
+  /** The roots of what the change revoked: recorded, and their messages queued, in its transaction. */
   revoke?: RevokedTarget[];
 }
 
@@ -40,20 +42,21 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
   const auditKey = ctx.config.AUDIT_HMAC_KEY;
   if (!auditKey) throw new ServiceUnavailable('AUDIT_HMAC_KEY is not configured: operator changes cannot be audited');
   const claim = key === undefined ? undefined : claimFor(ctx.config.IDEMPOTENCY_HMAC_KEY, req.caller!.actor, key, req.method, req.url, req.body);
-  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome; revoked: RevocationRow[] }>(ctx, req, zoneId, async (c) => {
+  const done = await inZone<{ replay: StoredAnswer } | { outcome: Outcome; announced: string[] }>(ctx, req, zoneId, async (c) => {
     if (claim) {
       const stored = await takeKey(c, zoneId, claim, ctx.config.IDEMPOTENCY_TTL_SECONDS);
       if (stored) return { replay: stored };
     }
     const outcome = await m.run(c);
-    const revoked = await recordCut(c, zoneId, outcome.revoke ?? [], m.action, req.caller!.actor);
+    const revocations = await recordCut(c, zoneId, outcome.revoke ?? [], m.action, req.caller!.actor);
     // Operator changes are admin changes (R-AUD-5); an application's own are filed in its zone's ledger below.
     if (req.caller!.kind === 'operator') await appendAdminAudit(c, auditKey, { actor: req.caller!.actor, action: m.action, zoneId, target: outcome.target, requestId: req.id, detail: outcome.detail });
     if (claim) await storeAnswer(c, claim, { status: m.status, body: outcome.body });
-    return { outcome, revoked };
+    return { outcome, announced: [...revocations, ...(await announce(c, zoneId, outcome.events))] };
   });
   if ('replay' in done) return reply.code(done.replay.status).header('idempotent-replayed', 'true').send(done.replay.body);
-  await publishRevocations(ctx, done.revoked);
+  // Committed: the messages are published before the answer, not at the relay's next poll.
+  await ctx.outbox.flush(zoneId, done.announced);
   const caller = req.caller!;
   const who = caller.kind === 'mandate' ? { client_id: caller.clientId } : {};
   for (const e of done.outcome.events) await ctx.emit({ zone_id: zoneId, request_id: req.id, subject: caller.actor, ...who, ...e });

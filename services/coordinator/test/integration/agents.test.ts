@@ -309,7 +309,7 @@ describe('two coordinator instances', () => {
     // Before any sweep an expired session already refuses a heartbeat.
     expect(await act(north, ids[1]!, 'heartbeat')).toMatchObject({ status: 409, body: { error: 'session_expired' } });
     const emitted: string[] = [];
-    const ctxOf = (deps: any): CoordinatorContext => ({ config, deps, logger: createLogger({ service: 'coordinator', level: 'silent' }), emit: async (e) => (emitted.push(String(e.data?.agent_session_id)), { ...e, id: '', source: '', occurred_at: '' }) });
+    const ctxOf = (deps: any): CoordinatorContext => ({ config, deps, logger: createLogger({ service: 'coordinator', level: 'silent' }), outbox: { flush: async () => undefined }, emit: async (e) => (emitted.push(String(e.data?.agent_session_id)), { ...e, id: '', source: '', occurred_at: '' }) });
     const [a, b] = await Promise.all([sweepExpired(ctxOf(c1.deps)), sweepExpired(ctxOf(c2.deps))]);
     const swept = [...a, ...b];
     for (const id of ids) expect(swept.filter((x) => x === id)).toHaveLength(1);

@@ -303,6 +303,34 @@ describe('cascade revocation', () => {
     expect(r.status).toBe(200);
     expect(refusedAsRevoked(await atGateway(below))).toBe(true);
     expect((await exchange(c, e2)).body.error_description).toBe(`delegation '${e1}' of the chain is revoked (delegation_revoked)`);
+    // The edges below are marked revoked in Postgres too, as a revoke at the coordinator marks them.
+    expect(r.body.delegations_revoked).toEqual([e2]);
+    expect((await call('GET', `/v1/delegations/${e2}?${zq()}`)).body.status).toBe('revoked');
+  });
+
+  it('revoking an agent session through the API ends its descendants and revokes their delegations; mandates of a child session are denied', async () => {
+    const a = await session();
+    const child = await session({ parent_id: a });
+    const grandchild = await session({ parent_id: child });
+    const [b, c] = [await session(), await session()];
+    const e1 = await delegate(child, b);
+    const e2 = await delegate(b, c, 200);
+    const forChild = await mandateAs(grandchild);
+    const below = await mandateAs(c, e2);
+    const r = await s.admin('POST', `/v1/zones/${p.slug}/revocations`, { target_type: 'agent_session', target_id: a, reason: 'test' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(new Set(r.body.sessions_ended)).toEqual(new Set([child, grandchild]));
+    expect(new Set(r.body.delegations_revoked)).toEqual(new Set([e1, e2]));
+    const rows = await revocationRows([a, child, grandchild, b, c, e1, e2]);
+    expect(new Set(rows.map((x) => `${x.target_type}:${x.target_id}`))).toEqual(new Set([a, child, grandchild].map((x) => `agent_session:${x}`)));
+    expect(new Set(await announced([a, child, grandchild, b, c, e1, e2]))).toEqual(new Set([a, child, grandchild]));
+    expect(refusedAsRevoked(await atGateway(forChild))).toBe(true);
+    expect(refusedAsRevoked(await atGateway(below))).toBe(true);
+    expect((await call('GET', `/v1/agents/${grandchild}?${zq()}`)).body.status).toBe('ended');
+    expect((await exchange(grandchild)).status).toBe(400);
+    // Again: idempotent, nothing more to cut.
+    const again = await s.admin('POST', `/v1/zones/${p.slug}/revocations`, { target_type: 'agent_session', target_id: a, reason: 'test' });
+    expect(again.body).toMatchObject({ created: false, sessions_ended: [], delegations_revoked: [] });
   });
 
   it('the gateway alone denies a whole subtree from one id on the stream: an edge of the chain, or the source session of one', async () => {
