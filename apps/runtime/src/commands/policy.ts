@@ -6,7 +6,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { BundleError, buildCapabilities, readBundle, sdkBuiltins } from '@caracal/policy';
+import { BundleError, buildCapabilities, loadPolicyModule, readBundle, sdkBuiltins } from '@caracal/policy';
 import { CliError, EXIT, EXIT_CODES_HELP, UsageError } from '../errors.js';
 import { checkErrors, findOpa, opaCurrent, runOpa, type OpaError } from '../policy/opa.js';
 import type { Io } from './io.js';
@@ -16,7 +16,7 @@ Exit codes:
   0  bundle written (path, SHA-256 and entrypoints printed)
   1  refused: the Rego does not compile, uses a builtin the policy engine cannot run, or lacks the entrypoint;
      or it could not complete (opa not installed, --out not writable)
-  2  usage error (unknown flag, bad --entrypoint, missing input path)`;
+  2  usage error (unknown flag, bad --entrypoint, missing input path, --out naming a directory)`;
 
 export const DEFAULT_ENTRYPOINT = 'caracal/allow';
 const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -44,8 +44,17 @@ function checkInput(target: string): void {
   if (!st.isDirectory() && !target.endsWith('.rego')) throw new UsageError(`${target} is neither a directory nor a .rego file`);
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Claims a temporary file next to `out` (so the final rename cannot cross file systems), or says why it cannot. */
 function claimOutput(out: string): string {
+  if (isDirectory(out)) throw new UsageError(`--out ${out} is a directory`, '--out names the bundle file to write, e.g. --out policy.tar.gz');
   const temp = join(dirname(out), `.${process.pid}-${Date.now()}.bundle.tmp`);
   try {
     closeSync(openSync(temp, 'wx', 0o644));
@@ -82,6 +91,17 @@ async function compile(opa: string, target: string, entrypoint: string, temp: st
   return { version: current.version };
 }
 
+/** The bundle must load in the SDK that will evaluate it (same loader, memory maximum included). */
+async function selfTest(bytes: Buffer): Promise<{ entrypoints: string[] }> {
+  const { wasm, entrypoints } = readBundle(bytes);
+  try {
+    await loadPolicyModule(wasm);
+  } catch (e) {
+    throw new CliError(`opa wrote a module the policy engine cannot load: ${(e as Error).message}`);
+  }
+  return { entrypoints };
+}
+
 export async function runPolicyBuild(target: string, opts: { entrypoint?: string; out?: string }, io: Io): Promise<PolicyBuildReport> {
   const entrypoint = opts.entrypoint ?? DEFAULT_ENTRYPOINT;
   checkInput(target);
@@ -92,7 +112,7 @@ export async function runPolicyBuild(target: string, opts: { entrypoint?: string
   try {
     const { version } = await compile(opa, target, entrypoint, temp, work);
     const bytes = readFileSync(temp);
-    const { entrypoints } = readBundle(bytes);
+    const { entrypoints } = await selfTest(bytes);
     renameSync(temp, out);
     return { bundle: out, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, entrypoints, opa: { path: opa, version } };
   } catch (e) {

@@ -137,6 +137,9 @@ describe('caracal policy build', () => {
 
   it('bad flags are usage errors (exit 2) naming the flag', async () => {
     const office = join(work.dir, 'office');
+    const outDir = await caracal(['policy', 'build', office, '--out', join(work.dir, 'out')], {});
+    expect(outDir.exitCode).toBe(2);
+    expect(outDir.stderr).toContain(`--out ${join(work.dir, 'out')} is a directory`);
     const badEntrypoint = await caracal(['policy', 'build', office, '--entrypoint', 'caracal.allow'], {});
     expect(badEntrypoint.exitCode).toBe(2);
     expect(badEntrypoint.stderr).toContain('--entrypoint must be a rule path such as caracal/allow');
