@@ -71,7 +71,7 @@ function describe(e: OpaError, opaBuiltins: Set<string>, engineBuiltins: Set<str
   const line = `${where(e)}${e.code ? `${e.code}: ` : ''}${e.message}`;
   const fn = /^undefined function (\S+)$/.exec(e.message)?.[1];
   if (fn && opaBuiltins.has(fn) && !engineBuiltins.has(fn)) {
-    return `${line}\n    builtin ${fn} is refused: the policy engine (opa-wasm) cannot run it; pass time and request facts through input`;
+    return `${line}\n    builtin ${fn} is refused: the policy engine (opa-wasm) cannot run it; give the policy what it would fetch (time, tokens, remote data) through input`;
   }
   return line;
 }
