@@ -20,6 +20,7 @@ import { nonNegativeInt, parsePort, type Io } from './commands/io.js';
 import { intIn } from './admin/flags.js';
 import { LOG_SOURCES, runLogs } from './commands/logs.js';
 import { printMigrateStatus, printValidate, runMigrateStatus, runMigrateUp, runValidate } from './commands/migrate.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { printPurge, PURGE_TARGETS, runPurge } from './commands/purge.js';
 import { printStatus, runStatus } from './commands/status.js';
 import { printUp, runUp } from './commands/up.js';
@@ -206,6 +207,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     register(program, io);
   }
   registerAuditCommands(program, io, result);
+  registerPolicyCommands(program, io);
 
   return program;
 }

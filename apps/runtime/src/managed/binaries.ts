@@ -8,7 +8,7 @@ export interface PostgresBinaries {
   pgCtl: string;
 }
 
-function executable(path: string): boolean {
+export function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

@@ -1,0 +1,53 @@
+// Loads a compiled policy (OPA wasm ABI) with @open-policy-agent/opa-wasm and evaluates it. Every module gets an
+// explicit memory maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+
+/** A wasm page is 64 KiB. */
+export const WASM_PAGE_BYTES = 64 * 1024;
+
+export interface PolicyMemory {
+  initialPages: number;
+  maximumPages: number;
+}
+
+/** 320 KiB to start (the SDK's default), at most 16 MiB. */
+export const DEFAULT_POLICY_MEMORY: PolicyMemory = { initialPages: 5, maximumPages: 256 };
+
+export class PolicyLoadError extends Error {
+  override readonly name = 'PolicyLoadError';
+}
+
+/** An evaluation that failed inside the module (out of memory, an abort, a bad entrypoint). */
+export class PolicyEvaluationError extends Error {
+  override readonly name = 'PolicyEvaluationError';
+}
+
+/** The SDK throws strings as well as Errors. */
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export interface PolicyModule {
+  entrypoints: string[];
+  /** The result set of one entrypoint for this input: `[{ result: … }]`, or `[]` when it is undefined; throws PolicyEvaluationError. */
+  evaluate: (input: unknown, entrypoint: string) => { result: unknown }[];
+  setData: (data: object) => void;
+}
+
+export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = DEFAULT_POLICY_MEMORY): Promise<PolicyModule> {
+  let policy: LoadedPolicy;
+  try {
+    policy = await loadPolicy(wasm, { initial: memory.initialPages, maximum: memory.maximumPages });
+  } catch (e) {
+    throw new PolicyLoadError(`not a loadable OPA wasm module: ${messageOf(e)}`);
+  }
+  return {
+    entrypoints: Object.keys(policy.entrypoints as Record<string, number>),
+    evaluate: (input, entrypoint) => {
+      try {
+        return policy.evaluate(input, entrypoint) as { result: unknown }[];
+      } catch (e) {
+        throw new PolicyEvaluationError(`policy evaluation failed: ${messageOf(e)}`);
+      }
+    },
+    setData: (data) => policy.setData(data),
+  };
+}
