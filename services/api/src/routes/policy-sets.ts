@@ -20,7 +20,7 @@ import {
   type PolicySetRow,
 } from '../repos/policy-sets.js';
 import { resolveZone, type ZoneRow } from '../repos/zones.js';
-import { list, zoneParam } from './schemas.js';
+import { list, nullableTs, ts, zoneParam } from './schemas.js';
 
 /** Rego source and a base64 bundle of MAX_UPLOAD_BUNDLE_BYTES fit; anything larger is a 413 before it is parsed. */
 export const POLICY_UPLOAD_BODY_LIMIT = 8 * 1024 * 1024;
@@ -28,8 +28,6 @@ const MAX_REGO_CHARS = 1024 * 1024;
 
 const setName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9._-]*$' } as const;
 const entrypoint = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$' } as const;
-const ts = { type: 'string', format: 'date-time' } as const;
-const nullableTs = { type: ['string', 'null'], format: 'date-time' } as const;
 
 const setParams = {
   type: 'object',
@@ -149,6 +147,8 @@ export function policySetRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const zone = await zoneFor(ctx, req, 'write');
       const admin = req.admin!;
       const entry = req.body.entrypoint ?? 'caracal/allow';
+      // An unknown set is a 404 before the bundle is loaded; the row is locked again when the version is written.
+      await withZone(ctx.deps.pool, zone.id, (c) => mustFindSet(c, zone, req.params.set));
       const bytes = decodeBundle(req.body.bundle, req.body.bundle_sha256);
       const outcome = await selfTest(bytes, entry, zone.id);
       const created = await audited(ctx, req, {
