@@ -44,11 +44,20 @@ const CHECKS = [
 
 /**
  * The delegation a mandate records: the chain of edges and their source sessions (what revocation checks read), its
- * hop count, and the RFC 8693 `act` claim naming each actor of the chain, the current one outermost.
+ * hop count, and RFC 8693 §4.1 subject and actors: `sub` is the root source session, whose authority the chain
+ * carries, and `act` names who acted on it, the current actor (the minting agent session) outermost and each earlier
+ * delegate nested inside. Decisions read `agent_session_id` and the chain, never `act`.
  */
-function delegationClaims(edge: DelegationEdgeRow, chain: readonly DelegationEdgeRow[]) {
+function delegationClaims(agentSessionId: string, edge: DelegationEdgeRow, chain: readonly DelegationEdgeRow[]) {
   const sources = chain.map((e) => e.source_session_id);
-  return { delegation_edge_id: edge.id, delegation_chain: chain.map((e) => e.id), agent_session_chain: sources, hop_count: edge.hop_count, act: nestedActor(sources) };
+  return {
+    sub: sources[0]!,
+    delegation_edge_id: edge.id,
+    delegation_chain: chain.map((e) => e.id),
+    agent_session_chain: sources,
+    hop_count: edge.hop_count,
+    act: nestedActor([...sources.slice(1), agentSessionId]),
+  };
 }
 
 export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
@@ -65,7 +74,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     sid: subject.sid,
     use: 'gateway',
     ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}),
-    ...(edge ? delegationClaims(edge, chain) : {}),
+    ...(edge ? delegationClaims(p.agentSessionId!, edge, chain) : {}),
     ttlSeconds: s.ttl,
   }, s.issuedAt);
   await ctx.emit({
@@ -78,7 +87,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     client_id: subject.client_id,
     resource: rg.identifier,
     subject: signed.claims.sub,
-    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(s.approvalId ? { approval_id: s.approvalId } : {}) },
+    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}), ...(edge ? { delegation_edge_id: edge.id } : {}), ...(s.approvalId ? { approval_id: s.approvalId } : {}) },
   });
   return tokenResponse(signed);
 }
