@@ -1,4 +1,4 @@
-// Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations)
+// Builds the api service (control plane: zones, applications, resources, grants, policy sets, admin tokens, revocations)
 // from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, createOutboxRelay, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
@@ -11,6 +11,7 @@ import { applicationRoutes } from './routes/applications.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
+import { policySetRoutes } from './routes/policy-sets.js';
 import { resourceRoutes } from './routes/resources.js';
 import { revocationRoutes } from './routes/revocations.js';
 import { zoneRoutes } from './routes/zones.js';
@@ -31,7 +32,7 @@ export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Log
     );
     // NUL and unpaired surrogates are refused in every string before any schema or query sees them (§15).
     v1.addHook('preValidation', refuseUnsafeText);
-    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, approvalRoutes, adminTokenRoutes, auditRoutes]) routes(v1, ctx);
+    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, policySetRoutes, approvalRoutes, adminTokenRoutes, auditRoutes]) routes(v1, ctx);
   });
   return { app };
 }
