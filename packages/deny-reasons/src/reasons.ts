@@ -75,6 +75,12 @@ export const DENY_REASONS = {
   // Rate limits (R-STS-4).
   auth_rate_limited: r('rate', 'too many failed authentications'),
   mint_rate_limited: r('rate', 'mint rate limit exceeded for this resource'),
+  // The control endpoint (R-CTL-1).
+  unknown_command: r('request', 'unknown control command'),
+  command_scope_missing: r('scope', 'the mandate lacks the scope this command needs'),
+  control_rate_limited: r('rate', 'control rate limit exceeded for this subject'),
+  control_disabled: r('unavailable', 'the control endpoint is disabled'),
+  control_gate_missing: r('unavailable', 'the control endpoint gate file is missing'),
   // Outages: fail closed with 503.
   postgres_unavailable: r('unavailable', 'the authority store is unavailable'),
   redis_unavailable: r('unavailable', 'a required store is unavailable'),

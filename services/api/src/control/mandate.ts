@@ -1,0 +1,69 @@
+// Who calls the control endpoint (R-CTL-1): an ES256 mandate with audience `caracal-control` and use `control`,
+// verified against its zone's public keys, whose authority session and application still stand, presented once
+// (its jti is consumed in Redis). Every refusal is a named reason; a store that cannot answer denies with 503.
+import type { FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { withZone, type Pool } from '@caracal/db';
+import { DenyError, type DenyReason } from '@caracal/deny-reasons';
+import { verifyMandate, type KeyResolver, type MandateClaims } from '@caracal/mandates';
+import { claimOnce, type AuthorityKeyspace } from '@caracal/service-kit';
+
+export const CONTROL_AUDIENCE = 'caracal-control';
+
+// The consumed jti outlives the mandate a little, so a clock step cannot reopen it.
+const GRACE_SECONDS = 60;
+
+export const deny = (reason: DenyReason, headers: Record<string, string> = {}) =>
+  new DenyError(reason, 'resource', undefined, undefined, reason === 'missing_token' || reason.startsWith('token_') || reason.startsWith('wrong_') ? { 'www-authenticate': `Bearer error="invalid_token"`, ...headers } : headers);
+
+export interface MandateCheck {
+  pool: Pool;
+  redis: Redis;
+  keyspace: AuthorityKeyspace;
+  issuer: string;
+  resolveKey: KeyResolver;
+  /** Called once the signature holds: refusals from then on are filed in the mandate's zone. */
+  proven: (claims: MandateClaims) => void;
+}
+
+function bearer(req: FastifyRequest): string {
+  const m = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? '');
+  if (!m) throw deny('missing_token');
+  return m[1]!;
+}
+
+async function standing(pool: Pool, claims: MandateClaims): Promise<DenyReason | undefined> {
+  let row: { live: boolean } | undefined;
+  try {
+    row = await withZone(pool, claims.zone_id, async (c) =>
+      (
+        await c.query<{ live: boolean }>(
+          `SELECT s.revoked_at IS NULL AND a.disabled_at IS NULL AS live
+             FROM authority_sessions s JOIN applications a ON a.id = s.application_id WHERE s.id = $1 AND a.client_id = $2`,
+          [claims.sid, claims.client_id],
+        )
+      ).rows[0],
+    );
+  } catch {
+    throw deny('postgres_unavailable');
+  }
+  if (!row) return 'session_unknown';
+  return row.live ? undefined : 'lineage_revoked';
+}
+
+export async function controlMandate(req: FastifyRequest, x: MandateCheck): Promise<MandateClaims> {
+  const res = await verifyMandate(bearer(req), { resolveKey: x.resolveKey, issuer: x.issuer, audience: CONTROL_AUDIENCE, use: 'control' });
+  if (!res.ok) throw deny(res.reason);
+  const claims = res.claims;
+  x.proven(claims);
+  const refused = await standing(x.pool, claims);
+  if (refused) throw deny(refused);
+  let fresh: boolean;
+  try {
+    fresh = await claimOnce(x.redis, x.keyspace.controlJtiUsed(claims.jti), claims.exp - Math.floor(Date.now() / 1000) + GRACE_SECONDS);
+  } catch {
+    throw deny('replay_store_unavailable');
+  }
+  if (!fresh) throw deny('token_replayed');
+  return claims;
+}
