@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { withZone, type Pool } from '@caracal/db';
-import { DenyError, type DenyReason } from '@caracal/deny-reasons';
+import { answerFor, DenyError, type DenyReason } from '@caracal/deny-reasons';
 import { verifyMandate, type KeyResolver, type MandateClaims } from '@caracal/mandates';
 import { claimOnce, type AuthorityKeyspace } from '@caracal/service-kit';
 
@@ -13,8 +13,9 @@ export const CONTROL_AUDIENCE = 'caracal-control';
 // The consumed jti outlives the mandate a little, so a clock step cannot reopen it.
 const GRACE_SECONDS = 60;
 
+/** A named refusal as a protected resource answers it; every 401 carries its RFC 6750 challenge. */
 export const deny = (reason: DenyReason, headers: Record<string, string> = {}) =>
-  new DenyError(reason, 'resource', undefined, undefined, reason === 'missing_token' || reason.startsWith('token_') || reason.startsWith('wrong_') ? { 'www-authenticate': `Bearer error="invalid_token"`, ...headers } : headers);
+  new DenyError(reason, 'resource', undefined, undefined, answerFor(reason, 'resource').status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"', ...headers } : headers);
 
 export interface MandateCheck {
   pool: Pool;
