@@ -54,6 +54,7 @@ export const DENY_REASONS = {
   unknown_resource: r('target', 'unknown resource'),
   invalid_target: r('target', 'the target resource is malformed'),
   bootstrap_scope: r('scope', 'the bootstrap grant issues exactly agent:lifecycle'),
+  control_scope_invalid: r('scope', 'control scopes have the form control:<command>:<read|write|delete>'),
   // The decision contract (R-POL-2).
   resource_not_granted: r('forbidden', 'the resource is not granted'),
   role_scope_mismatch: r('forbidden', 'the requested scopes are not granted'),

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthorityStack, startService, stopService, type AuthorityStack, type Provisioned, type Running } from '../../../../test-support/authority.js';
+import { ACCESS, startAuthorityStack, startService, stopService, type AuthorityStack, type Provisioned, type Running } from '../../../../test-support/authority.js';
 import { adminQuery } from '../../../../test-support/db.js';
 import { decodePayload, signWith, zoneKey, type ZoneKey } from '../../../../test-support/forge.js';
 import { privateRedis, type PrivateRedis } from '../../../../test-support/private-redis.js';
@@ -18,6 +18,7 @@ import { freePort } from '../../../../test-support/deps.js';
 let s: AuthorityStack;
 let redis: PrivateRedis;
 let north: Provisioned;
+let south: Provisioned;
 let key: ZoneKey;
 let sid: string;
 let gateDir: string;
@@ -33,7 +34,7 @@ beforeAll(async () => {
     apiEnv: { API_RATE_PER_MIN: '10000', CARACAL_CONTROL_ENABLED: 'true', CARACAL_CONTROL_GATE_FILE: gate, CONTROL_RATE_PER_MIN: '1', CONTROL_BURST: '3' },
   });
   north = await s.provision('north');
-  await s.provision('south');
+  south = await s.provision('south');
   // The zone's first key is made by its first mint.
   sid = decodePayload(await s.session(north)).sid;
   key = await zoneKey(s.db.adminUrl, s.env.SECRET_STORE_KEK, north.zoneId);
@@ -72,6 +73,10 @@ async function invoke(token: string | undefined, body: unknown, url = s.api.url)
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+}
+
+async function revokedAt(session: string): Promise<Date | null> {
+  return (await adminQuery<{ revoked_at: Date | null }>(s.db.adminUrl, 'SELECT revoked_at FROM caracal.authority_sessions WHERE id = $1', [session])).rows[0]!.revoked_at;
 }
 
 async function controlEvents(requestId: string | null) {
@@ -150,8 +155,7 @@ describe('commands, scopes and the bucket', () => {
     const res = await invoke(await mandate('control:zone.get:read control:session.revoke:read'), { command: 'session.revoke', args: { session: sid } });
     expect(res).toMatchObject({ status: 403, body: { error: 'insufficient_scope', error_description: "the mandate lacks the 'control:session.revoke:write' scope" } });
     expect((await controlEvents(res.headers.get('x-request-id')))[0]).toMatchObject({ reason: 'command_scope_missing', data: { command: 'session.revoke' } });
-    const live = await adminQuery(s.db.adminUrl, 'SELECT revoked_at FROM caracal.authority_sessions WHERE id = $1', [sid]);
-    expect(live.rows[0].revoked_at).toBeNull();
+    expect(await revokedAt(sid)).toBeNull();
   });
 
   it('an unknown command → 400; arguments a command does not take → 400', async () => {
@@ -176,6 +180,37 @@ describe('commands, scopes and the bucket', () => {
   });
 });
 
+describe('control mandates from the STS', () => {
+  const CONTROL_GRANT = 'urn:caracal:params:oauth:grant-type:control';
+  const controlToken = async (p: Provisioned, scope: string) =>
+    s.token({ grant_type: CONTROL_GRANT, subject_token: await s.session(p), subject_token_type: ACCESS, scope });
+
+  beforeAll(async () => {
+    await s.admin('POST', '/v1/zones/north/resources', { identifier: 'resource://caracal-control', upstream_url: s.upstream.url });
+    await s.admin('POST', '/v1/zones/north/grants', { application: north.clientId, resource: 'resource://caracal-control', scopes: ['control:zone.get:read', 'control:application.list:read'] });
+  });
+
+  it('mints a control mandate for granted control scopes, and the endpoint takes it once', async () => {
+    const res = await controlToken(north, 'control:zone.get:read');
+    expect(res.status).toBe(200);
+    expect(decodePayload(res.body.access_token)).toMatchObject({ aud: 'caracal-control', use: 'control', sub: north.clientId, zone_id: north.zoneId, scope: 'control:zone.get:read' });
+    expect(res.body.expires_in).toBeLessThanOrEqual(300);
+    const first = await invoke(res.body.access_token, { command: 'zone.get' });
+    expect(first).toMatchObject({ status: 200, body: { id: north.zoneId, slug: 'north' } });
+    expect((await invoke(res.body.access_token, { command: 'zone.get' })).status).toBe(401);
+    // A control mandate is no subject token for an exchange.
+    const exchange = await s.token({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: res.body.access_token, subject_token_type: ACCESS, resource: north.resource, scope: 'items:read' });
+    expect(exchange.status).toBe(400);
+  });
+
+  it('refuses scopes outside the grant, applications without one, and scopes that are not control scopes', async () => {
+    expect(await controlToken(north, 'control:session.revoke:write')).toMatchObject({ status: 403, body: { error: 'access_denied', error_description: 'not granted: control:session.revoke:write' } });
+    expect(await controlToken(south, 'control:zone.get:read')).toMatchObject({ status: 403, body: { error: 'access_denied', error_description: 'this application holds no control grant' } });
+    expect(await controlToken(north, 'items:read')).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect(await controlToken(north, '')).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+  });
+});
+
 describe('an allowed call', () => {
   it('reads what the admin route reads, confined to the mandate zone', async () => {
     const viaControl = await invoke(await mandate('control:application.get:read'), { command: 'application.get', args: { app: north.clientId } });
@@ -197,14 +232,14 @@ describe('an allowed call', () => {
     expect(viaControl.body).toMatchObject({ target_type: 'authority_session', target_id: sid, revoked_by: 'control:ops-oncall', created: true });
 
     const rows = await adminQuery(s.db.adminUrl, "SELECT actor, action, zone_id, target, request_id, detail FROM caracal.admin_audit_events WHERE action = 'revocation.create' ORDER BY seq");
-    const [adminRow, controlRow] = rows.rows;
+    expect(rows.rows).toHaveLength(2);
+    const [adminRow, controlRow] = rows.rows as [Record<string, unknown>, Record<string, unknown>];
     expect(controlRow).toMatchObject({ actor: 'control:ops-oncall', action: adminRow.action, zone_id: north.zoneId, target: `authority_session:${sid}`, request_id: viaControl.headers.get('x-request-id') });
     expect(controlRow.detail).toEqual(adminRow.detail);
     const ledger = (await s.auditEvents()).filter((e) => e.type === 'lineage.revoked');
     expect(ledger.map((e) => e.data.revoked_by)).toEqual(['bootstrap', 'control:ops-oncall']);
     expect(adminRow.actor).toBe('admin:bootstrap(bootstrap)');
-    const revoked = await adminQuery(s.db.adminUrl, 'SELECT revoked_at FROM caracal.authority_sessions WHERE id = $1', [sid]);
-    expect(revoked.rows[0].revoked_at).not.toBeNull();
+    expect(await revokedAt(sid)).not.toBeNull();
     // The revoked session's lineage no longer stands: its control mandates are refused from now on.
     const after = await invoke(await mandate('control:zone.get:read'), { command: 'zone.get' });
     expect(after).toMatchObject({ status: 401, body: { error_description: 'the mandate lineage is revoked' } });
@@ -218,7 +253,6 @@ describe('Redis gone', () => {
     await redis.stop();
     const res = await invoke(token, { command: 'session.revoke', args: { session: sid } });
     expect(res).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable', error_description: 'the replay registry is unavailable' } });
-    const live = await adminQuery(s.db.adminUrl, 'SELECT revoked_at FROM caracal.authority_sessions WHERE id = $1', [sid]);
-    expect(live.rows[0].revoked_at).toBeNull();
+    expect(await revokedAt(sid)).toBeNull();
   });
 });
