@@ -1,17 +1,17 @@
-// Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations)
-// from config and dependencies; used by main.ts and tests.
+// Builds the api service (control plane: zones, applications, resources, grants, admin tokens, revocations, and the
+// control endpoint) from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
 import { buildStandardApp, createOutboxRelay, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import type { GroupSpec } from '@caracal/streams';
 import { adminAuth } from './auth/admin-auth.js';
+import { InternalPasses } from './auth/internal-passes.js';
 import type { ApiConfig } from './config.js';
 import type { ApiContext } from './context.js';
-import { InternalPasses } from './auth/internal-passes.js';
-import { controlRoutes } from './control/route.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { applicationRoutes } from './routes/applications.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
+import { controlRoutes } from './routes/control.js';
 import { grantRoutes } from './routes/grants.js';
 import { resourceRoutes } from './routes/resources.js';
 import { revocationRoutes } from './routes/revocations.js';

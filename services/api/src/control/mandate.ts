@@ -7,6 +7,7 @@ import { withZone, type Pool } from '@caracal/db';
 import { answerFor, DenyError, type DenyReason } from '@caracal/deny-reasons';
 import { verifyMandate, type KeyResolver, type MandateClaims } from '@caracal/mandates';
 import { claimOnce, type AuthorityKeyspace } from '@caracal/service-kit';
+import { lineageStanding } from '../repos/lineage.js';
 
 export const CONTROL_AUDIENCE = 'caracal-control';
 
@@ -33,23 +34,16 @@ function bearer(req: FastifyRequest): string {
   return m[1]!;
 }
 
+const REFUSED = { unknown: 'session_unknown', revoked: 'lineage_revoked' } as const;
+
 async function standing(pool: Pool, claims: MandateClaims): Promise<DenyReason | undefined> {
-  let row: { live: boolean } | undefined;
+  let found;
   try {
-    row = await withZone(pool, claims.zone_id, async (c) =>
-      (
-        await c.query<{ live: boolean }>(
-          `SELECT s.revoked_at IS NULL AND a.disabled_at IS NULL AS live
-             FROM authority_sessions s JOIN applications a ON a.id = s.application_id WHERE s.id = $1 AND a.client_id = $2`,
-          [claims.sid, claims.client_id],
-        )
-      ).rows[0],
-    );
+    found = await withZone(pool, claims.zone_id, (c) => lineageStanding(c, claims.sid, claims.client_id));
   } catch {
     throw deny('postgres_unavailable');
   }
-  if (!row) return 'session_unknown';
-  return row.live ? undefined : 'lineage_revoked';
+  return found === 'live' ? undefined : REFUSED[found];
 }
 
 export async function controlMandate(req: FastifyRequest, x: MandateCheck): Promise<MandateClaims> {

@@ -1,5 +1,5 @@
 // POST /v1/control/invoke (R-CTL-1): off unless CARACAL_CONTROL_ENABLED=true and the gate file exists. A control
-// mandate (mandate.ts) names one command of the table (commands.ts) and must carry its scope; each subject spends a
+// mandate (control/mandate.ts) names one command of the table (control/commands.ts) and must carry its scope; each subject spends a
 // token of its bucket per call. The command runs as the admin route it names, injected into this same app with a
 // one-time pass for a principal confined to the mandate's zone and to the command's capability, so the route's own
 // authorization, schemas and admin-audit rows apply (the actor is the control subject). Never a shell. Every call,
@@ -13,8 +13,8 @@ import { AuthorityKeyspace, InvalidRequest, refuseUnsafeText, ServiceError, take
 import type { AdminPrincipal } from '../auth/admin-auth.js';
 import type { InternalPasses } from '../auth/internal-passes.js';
 import type { ApiContext } from '../context.js';
-import { buildCall, capabilityFor, COMMANDS, scopeFor, type Command } from './commands.js';
-import { controlMandate, deny } from './mandate.js';
+import { buildCall, capabilityFor, COMMANDS, scopeFor, type Command } from '../control/commands.js';
+import { controlMandate, deny } from '../control/mandate.js';
 
 export const INVOKED = 'control.invoked';
 export const DENIED = 'control.denied';
@@ -92,6 +92,7 @@ export function controlRoutes(root: FastifyInstance, scope: FastifyInstance, ctx
           properties: { command: { type: 'string', minLength: 1, maxLength: 64 }, args: { type: 'object', maxProperties: 16 } },
         },
       },
+      // No response schema here: the answer is the named route's, already serialised by its own schema.
       // The gate is checked before the body is read or the mandate looked at.
       onRequest: async () => gateOpen(ctx),
     },
