@@ -1,9 +1,9 @@
 // POST /v1/control/invoke (R-CTL-1): off unless CARACAL_CONTROL_ENABLED=true and the gate file exists. A control
-// mandate (control/mandate.ts) names one command of the table (control/commands.ts) and must carry its scope; each subject spends a
-// token of its bucket per call. The command runs as the admin route it names, injected into this same app with a
-// one-time pass for a principal confined to the mandate's zone and to the command's capability, so the route's own
-// authorization, schemas and admin-audit rows apply (the actor is the control subject). Never a shell. Every call,
-// allowed or denied, is an audit event with the subject, the command, the decision and the reason.
+// mandate (control/mandate.ts) names one command of the table (control/commands.ts) and must carry its scope; each
+// subject spends a token of its bucket per call. The command runs as the admin route it names, injected into this
+// same app with a one-time pass for a principal confined to the mandate's zone and to the command's capability, so
+// the route's own authorization, schemas and admin-audit rows apply (the actor is the control subject). Never a
+// shell. Every call, allowed or denied, is an audit event with the subject, the command, the decision and the reason.
 import { access } from 'node:fs/promises';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { PLATFORM_ZONE_ID } from '@caracal/db';
