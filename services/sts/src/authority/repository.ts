@@ -1,7 +1,8 @@
 // The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
 // `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
-// mandate (session, application, revocations of any link) and the application's grant on the resource.
-import { withZone, type Pool, type PoolClient } from '@caracal/db';
+// mandate (session, application, revocations of any link) and the application's grant on the resource; `delegation`
+// reads the graph above a delegated mint in one more (migration 0018).
+import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
 import type { ResourceGrant } from './resource-grant.js';
@@ -107,49 +108,26 @@ export interface DelegationEdgeRow {
   revoked_at: Date | null;
 }
 
-/**
- * The sessions and every session above them up to their roots (depth is bounded by the coordinator; 11 levels is a
- * backstop), each with whether its application is disabled; level 0 for the sessions named.
- */
-async function sessionsUp(c: PoolClient, ids: readonly string[]): Promise<(AgentSessionRow & { level: number })[]> {
-  if (ids.length === 0) return [];
-  const r = await c.query<AgentSessionRow & { level: number }>(
-    `WITH RECURSIVE up AS (
-       SELECT id, status, expires_at, application_id, parent_id, 0 AS level FROM agent_sessions WHERE id = ANY ($1::uuid[])
-       UNION SELECT s.id, s.status, s.expires_at, s.application_id, s.parent_id, up.level + 1 FROM agent_sessions s JOIN up ON s.id = up.parent_id WHERE up.level < 11)
-     SELECT DISTINCT ON (up.id) up.id, up.status, up.expires_at, up.application_id, (a.id IS NULL OR a.disabled_at IS NOT NULL) AS application_disabled, up.level
-       FROM up LEFT JOIN applications a ON a.id = up.application_id ORDER BY up.id, up.level`,
-    [ids],
-  );
-  return r.rows;
-}
+type GraphRow = { kind: 'session'; item: AgentSessionRow & { expires_at: string } } | { kind: 'edge'; item: DelegationEdgeRow & { expires_at: string; revoked_at: string | null } } | { kind: 'revoked'; item: string };
 
-const EDGE_COLS = 'id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at';
-
-async function readGraph(c: PoolClient, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
-  // The agent session, then every session above it.
-  const up = await sessionsUp(c, [agentSessionId]);
-  const agent = up.find((x) => x.id === agentSessionId && x.level === 0);
-  const graph: DelegationGraph = { agent, chain: [], sessions: up.filter((x) => x !== agent), revoked: new Set() };
-  if (!agent) return graph;
-  if (edgeId) {
-    // The edge and every edge its path names, root first. An edge awaiting the target application's consent
-    // (accepted_at NULL, R-CO-1) authorises nothing: it reads as unknown, and so does a chain with one.
-    const edges = await c.query<DelegationEdgeRow>(
-      `SELECT ${EDGE_COLS} FROM delegation_edges
-        WHERE accepted_at IS NOT NULL AND (id = $1 OR id = ANY (SELECT unnest(path) FROM delegation_edges WHERE id = $1))
-        ORDER BY hop_count`,
-      [edgeId],
-    );
-    graph.edge = edges.rows.find((e) => e.id === edgeId);
-    if (graph.edge) graph.chain = edges.rows;
-    // The source session of every edge of the chain, and every session above each of them.
-    const known = new Set([agent.id, ...graph.sessions.map((x) => x.id)]);
-    graph.sessions.push(...(await sessionsUp(c, graph.chain.map((e) => e.source_session_id))).filter((x) => !known.has(x.id)));
+/** The graph above a mint, read in one round trip by `caracal.delegation_graph` (migration 0018). */
+async function readGraph(pool: Pool, zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
+  const rows = (
+    await pool.query<GraphRow>({ name: 'caracal_delegation_graph', text: 'SELECT kind, item FROM caracal.delegation_graph($1, $2, $3)', values: [zoneId, agentSessionId, edgeId ?? null] })
+  ).rows;
+  const sessions: AgentSessionRow[] = [];
+  const edges: DelegationEdgeRow[] = [];
+  const revoked = new Set<string>();
+  for (const r of rows) {
+    if (r.kind === 'session') sessions.push({ ...r.item, expires_at: new Date(r.item.expires_at) });
+    else if (r.kind === 'edge') edges.push({ ...r.item, expires_at: new Date(r.item.expires_at), revoked_at: r.item.revoked_at === null ? null : new Date(r.item.revoked_at) });
+    else revoked.add(r.item);
   }
-  const ids = [agent.id, ...graph.sessions.map((x) => x.id), ...graph.chain.map((e) => e.id)];
-  const revoked = await c.query<{ target_id: string }>('SELECT target_id FROM revocations WHERE target_id = ANY ($1::uuid[])', [ids]);
-  graph.revoked = new Set(revoked.rows.map((r) => r.target_id));
+  const agent = sessions.find((x) => x.id === agentSessionId);
+  const graph: DelegationGraph = { agent, chain: [], sessions: sessions.filter((x) => x !== agent), revoked };
+  if (!agent) return { ...graph, sessions: [], revoked: new Set() };
+  graph.edge = edges.find((e) => e.id === edgeId);
+  if (graph.edge) graph.chain = edges.sort((a, b) => a.hop_count - b.hop_count);
   return graph;
 }
 
@@ -169,7 +147,7 @@ export class AuthorityRepository {
 
   /** The agent session, (when named) the delegation edge, and everything above both, as stored. */
   delegation(zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
-    return withZone(this.pool, zoneId, (c) => readGraph(c, agentSessionId, edgeId));
+    return readGraph(this.pool, zoneId, agentSessionId, edgeId);
   }
 
   client(zoneId: string, clientId: string): Promise<ClientRow | undefined> {
