@@ -37,6 +37,7 @@ const CHECKS = [
   c.checkTarget,
   c.checkDelegation,
   c.evaluate,
+  c.evaluatePolicySets,
   c.stepUp,
   c.checkMintRate,
   c.computeLifetime,
@@ -49,6 +50,12 @@ const CHECKS = [
 function delegationClaims(edge: DelegationEdgeRow, chain: readonly DelegationEdgeRow[]) {
   const sources = chain.map((e) => e.source_session_id);
   return { delegation_edge_id: edge.id, delegation_chain: chain.map((e) => e.id), agent_session_chain: sources, hop_count: edge.hop_count, act: nestedActor(sources) };
+}
+
+/** What the audit event records of the zone policy sets that allowed the mint, when the zone has any (R-POL-1). */
+function policyRecord(s: c.ExchangeState) {
+  const { determining_policies, diagnostics } = s.policy;
+  return determining_policies.length > 0 ? { determining_policies: [...s.decision.determining_policies, ...determining_policies], diagnostics } : {};
 }
 
 export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
@@ -78,7 +85,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     client_id: subject.client_id,
     resource: rg.identifier,
     subject: signed.claims.sub,
-    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(s.approvalId ? { approval_id: s.approvalId } : {}) },
+    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(s.approvalId ? { approval_id: s.approvalId } : {}), ...policyRecord(s) },
   });
   return tokenResponse(signed);
 }
