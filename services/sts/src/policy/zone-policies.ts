@@ -20,9 +20,12 @@ interface LoadedBundle {
   broken?: string;
 }
 
+/** A set with its bundle: an evaluation under way keeps using it even when the periodic check drops the bundle. */
+type LoadedSet = ActiveSet & { bundle: LoadedBundle };
+
 interface ZoneSets {
   fingerprint: string;
-  sets: ActiveSet[];
+  sets: LoadedSet[];
 }
 
 export interface PolicyDecision {
@@ -135,7 +138,7 @@ export class ZonePolicies {
       const bytes = await this.opts.store.bundles(zoneId, missing);
       for (const d of missing) this.bundles.set(d, unpack(d, bytes.get(d)));
     }
-    return { fingerprint: fingerprint(sets), sets };
+    return { fingerprint: fingerprint(sets), sets: sets.map((s) => ({ ...s, bundle: this.bundles.get(s.sha256)! })) };
   }
 
   /** Drops the bundles no cached zone uses any more. */
@@ -145,10 +148,9 @@ export class ZonePolicies {
     for (const d of [...this.bundles.keys()]) if (!used.has(d)) this.bundles.delete(d);
   }
 
-  private async run(set: ActiveSet, input: unknown): Promise<SetVerdict> {
+  private async run(set: LoadedSet, input: unknown): Promise<SetVerdict> {
     const name = setName(set);
-    const b = this.bundles.get(set.sha256);
-    if (!b) return errorVerdict(name, 'the bundle is not loaded');
+    const b = set.bundle;
     if (b.broken) return errorVerdict(name, b.broken);
     if (!b.entrypoints.includes(set.entrypoint)) return errorVerdict(name, `the bundle has no entrypoint ${set.entrypoint}`);
     try {
