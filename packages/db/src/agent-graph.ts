@@ -4,6 +4,17 @@
 // revoke) and the API (revocations), so both cut the same subtree.
 import type { PoolClient } from './pool.js';
 
+/**
+ * Serialises the changes to the agent graph of the transaction's zone (starts under a parent, delegations, cuts).
+ * Taken first, before any row of the graph is read or locked: a cut then never misses a session or edge created
+ * under it meanwhile, and two overlapping cuts never deadlock. The cuts below expect their caller to hold it.
+ */
+export async function lockAgentGraph(c: PoolClient): Promise<void> {
+  const zone = (await c.query<{ z: string | null }>('SELECT caracal.current_zone_id() AS z')).rows[0]?.z;
+  if (!zone) throw new Error('lockAgentGraph: the transaction is bound to no zone');
+  await c.query("SELECT pg_advisory_xact_lock(hashtextextended('caracal:delegations:' || $1, 0))", [zone]);
+}
+
 /** Revokes the edges and every edge below them (an edge's `path` lists its ancestors); returns those it revoked. */
 export async function revokeEdgeSubtrees(c: PoolClient, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
@@ -14,15 +25,15 @@ export async function revokeEdgeSubtrees(c: PoolClient, ids: readonly string[]):
   return r.rows.map((x) => x.id);
 }
 
-/** Ends every live descendant of `id` (not `id` itself); returns their ids. */
-async function endDescendants(c: PoolClient, id: string): Promise<string[]> {
+/** Ends every live descendant of the sessions (the sessions themselves excepted); returns their ids. */
+async function endDescendants(c: PoolClient, ids: readonly string[]): Promise<string[]> {
   const r = await c.query<{ id: string }>(
     `WITH RECURSIVE sub AS (
-       SELECT id FROM agent_sessions WHERE parent_id = $1
-       UNION ALL SELECT s.id FROM agent_sessions s JOIN sub ON s.parent_id = sub.id)
+       SELECT id FROM agent_sessions WHERE parent_id = ANY($1::uuid[])
+       UNION SELECT s.id FROM agent_sessions s JOIN sub ON s.parent_id = sub.id)
      UPDATE agent_sessions SET status = 'ended', ended_at = now()
-      WHERE id IN (SELECT id FROM sub) AND status IN ('active', 'suspended') RETURNING id`,
-    [id],
+      WHERE id IN (SELECT id FROM sub) AND NOT id = ANY($1::uuid[]) AND status IN ('active', 'suspended') RETURNING id`,
+    [ids],
   );
   return r.rows.map((x) => x.id);
 }
@@ -36,18 +47,36 @@ async function edgesTouching(c: PoolClient, sessionIds: readonly string[]): Prom
 }
 
 export interface SessionCut {
-  /** The live descendant sessions ended with it. */
+  /** The live descendant sessions ended with them. */
   descendants: string[];
   /** Every edge revoked: those from or to the cut sessions and all edges below them. */
   edges: string[];
 }
 
 /**
- * Ends the live descendants of agent session `id` and revokes the delegations of all of them (and of `id`); the
- * caller sets `id`'s own status (ended by its owner, revoked by an operator).
+ * Ends the live descendants of the agent sessions and revokes the delegations of all of them; the caller sets the
+ * sessions' own status (ended by their owner, revoked by an operator) and holds lockAgentGraph.
  */
-export async function cutSessionSubtree(c: PoolClient, id: string): Promise<SessionCut> {
-  const descendants = await endDescendants(c, id);
-  const edges = await revokeEdgeSubtrees(c, await edgesTouching(c, [id, ...descendants]));
+export async function cutSessions(c: PoolClient, ids: readonly string[]): Promise<SessionCut> {
+  if (ids.length === 0) return { descendants: [], edges: [] };
+  const descendants = await endDescendants(c, ids);
+  const edges = await revokeEdgeSubtrees(c, await edgesTouching(c, [...ids, ...descendants]));
   return { descendants, edges };
+}
+
+export const cutSessionSubtree = (c: PoolClient, id: string): Promise<SessionCut> => cutSessions(c, [id]);
+
+/**
+ * A disabled application's live agent sessions are revoked with everything below them: what it delegated dies with
+ * it. Returns every session revoked or ended (its own first) and every edge revoked. Expects lockAgentGraph held.
+ */
+export async function cutApplicationSessions(c: PoolClient, applicationId: string): Promise<{ sessions: string[]; edges: string[] }> {
+  const own = (
+    await c.query<{ id: string }>(
+      "UPDATE agent_sessions SET status = 'revoked', ended_at = coalesce(ended_at, now()) WHERE application_id = $1 AND status IN ('active', 'suspended') RETURNING id",
+      [applicationId],
+    )
+  ).rows.map((r) => r.id);
+  const cut = await cutSessions(c, own);
+  return { sessions: [...own, ...cut.descendants], edges: cut.edges };
 }

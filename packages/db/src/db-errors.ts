@@ -16,8 +16,12 @@ const DRIVER_MESSAGES = [
   /^Cannot use a pool after calling end on the pool$/,
 ];
 
-/** SQLSTATE classes 08 (connection), 53 (resources), 57P (operator intervention: shutdown, cannot connect now). */
-const UNAVAILABLE_STATE = /^(?:08...|53...|57P0[1-4]|57014)$/;
+/**
+ * SQLSTATE classes 08 (connection), 53 (resources), 57P (operator intervention: shutdown, cannot connect now), and
+ * a transaction the server rolled back to keep concurrent ones consistent (40001 serialization failure, 40P01
+ * deadlock): nothing was written, and the same request may succeed when retried.
+ */
+const UNAVAILABLE_STATE = /^(?:08...|53...|57P0[1-4]|57014|40001|40P01)$/;
 
 // A phrase per data error, so the answer names the problem without echoing the refused value (it may be secret).
 const DATA_ERRORS: Record<string, string> = {

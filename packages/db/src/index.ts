@@ -25,4 +25,4 @@ export { verifyAdminChain, checkAdminRow, type AdminChainReport, type AdminChain
 export { GENESIS, sha256Fields, chainKey, chainHmac } from './chain.js';
 export { PLATFORM_ZONE_ID, PLATFORM_ZONE_SLUG } from './platform-zone.js';
 export { recordRevocations, type RecordedRevocation, type RevocationRow, type RevocationTarget } from './revocations.js';
-export { cutSessionSubtree, revokeEdgeSubtrees, type SessionCut } from './agent-graph.js';
+export { cutApplicationSessions, cutSessions, cutSessionSubtree, lockAgentGraph, revokeEdgeSubtrees, type SessionCut } from './agent-graph.js';

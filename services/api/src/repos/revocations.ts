@@ -1,5 +1,5 @@
 // Revocations (R-STS-6): durable rows first; the stream message is only the fast path.
-import { cutSessionSubtree, recordRevocations, revokeEdgeSubtrees, type PoolClient, type RecordedRevocation, type RevocationRow, type RevocationTarget } from '@caracal/db';
+import { cutSessionSubtree, lockAgentGraph, recordRevocations, revokeEdgeSubtrees, type PoolClient, type RecordedRevocation, type RevocationRow, type RevocationTarget } from '@caracal/db';
 
 export type { RevocationRow, RevocationTarget };
 
@@ -35,6 +35,7 @@ export interface Cut {
  * every edge below; an edge's descendants are revoked. Undefined when the target does not exist.
  */
 export async function markRevoked(c: PoolClient, type: RevocationTarget, targetId: string): Promise<Cut | undefined> {
+  if (type !== 'authority_session') await lockAgentGraph(c);
   const sql: Record<RevocationTarget, string> = {
     authority_session: 'UPDATE authority_sessions SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
     agent_session: "UPDATE agent_sessions SET status = 'revoked', ended_at = coalesce(ended_at, now()) WHERE id = $1",

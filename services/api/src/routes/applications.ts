@@ -1,8 +1,8 @@
 // Applications (R-API-1): the client secret is shown once, at creation or rotation, and never again.
 import type { FastifyInstance } from 'fastify';
-import { withZone, type PoolClient } from '@caracal/db';
+import { cutApplicationSessions, lockAgentGraph, withZone, type PoolClient } from '@caracal/db';
 import { NotFound } from '@caracal/service-kit';
-import { STREAMS } from '@caracal/streams';
+import { revocationFields, STREAMS } from '@caracal/streams';
 import { authorize } from '../auth/admin-auth.js';
 import { audited, mapDbError, type ApiContext } from '../context.js';
 import { disableApplication, findApplication, insertApplication, listApplications, rotateSecret } from '../repos/applications.js';
@@ -80,16 +80,21 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const disabled = await audited(ctx, req, {
       zoneId: zone.id,
       action: 'application.disable',
-      target: (a) => `application:${a.id}`,
+      target: (r) => `application:${r.row.id}`,
+      detail: (r) => ({ agent_sessions_revoked: r.cut.sessions.length, delegations_revoked: r.cut.edges.length }),
       run: async (c: PoolClient) => {
+        await lockAgentGraph(c);
         const found = await findApplication(c, req.params.app);
         const row = found && (await disableApplication(c, found.id));
         if (!row) throw new NotFound(`application '${req.params.app}' does not exist or is already disabled`);
-        await insertRevocation(c, zone.id, 'application', row.id, [], 'application disabled', admin.name);
-        return row;
+        // Its agent sessions are revoked with everything below them, and what it delegated to other applications'
+        // sessions is revoked: each session is recorded, so every mandate acting for or delegated from one dies.
+        const cut = await cutApplicationSessions(c, row.id);
+        const records = await insertRevocation(c, zone.id, 'application', row.id, cut.sessions, 'application disabled', admin.name);
+        return { row, cut, records: records.all };
       },
-      announce: (a) => ({ stream: STREAMS.sessionsRevoke, fields: { zone_id: zone.id, target_type: 'application', target_id: a.id } }),
+      announce: (r) => r.records.map((row) => ({ stream: STREAMS.sessionsRevoke, fields: revocationFields(row) })),
     });
-    return disabled;
+    return disabled.row;
   });
 }

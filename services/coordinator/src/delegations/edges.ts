@@ -3,14 +3,14 @@
 // its parent edge), expiry never outlives the source session or the parent edge, at most 10 hops, no cycles; an
 // edge to another application's session waits for that application's accept (consent.ts). Revoking an edge cuts its
 // subtree.
-import { revokeEdgeSubtrees, type PoolClient } from '@caracal/db';
+import { lockAgentGraph, revokeEdgeSubtrees, type PoolClient } from '@caracal/db';
 import { InvalidRequest, ServiceError } from '@caracal/service-kit';
 import type { Caller } from '../auth/authenticate.js';
 import { unknownEdge } from '../auth/confine.js';
 import { effectiveStatus, findSession } from '../sessions/lifecycle.js';
 import type { LifecycleEvent, Outcome } from '../sessions/mutate.js';
 import type { SessionRow } from '../sessions/repo.js';
-import { getEdge, grantedScopes, insertEdge, liveIncoming, lockZoneDelegations, reaches, type EdgeRow } from './repo.js';
+import { getEdge, grantedScopes, insertEdge, liveIncoming, reaches, type EdgeRow } from './repo.js';
 import { edgeJson, edgeStatus } from './view.js';
 
 export const MAX_HOPS = 10;
@@ -61,7 +61,7 @@ export async function createEdge(c: PoolClient, i: CreateInput): Promise<Outcome
   if (Number.isNaN(expiresAt.getTime())) throw new InvalidRequest('expires_at: must be an RFC 3339 date-time');
   if (expiresAt <= now) throw new InvalidRequest('expires_at: must be in the future');
 
-  await lockZoneDelegations(c, i.zoneId);
+  await lockAgentGraph(c);
   const source = await findSession(c, i.sourceId);
   const target = await findSession(c, i.targetId);
   actsFor(i.caller, [source.application_id], "delegates only from its own application's sessions");
@@ -103,6 +103,7 @@ export async function createEdge(c: PoolClient, i: CreateInput): Promise<Outcome
 }
 
 export async function revokeEdge(c: PoolClient, caller: Caller, id: string): Promise<Outcome> {
+  await lockAgentGraph(c);
   const edge = await findEdge(c, id, true);
   const [source, target] = [await findSession(c, edge.source_session_id), await findSession(c, edge.target_session_id)];
   actsFor(caller, [source.application_id, target.application_id], 'revokes only delegations from or to its own application\'s sessions');

@@ -25,11 +25,6 @@ export async function getEdge(c: PoolClient, id: string, lock = false): Promise<
   return (await c.query<EdgeRow>(`SELECT ${COLS} FROM delegation_edges WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
 }
 
-/** Delegation creation is serialised per zone, so two concurrent edges can never close a cycle between them. */
-export async function lockZoneDelegations(c: PoolClient, zoneId: string): Promise<void> {
-  await c.query("SELECT pg_advisory_xact_lock(hashtextextended('caracal:delegations:' || $1, 0))", [zoneId]);
-}
-
 /** The live edges delegated to a session: what it holds by delegation. */
 export async function liveIncoming(c: PoolClient, sessionId: string): Promise<EdgeRow[]> {
   return (await c.query<EdgeRow>(`SELECT ${COLS} FROM delegation_edges WHERE target_session_id = $1 AND ${LIVE} ORDER BY created_at, id`, [sessionId])).rows;

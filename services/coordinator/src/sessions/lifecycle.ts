@@ -1,6 +1,6 @@
 // The lifecycle rules of agent sessions (R-CO-1): start under a live parent within the depth and fan-out limits,
 // heartbeat/suspend/resume only from the right state, end a whole subtree at once. Each refusal names its reason.
-import { cutSessionSubtree, type PoolClient } from '@caracal/db';
+import { cutSessionSubtree, lockAgentGraph, type PoolClient } from '@caracal/db';
 import { InvalidRequest, ServiceError } from '@caracal/service-kit';
 import { unknownParent, unknownSession } from '../auth/confine.js';
 import type { Outcome } from './mutate.js';
@@ -39,8 +39,11 @@ export interface StartInput {
 export async function startSession(c: PoolClient, i: StartInput): Promise<Outcome> {
   if (!(await applicationExists(c, i.applicationId))) throw new InvalidRequest(`application_id: no application '${i.applicationId}' in this zone`);
   let depth = 0;
+  let ttlSeconds = i.ttlSeconds;
   if (i.parentId !== null) {
-    // The parent's row lock serialises concurrent starts under it, so the fan-out count below cannot race.
+    // No start lands under a subtree while it is being ended; the parent's row lock then serialises concurrent
+    // starts under it, so the fan-out count below cannot race.
+    await lockAgentGraph(c);
     const parent = await getSession(c, i.parentId, true);
     if (!parent) throw unknownParent(i.parentId);
     const status = effectiveStatus(parent);
@@ -48,8 +51,11 @@ export async function startSession(c: PoolClient, i: StartInput): Promise<Outcom
     if (parent.depth + 1 > MAX_DEPTH) throw refused('depth_limit_exceeded', `a child of '${parent.id}' would be at depth ${parent.depth + 1}; the limit is ${MAX_DEPTH}`);
     if ((await countLiveChildren(c, parent.id)) >= i.fanoutLimit) throw refused('fanout_limit_exceeded', `parent session '${parent.id}' already has ${i.fanoutLimit} live children (the limit)`);
     depth = parent.depth + 1;
+    // A child never outlives its parent: its TTL is cut to what the parent has left.
+    ttlSeconds = Math.min(ttlSeconds, Math.floor((parent.expires_at.getTime() - Date.now()) / 1000));
+    if (ttlSeconds < 1) throw refused('parent_not_active', `parent session '${parent.id}' expires within a second; children start only under an active session`);
   }
-  const row = await insertSession(c, { zoneId: i.zoneId, applicationId: i.applicationId, parentId: i.parentId, depth, ttlSeconds: i.ttlSeconds });
+  const row = await insertSession(c, { zoneId: i.zoneId, applicationId: i.applicationId, parentId: i.parentId, depth, ttlSeconds });
   return {
     body: sessionJson(row),
     target: `agent_session:${row.id}`,
@@ -82,6 +88,7 @@ export async function resume(c: PoolClient, id: string): Promise<Outcome> {
 
 /** Ends the session and every live descendant, revoking their delegations, in the caller's transaction: all of them or none. */
 export async function end(c: PoolClient, id: string): Promise<Outcome> {
+  await lockAgentGraph(c);
   demand(await findSession(c, id, true), ['active', 'suspended'], 'be ended');
   // Delegations from or to any ended session go with it, and every edge delegated further below them.
   const { descendants, edges: revoked } = await cutSessionSubtree(c, id);

@@ -108,9 +108,11 @@ describe('the delegated mandate', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(Buffer.byteLength(r.body.access_token)).toBeLessThanOrEqual(4096);
     const c = decodePayload(r.body.access_token);
-    expect(c).toMatchObject({ sub: sessions[10], agent_session_id: sessions[10], delegation_edge_id: edges[9], delegation_chain: edges, agent_session_chain: sessions.slice(0, 10), hop_count: 10 });
+    // RFC 8693 §4.1: the root source session is the subject; the minting session is the current actor, outermost,
+    // and each earlier delegate is nested inside it.
+    expect(c).toMatchObject({ sub: sessions[0], agent_session_id: sessions[10], delegation_edge_id: edges[9], delegation_chain: edges, agent_session_chain: sessions.slice(0, 10), hop_count: 10 });
     let act = c.act;
-    for (let i = 9; i >= 0; i--) {
+    for (let i = 10; i >= 1; i--) {
       expect(act.sub).toBe(sessions[i]);
       act = act.act;
     }
@@ -333,6 +335,55 @@ describe('cascade revocation', () => {
     expect(again.body).toMatchObject({ created: false, sessions_ended: [], delegations_revoked: [] });
   });
 
+  it("disabling an application revokes its agent sessions and what it delegated: another application's mandates over its edges die, nothing mints again", async () => {
+    const app = await s.admin('POST', `/v1/zones/${p.slug}/applications`, { name: `lender-${randomUUID().slice(0, 8)}` });
+    expect(app.status).toBe(201);
+    const lender: Provisioned = { ...p, clientId: app.body.client_id, clientSecret: app.body.client_secret, applicationId: app.body.id };
+    await s.admin('POST', `/v1/zones/${p.slug}/grants`, { application: lender.clientId, resource: p.resource, scopes: ['items:read'] });
+    const started = await call('POST', `/v1/agents?${zq()}`, { application_id: lender.applicationId, ttl_seconds: 600 });
+    const own = started.body.id as string;
+    const child = (await call('POST', `/v1/agents?${zq()}`, { application_id: lender.applicationId, ttl_seconds: 600, parent_id: own })).body.id as string;
+    const mine = await session();
+    const edge = await call('POST', `/v1/delegations?${zq()}`, { source_session_id: own, target_session_id: mine, scopes: ['items:read'], ttl_seconds: 300 });
+    expect((await call('POST', `/v1/delegations/${edge.body.id}/accept?${zq()}`)).status).toBe(200);
+    const [before, below] = [await mandateAs(mine, edge.body.id), await mandateAs(mine, edge.body.id)];
+    expect((await atGateway(before)).status).toBe(200);
+    expect((await s.admin('DELETE', `/v1/zones/${p.slug}/applications/${lender.clientId}`)).status).toBe(200);
+    const after = await atGateway(below);
+    expect(refusedAsRevoked(after), JSON.stringify(after)).toBe(true);
+    expect((await exchange(mine, edge.body.id)).status).toBe(400);
+    expect((await call('GET', `/v1/delegations/${edge.body.id}?${zq()}`)).body.status).toBe('revoked');
+    expect((await call('GET', `/v1/agents/${own}?${zq()}`)).body.status).toBe('revoked');
+    // Every live session of the application is revoked, its child included.
+    expect((await call('GET', `/v1/agents/${child}?${zq()}`)).body.status).toBe('revoked');
+    expect(new Set(await announced([own, child]))).toEqual(new Set([own, child]));
+  });
+
+  it('a suspended parent of a session that delegated refuses mints over its edges, and caps their lifetime', async () => {
+    const parent = await session();
+    const source = await session({ parent_id: parent });
+    const target = await session();
+    const e = await delegate(source, target);
+    expect((await exchange(target, e)).status).toBe(200);
+    expect((await sessionVerb(parent, 'suspend')).status).toBe(200);
+    const r = await exchange(target, e);
+    expect(r.status).toBe(403);
+    expect(r.body.error_description).toBe(`agent session '${parent}' is suspended (agent_session_suspended)`);
+    expect((await sessionVerb(parent, 'resume')).status).toBe(200);
+  });
+
+  it('a child session never outlives its parent; a mandate over an edge from it ends with the parent', async () => {
+    const parent = await session({ ttl_seconds: 120 });
+    const child = await call('POST', `/v1/agents?${zq()}`, { application_id: p.applicationId, ttl_seconds: 3600, parent_id: parent });
+    expect(child.status).toBe(201);
+    const parentRow = await call('GET', `/v1/agents/${parent}?${zq()}`);
+    expect(Date.parse(child.body.expires_at)).toBeLessThanOrEqual(Date.parse(parentRow.body.expires_at));
+    const target = await session();
+    const e = await delegate(child.body.id, target, 60);
+    const m = decodePayload(await mandateAs(target, e));
+    expect(m.exp).toBeLessThanOrEqual(Math.floor(Date.parse(parentRow.body.expires_at) / 1000));
+  });
+
   it('the gateway alone denies a whole subtree from one id on the stream: an edge of the chain, or the source session of one', async () => {
     const { sessions, edges } = await chain(4);
     const pool = await Promise.all(Array.from({ length: 30 }, () => mandateAs(sessions[4]!, edges[3]!)));
@@ -387,7 +438,7 @@ describe('a forged nested `act` changes nothing (RFC 8693 §4.1)', () => {
     const subject = await signWith(key.privateKey, key.kid, { ...own, jti: randomUUID(), act: { sub: dead, act: { sub: randomUUID() } } });
     const minted = await exchange(c, e2, 'items:read', subject);
     expect(minted.status, JSON.stringify(minted.body)).toBe(200);
-    expect(decodePayload(minted.body.access_token).act).toEqual({ sub: b, act: { sub: a } });
+    expect(decodePayload(minted.body.access_token)).toMatchObject({ sub: a, act: { sub: c, act: { sub: b } } });
 
     // Once the chain is revoked, an `act` naming only live actors does not save the mandate.
     expect((await revokeEdge(e1)).status).toBe(200);

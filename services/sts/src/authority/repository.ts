@@ -78,13 +78,15 @@ export interface AgentSessionRow {
   status: string;
   expires_at: Date;
   application_id: string;
+  /** Its application is disabled (or missing): nothing it started or delegated authorises anything. */
+  application_disabled: boolean;
 }
 
 /**
  * The server-side delegation graph above a delegated mint, as stored; the checks judge it. `chain` holds the edges
  * from the root down to (and including) the named edge, `sessions` every agent session above the mint: the agent
- * session's own parents and the source session of each chain edge; `revoked` which of all these ids carry a
- * revocation record.
+ * session's own parents, the source session of each chain edge and each of their parents; `revoked` which of all
+ * these ids carry a revocation record.
  */
 export interface DelegationGraph {
   agent?: AgentSessionRow;
@@ -105,20 +107,30 @@ export interface DelegationEdgeRow {
   revoked_at: Date | null;
 }
 
-const SESSION_COLS = 'id, status, expires_at, application_id';
+/**
+ * The sessions and every session above them up to their roots (depth is bounded by the coordinator; 11 levels is a
+ * backstop), each with whether its application is disabled; level 0 for the sessions named.
+ */
+async function sessionsUp(c: PoolClient, ids: readonly string[]): Promise<(AgentSessionRow & { level: number })[]> {
+  if (ids.length === 0) return [];
+  const r = await c.query<AgentSessionRow & { level: number }>(
+    `WITH RECURSIVE up AS (
+       SELECT id, status, expires_at, application_id, parent_id, 0 AS level FROM agent_sessions WHERE id = ANY ($1::uuid[])
+       UNION SELECT s.id, s.status, s.expires_at, s.application_id, s.parent_id, up.level + 1 FROM agent_sessions s JOIN up ON s.id = up.parent_id WHERE up.level < 11)
+     SELECT DISTINCT ON (up.id) up.id, up.status, up.expires_at, up.application_id, (a.id IS NULL OR a.disabled_at IS NOT NULL) AS application_disabled, up.level
+       FROM up LEFT JOIN applications a ON a.id = up.application_id ORDER BY up.id, up.level`,
+    [ids],
+  );
+  return r.rows;
+}
+
 const EDGE_COLS = 'id, source_session_id, target_session_id, scopes, path, hop_count, expires_at, revoked_at';
 
 async function readGraph(c: PoolClient, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
-  // The agent session first, then its parents up to the root (depth is bounded by the coordinator; 11 is a backstop).
-  const up = await c.query<AgentSessionRow & { level: number }>(
-    `WITH RECURSIVE up AS (
-       SELECT ${SESSION_COLS}, parent_id, 0 AS level FROM agent_sessions WHERE id = $1
-       UNION ALL SELECT s.id, s.status, s.expires_at, s.application_id, s.parent_id, up.level + 1 FROM agent_sessions s JOIN up ON s.id = up.parent_id WHERE up.level < 11)
-     SELECT ${SESSION_COLS}, level FROM up ORDER BY level`,
-    [agentSessionId],
-  );
-  const [agent, ...parents] = up.rows;
-  const graph: DelegationGraph = { agent, chain: [], sessions: parents, revoked: new Set() };
+  // The agent session, then every session above it.
+  const up = await sessionsUp(c, [agentSessionId]);
+  const agent = up.find((x) => x.id === agentSessionId && x.level === 0);
+  const graph: DelegationGraph = { agent, chain: [], sessions: up.filter((x) => x !== agent), revoked: new Set() };
   if (!agent) return graph;
   if (edgeId) {
     // The edge and every edge its path names, root first. An edge awaiting the target application's consent
@@ -131,8 +143,9 @@ async function readGraph(c: PoolClient, agentSessionId: string, edgeId: string |
     );
     graph.edge = edges.rows.find((e) => e.id === edgeId);
     if (graph.edge) graph.chain = edges.rows;
-    const sources = graph.chain.map((e) => e.source_session_id);
-    if (sources.length > 0) graph.sessions.push(...(await c.query<AgentSessionRow>(`SELECT ${SESSION_COLS} FROM agent_sessions WHERE id = ANY ($1::uuid[])`, [sources])).rows);
+    // The source session of every edge of the chain, and every session above each of them.
+    const known = new Set([agent.id, ...graph.sessions.map((x) => x.id)]);
+    graph.sessions.push(...(await sessionsUp(c, graph.chain.map((e) => e.source_session_id))).filter((x) => !known.has(x.id)));
   }
   const ids = [agent.id, ...graph.sessions.map((x) => x.id), ...graph.chain.map((e) => e.id)];
   const revoked = await c.query<{ target_id: string }>('SELECT target_id FROM revocations WHERE target_id = ANY ($1::uuid[])', [ids]);

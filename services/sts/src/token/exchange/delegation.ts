@@ -23,6 +23,8 @@ function judgeSessions(sessions: readonly AgentSessionRow[], revoked: ReadonlySe
   if (ended) throw new InvalidGrant('agent_session_ended', `${named(ended)} has ended (agent_session_ended)`);
   const dead = sessions.find((s) => s.status === 'revoked' || revoked.has(s.id));
   if (dead) throw new InvalidGrant('lineage_revoked', `${named(dead)} is revoked (lineage_revoked)`);
+  const disabled = sessions.find((s) => s.application_disabled);
+  if (disabled) throw new InvalidGrant('lineage_revoked', `the application of ${named(disabled)} is disabled (lineage_revoked)`);
   const expired = sessions.find((s) => s.status === 'expired' || past(s.expires_at, now));
   if (expired) throw new InvalidGrant('agent_session_expired', `${named(expired)} has expired (agent_session_expired)`);
   const suspended = sessions.find((s) => s.status === 'suspended');

@@ -45,11 +45,20 @@ const CHECKS = [
 
 /**
  * The delegation a mandate records: the chain of edges and their source sessions (what revocation checks read), its
- * hop count, and the RFC 8693 `act` claim naming each actor of the chain, the current one outermost.
+ * hop count, and RFC 8693 §4.1 subject and actors: `sub` is the root source session, whose authority the chain
+ * carries, and `act` names who acted on it, the current actor (the minting agent session) outermost and each earlier
+ * delegate nested inside. Decisions read `agent_session_id` and the chain, never `act`.
  */
-function delegationClaims(edge: DelegationEdgeRow, chain: readonly DelegationEdgeRow[]) {
+function delegationClaims(agentSessionId: string, edge: DelegationEdgeRow, chain: readonly DelegationEdgeRow[]) {
   const sources = chain.map((e) => e.source_session_id);
-  return { delegation_edge_id: edge.id, delegation_chain: chain.map((e) => e.id), agent_session_chain: sources, hop_count: edge.hop_count, act: nestedActor(sources) };
+  return {
+    sub: sources[0]!,
+    delegation_edge_id: edge.id,
+    delegation_chain: chain.map((e) => e.id),
+    agent_session_chain: sources,
+    hop_count: edge.hop_count,
+    act: nestedActor([...sources.slice(1), agentSessionId]),
+  };
 }
 
 /** What the audit event records of the zone policy sets that allowed the mint, when the zone has any (R-POL-1). */
@@ -72,7 +81,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     sid: subject.sid,
     use: 'gateway',
     ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}),
-    ...(edge ? delegationClaims(edge, chain) : {}),
+    ...(edge ? delegationClaims(p.agentSessionId!, edge, chain) : {}),
     ttlSeconds: s.ttl,
   }, s.issuedAt);
   await ctx.emit({
@@ -85,7 +94,18 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     client_id: subject.client_id,
     resource: rg.identifier,
     subject: signed.claims.sub,
-    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(s.approvalId ? { approval_id: s.approvalId } : {}), ...policyRecord(s) },
+    data: {
+      use: 'gateway',
+      sid: subject.sid,
+      jti: signed.claims.jti,
+      scope: signed.claims.scope,
+      exp: signed.claims.exp,
+      parent_jti: subject.jti,
+      ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}),
+      ...(edge ? { delegation_edge_id: edge.id } : {}),
+      ...(s.approvalId ? { approval_id: s.approvalId } : {}),
+      ...policyRecord(s),
+    },
   });
   return tokenResponse(signed);
 }
