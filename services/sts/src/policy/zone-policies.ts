@@ -1,23 +1,28 @@
 // Zone policy sets in the STS (R-POL-1, R-POL-3): each zone's active sets, read from Postgres and cached until
-// `caracal.policy.invalidate` or the periodic check says they changed; each bundle loaded once per SHA-256 into an
-// opa-wasm module with an explicit memory maximum. A set can only narrow the contract: the caller asks only after
-// the contract allowed, and every set must answer a complete allow.
-import { createHash } from 'node:crypto';
+// `caracal.policy.invalidate` or the periodic check says they changed; each bundle opened once per SHA-256 and
+// loaded into an opa-wasm module with an explicit memory maximum. A set can only narrow the contract: the caller asks
+// only after the contract allowed, and every set must answer a complete allow (packages/policy reads the answers).
 import type { Logger } from '@caracal/logging';
-import { loadPolicyModule, readBundle, type PolicyMemory, type PolicyModule } from '@caracal/policy';
-import type { DecisionInput } from '../authority/index.js';
-import { policyInput } from './input.js';
-import { errorVerdict, readResult, type SetVerdict } from './result.js';
+import {
+  combineVerdicts,
+  errorVerdict,
+  evaluateSet,
+  loadSetModule,
+  openSetBundle,
+  policyInput,
+  unusable,
+  type DecisionInput,
+  type PolicyDecision,
+  type PolicyMemory,
+  type PolicyModule,
+  type SetBundle,
+  type SetVerdict,
+} from '@caracal/policy';
 import { fingerprint, type ActiveSet, type PolicyStore } from './store.js';
 
-interface LoadedBundle {
-  wasm: Buffer;
-  data: object;
-  entrypoints: string[];
-  /** undefined after an evaluation failed: the module is loaded again, fresh, before its next use. */
+interface LoadedBundle extends SetBundle {
+  /** undefined until first used, and after an evaluation failed: the module is loaded again, fresh, before its next use. */
   module?: PolicyModule;
-  /** Why the bundle cannot be evaluated (a digest mismatch, not a wasm bundle): every evaluation of it denies. */
-  broken?: string;
 }
 
 /** A set with its bundle: an evaluation under way keeps using it even when the periodic check drops the bundle. */
@@ -28,17 +33,6 @@ interface ZoneSets {
   sets: LoadedSet[];
 }
 
-export interface PolicyDecision {
-  allow: boolean;
-  reason?: 'policy_denied' | 'policy_error';
-  /** The sets that decided: the denying (or failing) ones on a deny, every active set on an allow. */
-  determining_policies: string[];
-  /** Each set's reasons and diagnostics, prefixed with the set. */
-  diagnostics: string[];
-  /** Scopes the sets want an approver for (R-STS-5). */
-  stepUp: string[];
-}
-
 export interface ZonePoliciesOptions {
   store: PolicyStore;
   memory: PolicyMemory;
@@ -47,22 +41,7 @@ export interface ZonePoliciesOptions {
   logger: Logger;
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const setName = (s: ActiveSet) => `${s.name}@v${s.version}`;
-
-function unpack(expected: string, bytes: Buffer | undefined): LoadedBundle {
-  const empty = { wasm: Buffer.alloc(0), data: {}, entrypoints: [] };
-  if (!bytes) return { ...empty, broken: 'the bundle is missing' };
-  if (sha256(bytes) !== expected) return { ...empty, broken: 'the bundle does not match its SHA-256' };
-  try {
-    const b = readBundle(bytes);
-    const data = b.files.get('data.json');
-    return { wasm: b.wasm, data: data ? (JSON.parse(data.toString('utf8')) as object) : {}, entrypoints: b.entrypoints };
-  } catch (e) {
-    return { ...empty, broken: messageOf(e) };
-  }
-}
 
 export class ZonePolicies {
   private readonly zones = new Map<string, Promise<ZoneSets>>();
@@ -85,11 +64,11 @@ export class ZonePolicies {
    */
   async decide(zoneId: string, input: DecisionInput, now: Date): Promise<PolicyDecision> {
     const zone = await this.zone(zoneId);
-    if (zone.sets.length === 0) return { allow: true, determining_policies: [], diagnostics: [], stepUp: [] };
+    if (zone.sets.length === 0) return combineVerdicts([]);
     const facts = policyInput(input, await this.opts.store.labels(zoneId, input.principal.id), now);
     const verdicts: SetVerdict[] = [];
     for (const set of zone.sets) verdicts.push(await this.run(set, facts));
-    return combine(verdicts);
+    return combineVerdicts(verdicts);
   }
 
   /** Starts the periodic check of the cached zones' active versions. */
@@ -136,7 +115,7 @@ export class ZonePolicies {
     const missing = [...new Set(sets.map((s) => s.sha256))].filter((d) => !this.bundles.has(d));
     if (missing.length > 0) {
       const bytes = await this.opts.store.bundles(zoneId, missing);
-      for (const d of missing) this.bundles.set(d, unpack(d, bytes.get(d)));
+      for (const d of missing) this.bundles.set(d, openSetBundle(d, bytes.get(d)));
     }
     return { fingerprint: fingerprint(sets), sets: sets.map((s) => ({ ...s, bundle: this.bundles.get(s.sha256)! })) };
   }
@@ -149,40 +128,21 @@ export class ZonePolicies {
   }
 
   private async run(set: LoadedSet, input: unknown): Promise<SetVerdict> {
-    const name = setName(set);
+    const name = `${set.name}@v${set.version}`;
     const b = set.bundle;
-    if (b.broken) return errorVerdict(name, b.broken);
-    if (!b.entrypoints.includes(set.entrypoint)) return errorVerdict(name, `the bundle has no entrypoint ${set.entrypoint}`);
+    const why = unusable(b, set.entrypoint);
+    if (why) return errorVerdict(name, why);
     try {
-      if (!b.module) {
-        b.module = await loadPolicyModule(b.wasm, this.opts.memory);
-        b.module.setData(b.data);
-      }
+      b.module ??= await loadSetModule(b, this.opts.memory);
     } catch (e) {
       return errorVerdict(name, messageOf(e));
     }
-    const started = performance.now();
-    let results: { result: unknown }[];
-    try {
-      results = b.module.evaluate(input, set.entrypoint);
-    } catch (e) {
+    const { verdict, moduleFailed } = evaluateSet(name, b.module, set.entrypoint, input, this.opts.budgetMs);
+    if (moduleFailed) {
       // Out of memory or an abort leaves the instance in an unknown state: the next use loads it again.
       b.module = undefined;
-      this.opts.logger.warn({ policy_set: name, err: { message: messageOf(e) } }, 'policy evaluation failed');
-      return errorVerdict(name, messageOf(e));
+      this.opts.logger.warn({ policy_set: name, err: { message: verdict.diagnostics[0] } }, 'policy evaluation failed');
     }
-    const tookMs = performance.now() - started;
-    if (tookMs > this.opts.budgetMs) return errorVerdict(name, `the evaluation took ${tookMs.toFixed(1)} ms, over the ${this.opts.budgetMs} ms budget`);
-    return readResult(name, results);
+    return verdict;
   }
-}
-
-function combine(verdicts: SetVerdict[]): PolicyDecision {
-  const diagnostics = verdicts.flatMap((v) => v.diagnostics.map((d) => `${v.set}: ${d}`));
-  const failed = verdicts.filter((v) => v.status !== 'complete');
-  const denied = verdicts.filter((v) => v.status === 'complete' && !v.allow);
-  const stepUp = [...new Set(verdicts.flatMap((v) => v.stepUp))];
-  if (failed.length > 0) return { allow: false, reason: 'policy_error', determining_policies: failed.map((v) => v.set), diagnostics, stepUp };
-  if (denied.length > 0) return { allow: false, reason: 'policy_denied', determining_policies: denied.map((v) => v.set), diagnostics, stepUp };
-  return { allow: true, determining_policies: verdicts.map((v) => v.set), diagnostics, stepUp };
 }

@@ -16,7 +16,7 @@ import {
   type ResourceGrant,
 } from '../../authority/index.js';
 import type { StsContext } from '../../context.js';
-import type { PolicyDecision } from '../../policy/index.js';
+import type { PolicyDecision } from '@caracal/policy';
 import { authenticateClient } from '../client-auth.js';
 import type { Form } from '../form.js';
 import { AccessDenied, InvalidClient, InvalidGrant, InvalidTarget, isReasonOf, orUnavailable, SlowDown } from '../oauth-errors.js';

@@ -2,7 +2,7 @@
 // time. Time goes in through the input, never through a builtin (the opa-wasm SDK runs no clock builtin, and an
 // evaluation must be reproducible from its input): `context.time` has the instant as RFC 3339 and Unix seconds,
 // and its UTC hour, minute and weekday (0 = Sunday) for rules about hours.
-import type { DecisionInput } from '../authority/index.js';
+import type { DecisionInput } from './contract.js';
 
 export interface TimeFacts {
   rfc3339: string;

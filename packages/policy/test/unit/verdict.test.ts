@@ -1,8 +1,7 @@
 // How a zone policy set's answer reads (R-POL-1): only a boolean true or an object allowing is an allow; undefined
-// denies; any other shape is an evaluation error; the time a set sees comes from the input; the settings are checked.
+// denies; any other shape is an evaluation error; the time a set sees comes from the input.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { readResult, timeFacts } from '../../src/policy/index.js';
+import { readResult, timeFacts } from '../../src/index.js';
 
 const one = (result: unknown) => readResult('s@v1', [{ result }]);
 
@@ -34,20 +33,5 @@ describe('a policy set result', () => {
 
   it('time facts are the given instant, in UTC', () => {
     expect(timeFacts(new Date('2026-12-03T18:05:09.123Z'))).toEqual({ rfc3339: '2026-12-03T18:05:09.123Z', unix_seconds: 1796321109, utc: { hour: 18, minute: 5, weekday: 4 } });
-  });
-});
-
-describe('policy settings of the STS', () => {
-  const env = { CARACAL_MODE: 'dev', DATABASE_URL: 'postgres://sts@127.0.0.1/caracal', REDIS_URL: 'redis://127.0.0.1:6379' };
-
-  it('defaults: a 25 ms budget, a check every 5 s, 16 MiB per module', () => {
-    expect(loadConfig(env)).toMatchObject({ POLICY_EVAL_BUDGET_MS: 25, POLICY_RECHECK_MS: 5000, POLICY_MEMORY_MAX_PAGES: 256 });
-  });
-
-  it('refuses values out of range', () => {
-    expect(() => loadConfig({ ...env, POLICY_RECHECK_MS: '50' })).toThrow(/POLICY_RECHECK_MS/);
-    expect(() => loadConfig({ ...env, POLICY_EVAL_BUDGET_MS: '0' })).toThrow(/POLICY_EVAL_BUDGET_MS/);
-    expect(() => loadConfig({ ...env, POLICY_MEMORY_MAX_PAGES: '4' })).toThrow(/POLICY_MEMORY_MAX_PAGES/);
-    expect(() => loadConfig({ ...env, POLICY_EVAL_BUDGET_MS: 'fast' })).toThrow(/POLICY_EVAL_BUDGET_MS/);
   });
 });
