@@ -119,7 +119,7 @@ async function mintRun(stack, apps, expiresAt) {
   const chains = await inParallel(apps, 8, (a) => chainFor(stack, a, expiresAt));
   const probe = claimsOf(await mint(stack, delegatedBody(apps[0], chains[0].worker, chains[0].edge.id)));
   const chain = probe.delegation_chain ?? [];
-  if (probe.sub !== chains[0].worker || probe.hop_count !== DEPTH || chain.length !== DEPTH || chain[DEPTH - 1] !== chains[0].edge.id || probe.aud !== RESOURCE) {
+  if (probe.agent_session_id !== chains[0].worker || probe.act?.sub !== chains[0].worker || probe.hop_count !== DEPTH || chain.length !== DEPTH || chain[DEPTH - 1] !== chains[0].edge.id || probe.aud !== RESOURCE) {
     throw new Misbehaviour(`unexpected delegated mandate claims ${JSON.stringify(probe)}`);
   }
   const cpuOf = { ...stackCpu(stack, ['sts', 'audit']), load_generator: selfCpu };

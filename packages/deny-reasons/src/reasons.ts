@@ -54,6 +54,7 @@ export const DENY_REASONS = {
   unknown_resource: r('target', 'unknown resource'),
   invalid_target: r('target', 'the target resource is malformed'),
   bootstrap_scope: r('scope', 'the bootstrap grant issues exactly agent:lifecycle'),
+  control_scope_invalid: r('scope', 'control scopes have the form control:<command>:<read|write|delete>'),
   // The decision contract (R-POL-2).
   resource_not_granted: r('forbidden', 'the resource is not granted'),
   role_scope_mismatch: r('forbidden', 'the requested scopes are not granted'),
@@ -78,6 +79,12 @@ export const DENY_REASONS = {
   // Rate limits (R-STS-4).
   auth_rate_limited: r('rate', 'too many failed authentications'),
   mint_rate_limited: r('rate', 'mint rate limit exceeded for this resource'),
+  // The control endpoint (R-CTL-1).
+  unknown_command: r('request', 'unknown control command'),
+  command_scope_missing: r('scope', 'the mandate lacks the scope this command needs'),
+  control_rate_limited: r('rate', 'control rate limit exceeded for this subject'),
+  control_disabled: r('unavailable', 'the control endpoint is disabled'),
+  control_gate_missing: r('unavailable', 'the control endpoint gate file is missing'),
   // Outages: fail closed with 503.
   postgres_unavailable: r('unavailable', 'the authority store is unavailable'),
   redis_unavailable: r('unavailable', 'a required store is unavailable'),

@@ -1,5 +1,6 @@
 // Mandate claims (R-STS-2): the JWT every Caracal principal carries instead of an upstream credential.
-export type MandateUse = 'session' | 'gateway' | 'resource';
+/** `control` mandates are accepted only by the API's control endpoint (R-CTL-1), with audience `caracal-control`. */
+export type MandateUse = 'session' | 'gateway' | 'resource' | 'control';
 
 export interface MandateClaims {
   iss: string;

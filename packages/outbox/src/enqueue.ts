@@ -1,6 +1,6 @@
 // Writes stream messages into the outbox inside the caller's transaction (R-STR-5): they exist if and only if the
-// change they announce commits. Each message gets a fresh event id, carried on the stream as `event_id`, so
-// consumers can recognise a message the relay published twice (delivery is at least once).
+// change they announce commits. Delivery is at least once; each message gets a fresh event id, carried on the
+// stream as `event_id` for consumers to deduplicate on (today's consumers apply messages idempotently instead).
 import type { PoolClient } from '@caracal/db';
 import { assertSignable, SIG_FIELD, type Fields } from '@caracal/streams';
 import { v7 as uuidv7 } from 'uuid';

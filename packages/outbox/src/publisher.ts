@@ -9,10 +9,25 @@ export interface OutboxMessage {
   fields: Record<string, string>;
 }
 
-/** Publishes the messages; the answer at index i is undefined when message i was published, else why not. */
+/**
+ * Publishes the messages; the answer at index i is undefined when message i was published, an `UnreachedError` when
+ * it did not reach Redis (the connection failed), else why Redis or the signing refused it.
+ */
 export type Publish = (messages: readonly OutboxMessage[]) => Promise<Array<Error | undefined>>;
 
+/** A message that never reached Redis: a failure of the connection, not of the message. */
+export class UnreachedError extends Error {
+  override readonly name = 'UnreachedError';
+}
+
+/** Redis answered the command with an error (WRONGTYPE, OOM, …): the message reached it and was refused. */
+const isReply = (err: Error): boolean => err.name === 'ReplyError';
+
+const unreached = (err: unknown) => new UnreachedError((err as Error)?.message || String(err));
+
+/** Refuses an empty key: a message is never sent with an HMAC anyone could compute. */
 export function redisPublisher(redis: Redis, keys: StreamKeys, hmacKey: string, maxLen: number = STREAM_MAXLEN): Publish {
+  if (hmacKey === '') throw new TypeError('the outbox publisher needs a non-empty HMAC key');
   return async (messages) => {
     const answers: Array<Error | undefined> = messages.map(() => undefined);
     const pipeline = redis.pipeline();
@@ -31,10 +46,13 @@ export function redisPublisher(redis: Redis, keys: StreamKeys, hmacKey: string, 
       results = await pipeline.exec();
     } catch (err) {
       // Redis unreachable: nothing of the batch was sent.
-      for (const i of sent) answers[i] = err as Error;
+      for (const i of sent) answers[i] = unreached(err);
       return answers;
     }
-    sent.forEach((i, n) => (answers[i] = results?.[n]?.[0] ?? (results ? undefined : new Error('pipeline was not executed'))));
+    sent.forEach((i, n) => {
+      const err = results ? results[n]?.[0] : new Error('pipeline was not executed');
+      answers[i] = !err ? undefined : isReply(err) ? err : unreached(err);
+    });
     return answers;
   };
 }

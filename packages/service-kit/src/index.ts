@@ -25,5 +25,7 @@ export { processIpc, announceReady, type WorkerIpc, type WorkerMessage } from '.
 export { instanceId } from './instance-id.js';
 export { broadcastHooks } from './broadcast-hooks.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';
+export { takeToken, type BucketSpec, type BucketVerdict } from './token-bucket.js';
+export { zonePublicKeys } from './zone-public-keys.js';
 export { serviceAuditProducer, spillDirFor, auditEvidenceCheck, type AuditProducer, type LocalUser } from './audit.js';
 export { AuthorityKeyspace, claimOnce } from './keyspace.js';

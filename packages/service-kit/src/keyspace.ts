@@ -17,6 +17,16 @@ export class AuthorityKeyspace {
     return `${this.prefix}caracal:jti:used:${jti}`;
   }
 
+  /** A jti the control endpoint has consumed (R-CTL-1): a control mandate is single-use. */
+  controlJtiUsed(jti: string): string {
+    return `${this.prefix}caracal:jti:control:${jti}`;
+  }
+
+  /** The control endpoint's token bucket of one subject of one zone (R-CTL-1). */
+  controlBucket(zoneId: string, subject: string): string {
+    return `${this.prefix}caracal:rl:control:${zoneId}:${subject}`;
+  }
+
   /** A gateway → STS request nonce (R-GW-2): single-use within the skew window. */
   gatewayNonce(nonce: string): string {
     return `${this.prefix}caracal:gwnonce:${nonce}`;

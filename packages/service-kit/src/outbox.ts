@@ -16,12 +16,12 @@ const int = (min: number, max: number) =>
 export const outboxKeys = {
   /** Events taken (and row-locked) per relay transaction. */
   OUTBOX_BATCH_SIZE: int(1, 10_000).default(100),
-  /** Failed publish attempts after which an event is dead: never retried, counted, kept in the table. */
+  /** Attempts refused by Redis or the signing after which an event is dead: never retried, counted, kept in the table. */
   OUTBOX_MAX_ATTEMPTS: int(1, 1000).default(20),
   /** Wait after the first failed attempt; doubled after each further one, up to OUTBOX_BACKOFF_MAX_MS. */
   OUTBOX_BACKOFF_BASE_MS: int(10, 3_600_000).default(1000),
   OUTBOX_BACKOFF_MAX_MS: int(10, 86_400_000).default(300_000),
-  /** How often every zone's outbox is looked at; a request that committed messages also publishes its zone's at once. */
+  /** How often every zone's outbox is looked at; a request that committed messages also publishes its own at once. */
   OUTBOX_POLL_INTERVAL_MS: int(50, 3_600_000).default(1000),
   /**
    * The service is unready (`outbox_backlog_stale`) while an unpublished event is older than this, or while no relay
@@ -39,16 +39,20 @@ export function outboxProblems(c: OutboxConfig): string[] {
   return c.OUTBOX_BACKOFF_MAX_MS < c.OUTBOX_BACKOFF_BASE_MS ? ['OUTBOX_BACKOFF_MAX_MS: must be at least OUTBOX_BACKOFF_BASE_MS'] : [];
 }
 
-/** What a route needs after committing outbox rows: publish them before answering. */
+/** What a route needs after committing outbox rows: publish them before answering (what fails, the relay retries). */
 export interface Outbox {
   flush: (zoneId: string, eventIds: readonly string[]) => Promise<void>;
 }
 
+/**
+ * Without STREAMS_HMAC_KEY (dev mode only) nothing can be signed, so nothing is published: the relay logs why once,
+ * events stay queued with no attempt counted, and their age shows on /metrics and in `outbox_backlog_stale`.
+ */
 export function createOutboxRelay(config: OutboxConfig, deps: ServiceDeps, logger: Logger): OutboxRelay {
+  const key = config.STREAMS_HMAC_KEY;
   return new OutboxRelay({
     pool: deps.pool,
-    // Without STREAMS_HMAC_KEY (dev mode only) nothing can be signed: every attempt fails and shows on /metrics.
-    publish: redisPublisher(deps.redis, deps.keys, config.STREAMS_HMAC_KEY ?? ''),
+    publish: key ? redisPublisher(deps.redis, deps.keys, key) : { reason: 'STREAMS_HMAC_KEY is not set: outbox messages cannot be signed' },
     batchSize: config.OUTBOX_BATCH_SIZE,
     maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
     backoff: { baseMs: config.OUTBOX_BACKOFF_BASE_MS, maxMs: config.OUTBOX_BACKOFF_MAX_MS },
@@ -62,8 +66,10 @@ export function outboxBacklogCheck(relay: OutboxRelay, staleAfterMs: number): Re
   return {
     reason: 'outbox_backlog_stale',
     check: async () => {
+      const why = relay.notPublishing();
+      const because = why === undefined ? '' : ` (${why})`;
       const age = relay.backlogAgeMs();
-      if (age > staleAfterMs) throw new Error(`the oldest unpublished outbox event is ${Math.round(age)} ms old`);
+      if (age > staleAfterMs) throw new Error(`the oldest unpublished outbox event is ${Math.round(age)} ms old${because}`);
       const since = relay.sinceFullPassMs();
       if (since > staleAfterMs) throw new Error(`no outbox relay pass has completed for ${Math.round(since)} ms`);
     },
@@ -84,7 +90,7 @@ function registerOutboxMetrics(registry: Registry, relay: OutboxRelay): void {
       },
     });
   perStream('caracal_outbox_published_total', 'Outbox events published to their stream (and marked published) by this process', (c) => c.published);
-  perStream('caracal_outbox_failed_attempts_total', 'Outbox publish attempts that failed and were counted on the event (retried with backoff)', (c) => c.failed);
+  perStream('caracal_outbox_failed_attempts_total', 'Outbox publish attempts Redis or the signing refused, counted on the event (retried with backoff)', (c) => c.failed);
   perStream('caracal_outbox_dead_total', 'Outbox events marked dead by this process after OUTBOX_MAX_ATTEMPTS failed attempts', (c) => c.dead);
   new Gauge({
     name: 'caracal_outbox_backlog_oldest_age_seconds',

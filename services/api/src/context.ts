@@ -40,7 +40,7 @@ export function mapDbError(err: unknown, conflict: string): never {
 /**
  * Runs a mutation, its admin-audit row and its outbox message in one transaction: success is never returned for a
  * change whose audit row did not commit (R-AUD-5), and the message exists exactly when the change does (R-STR-5).
- * After the commit the zone's messages are published before the answer, as a direct XADD would have been; what
+ * After the commit the request's own messages are published before the answer while Redis is reachable; what
  * cannot be published then is retried by the relay.
  */
 export async function audited<T>(ctx: ApiContext, req: FastifyRequest, m: Mutation<T>): Promise<T> {

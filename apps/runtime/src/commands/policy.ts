@@ -9,6 +9,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { BundleError, buildCapabilities, loadPolicyModule, readBundle, sdkBuiltins } from '@caracal/policy';
 import { CliError, EXIT, EXIT_CODES_HELP, UsageError } from '../errors.js';
 import { checkErrors, findOpa, opaCurrent, runOpa, type OpaError } from '../policy/opa.js';
+import { registerPolicySetCommands } from './admin/policy-set.js';
 import type { Io } from './io.js';
 
 export const POLICY_BUILD_EXIT_HELP = `
@@ -140,4 +141,5 @@ export function registerPolicyCommands(program: Command, io: Io): void {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', POLICY_BUILD_EXIT_HELP)
     .action(async (target: string, opts) => printPolicyBuild(await runPolicyBuild(target, opts, io), io, opts.json));
+  registerPolicySetCommands(policy, io, (target, opts) => runPolicyBuild(target, opts, io), entrypointFlag);
 }

@@ -63,6 +63,8 @@ const schema = z
     CARACAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     KEY_MAX_AGE_DAYS: maxAgeDays(90),
     SECRET_MAX_AGE_DAYS: maxAgeDays(365),
+    /** The api's control endpoint (R-CTL-1); it also needs the gate file `control/enabled` in the home. */
+    CARACAL_CONTROL_ENABLED: z.enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) }).default('false'),
   })
   .strict();
 

@@ -33,6 +33,13 @@ export function serviceEnv(ctx: StackContext, service: ServiceName): Record<stri
   for (const [key, file] of Object.entries({ ...COMMON_SECRETS, ...SERVICE_SECRETS[service] })) env[`${key}_FILE`] = secret(file);
   // The coordinator verifies session mandates against the same issuer (R-CO-1).
   if (service === 'sts' || service === 'coordinator') env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
+  // The control endpoint (R-CTL-1) is off unless caracal.env enables it; even then it answers 503 until the
+  // operator creates the gate file.
+  if (service === 'api' && s.CARACAL_CONTROL_ENABLED === 'true') {
+    env.CARACAL_CONTROL_ENABLED = 'true';
+    env.CARACAL_CONTROL_GATE_FILE = join(ctx.home.controlDir, 'enabled');
+    env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');
+  }
   if (service === 'gateway') {
     env.CARACAL_STS_URL = serviceUrl(ctx, 'sts');
     env.CARACAL_ISSUER_URL = s.CARACAL_ISSUER_URL ?? serviceUrl(ctx, 'sts');

@@ -18,4 +18,12 @@ describe('serviceEnv', () => {
     expect(ctx.home.spoolDir).toBe('/home/op/caracal/spool');
     expect(serviceEnv(ctx, service).AUDIT_SPILL_DIR).toBe(`/home/op/caracal/spool/${service}`);
   });
+
+  it('passes the control endpoint settings to the api only when caracal.env enables it', () => {
+    expect(serviceEnv(ctx, 'api').CARACAL_CONTROL_ENABLED).toBeUndefined();
+    const on: StackContext = { ...ctx, settings: { ...ctx.settings, CARACAL_CONTROL_ENABLED: 'true' } };
+    expect(serviceEnv(on, 'api')).toMatchObject({ CARACAL_CONTROL_ENABLED: 'true', CARACAL_CONTROL_GATE_FILE: '/home/op/caracal/control/enabled' });
+    expect(serviceEnv(on, 'api').CARACAL_ISSUER_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(serviceEnv(on, 'sts').CARACAL_CONTROL_ENABLED).toBeUndefined();
+  });
 });

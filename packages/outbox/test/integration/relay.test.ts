@@ -1,7 +1,9 @@
 // The transactional outbox against real Postgres and Redis (R-STR-5): a message exists only when its transaction
 // commits; relays racing each other (two processes, or two batches held open at once) publish every event exactly
-// once under FOR UPDATE SKIP LOCKED; a failing XADD is retried with backoff and dead after the last attempt; a relay
-// killed (SIGKILL) mid-batch and restarted publishes every event, and the repeats it sends carry the same event id.
+// once under FOR UPDATE SKIP LOCKED; a message Redis or the signing refuses is retried with backoff and dead after the
+// last attempt, while a batch that cannot reach Redis counts no attempt and the relay backs off; a relay without a key
+// publishes nothing; published rows are pruned past retention however many there are; a relay killed (SIGKILL)
+// mid-batch and restarted publishes every event, and the repeats it sends carry the same event id.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -13,7 +15,7 @@ import { StreamKeys } from '../../../streams/dist/index.js';
 import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
 import { clearPrefix, redisUrl, testRedis, uniquePrefix } from '../../../../test-support/redis.js';
 import { signedMessages } from '../../../../test-support/streams.js';
-import { enqueue, enqueueAll, OutboxRelay, redisPublisher, type Publish, type RelaySettings } from '../../dist/index.js';
+import { enqueue, enqueueAll, OutboxRelay, redisPublisher, type NoPublish, type Publish, type RelayLog, type RelaySettings } from '../../dist/index.js';
 
 const RELAY_PROCESS = join(import.meta.dirname, '..', 'fixtures', 'relay-process.mjs');
 const STREAM = 'caracal.delegations.invalidate';
@@ -35,8 +37,15 @@ const settings = (over: Partial<RelaySettings> = {}): RelaySettings => ({
   retentionSeconds: 86_400,
   ...over,
 });
-const relayWith = (over: Partial<RelaySettings> & { publish?: Publish; pool?: Pool; now?: () => number } = {}) =>
-  new OutboxRelay({ pool: over.pool ?? pool, publish: over.publish ?? redisPublisher(redis, keys, hmacKey), now: over.now, ...settings(over) });
+const relayWith = (over: Partial<RelaySettings> & { publish?: Publish | NoPublish; pool?: Pool; now?: () => number; log?: RelayLog } = {}) =>
+  new OutboxRelay({ pool: over.pool ?? pool, publish: over.publish ?? redisPublisher(redis, keys, hmacKey), now: over.now, log: over.log, ...settings(over) });
+
+/** A client of a Redis nobody listens on (port 1), with the services' settings: a command fails at once. */
+function unreachableRedis(): Redis {
+  const r = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  return r;
+}
 
 const streamed = (stream = STREAM) => signedMessages(redis, prefix, stream, hmacKey);
 
@@ -231,21 +240,120 @@ describe('a failing publish', () => {
     expect((await rows(`id = '${bad}'`))[0]).toMatchObject({ attempts: 1, published: false });
   });
 
-  it('while Redis cannot be reached, every event of the batch counts an attempt and stays queued', async () => {
+  it('refused by the signing, counts an attempt like a refusal from Redis', async () => {
+    await reset();
+    // Queued around enqueue's check: a value with a newline cannot be signed.
+    const row = await adminQuery<{ id: string }>(db.adminUrl, `INSERT INTO caracal.outbox (zone_id, stream, payload) VALUES ($1, $2, '{"a":"two\\nlines"}') RETURNING id`, [zoneA, STREAM]);
+    const relay = relayWith();
+    await relay.runPass();
+    expect((await rows())[0]).toMatchObject({ id: row.rows[0]!.id, attempts: 1, published: false, last_error: expect.stringContaining('cannot be signed') });
+    expect(relay.counts.failed.get(STREAM)).toBe(1);
+    expect(relay.notPublishing()).toBeUndefined();
+  });
+
+  it('while Redis cannot be reached, counts no attempt and backs off; the events are published once it is back', async () => {
     await reset();
     const ids = await queue(zoneA, 4);
-    // Nothing listens on port 1; the service's own Redis settings: no offline queue, so a command fails at once.
-    const nowhere = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    nowhere.on('error', () => undefined);
-    const relay = relayWith({ publish: redisPublisher(nowhere, keys, hmacKey) });
+    const nowhere = unreachableRedis();
+    let target = redisPublisher(nowhere, keys, hmacKey);
+    let sends = 0;
+    const logged: string[] = [];
+    let now = 1_000_000;
+    const relay = relayWith({
+      maxAttempts: 2,
+      backoff: { baseMs: 10_000, maxMs: 600_000 },
+      publish: (m) => (sends++, target(m)),
+      now: () => now,
+      log: (_level, msg) => logged.push(msg),
+    });
     await relay.runPass();
-    nowhere.disconnect();
-    expect((await rows()).map((r) => [r.id, r.attempts, r.published])).toEqual(ids.map((id) => [id, 1, false]));
-    expect(relay.counts.failed.get(STREAM)).toBe(4);
-    // Old enough once it waits: the backlog is visible (and what `outbox_backlog_stale` reads).
+    expect(sends).toBe(1);
+    expect((await rows()).map((r) => [r.id, r.attempts, r.published, r.dead])).toEqual(ids.map((id) => [id, 0, false, false]));
+    expect(relay.counts.failed.size).toBe(0);
+    expect(relay.notPublishing()).toMatch(/^Redis cannot be reached/);
+
+    // Backing off: the next pass within the wait sends nothing, but still measures the backlog.
     await adminQuery(db.adminUrl, "UPDATE caracal.outbox SET created_at = now() - interval '1 hour'");
     await relay.runPass();
+    expect(sends).toBe(1);
     expect(relay.backlogAgeMs()).toBeGreaterThan(3_500_000);
+
+    // More failed batches than maxAttempts: nothing is counted, nothing dead; the wait doubles; logged once.
+    now += 10_000;
+    await relay.runPass();
+    now += 19_999;
+    await relay.runPass();
+    expect(sends).toBe(2);
+    now += 1;
+    await relay.runPass();
+    expect(sends).toBe(3);
+    expect((await rows()).every((r) => r.attempts === 0 && !r.dead && !r.published)).toBe(true);
+    expect(logged.filter((m) => m.startsWith('Redis cannot be reached'))).toHaveLength(1);
+    nowhere.disconnect();
+
+    target = redisPublisher(redis, keys, hmacKey);
+    now += 40_000;
+    await relay.runPass();
+    expect((await streamed()).map((m) => m.event_id)).toEqual(ids);
+    expect((await rows()).every((r) => r.published && r.attempts === 0)).toBe(true);
+    expect(relay.notPublishing()).toBeUndefined();
+    expect(logged).toContain('outbox relay reaches Redis again');
+  });
+});
+
+describe('a relay with nothing to sign with', () => {
+  it('publishes nothing, not even a flush, counts no attempt, measures the backlog and says why once', async () => {
+    await reset();
+    const ids = await queue(zoneA, 2);
+    const logged: Array<[string, Record<string, unknown>]> = [];
+    const relay = relayWith({ publish: { reason: 'no signing key' }, log: (_level, msg, detail) => logged.push([msg, detail]) });
+    await relay.runPass();
+    await relay.flush(zoneA, ids);
+    await relay.runPass();
+    expect(await streamed()).toEqual([]);
+    expect((await rows()).map((r) => [r.id, r.attempts, r.published, r.dead])).toEqual(ids.map((id) => [id, 0, false, false]));
+    expect(relay.backlogAgeMs()).toBeGreaterThan(0);
+    expect(relay.notPublishing()).toBe('no signing key');
+    expect(logged).toEqual([['outbox relay publishes nothing; events stay queued', { reason: 'no signing key' }]]);
+  });
+
+  it('is what redisPublisher makes of an empty key: it refuses to sign with one', () => {
+    expect(() => redisPublisher(redis, keys, '')).toThrow(TypeError);
+  });
+});
+
+describe('pruning', () => {
+  /** `n` published rows in zone A, published `age` ago. */
+  const published = (n: number, age: string) =>
+    adminQuery(
+      db.adminUrl,
+      `INSERT INTO caracal.outbox (zone_id, stream, payload, published_at) SELECT $1, $2, '{}', now() - $3::interval FROM generate_series(1, $4)`,
+      [zoneA, STREAM, age, n],
+    );
+  const count = async (where: string) => Number((await adminQuery<{ n: string }>(db.adminUrl, `SELECT count(*) AS n FROM caracal.outbox WHERE ${where}`)).rows[0]!.n);
+
+  it('deletes every published row past retention, more than one batch, and keeps the rest', async () => {
+    await reset();
+    await published(2500, '2 days');
+    await published(3, '1 hour');
+    const [dead] = await queue(zoneB, 1);
+    await adminQuery(db.adminUrl, "UPDATE caracal.outbox SET dead_at = now() - interval '2 days' WHERE id = $1", [dead]);
+    await relayWith().runPass();
+    expect(await count("published_at < now() - interval '1 day'")).toBe(0);
+    expect(await count('published_at IS NOT NULL')).toBe(3);
+    expect(await count(`id = '${dead}'`)).toBe(1);
+  });
+
+  it('stops a pass after a bounded number of batches per zone and goes on in the next pass', async () => {
+    await reset();
+    await published(20_500, '2 days');
+    const now = 1_000_000;
+    const relay = relayWith({ now: () => now });
+    await relay.runPass();
+    expect(await count('true')).toBe(500);
+    // Not a minute later: a pruning cut short goes on at once.
+    await relay.runPass();
+    expect(await count('true')).toBe(0);
   });
 });
 
@@ -273,22 +381,33 @@ function runRelayProcess(extra: Record<string, string>): Promise<ProcessResult> 
 }
 
 describe('passes that keep failing', () => {
-  it('show as time since the last full pass, which a completed pass resets', async () => {
+  it('show as time since the last full pass, growing while they fail, and a completed pass resets it', async () => {
     await reset();
     let now = 1_000_000;
-    const nowhere = createPool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', applicationName: 'caracal-outbox-test', connectionTimeoutMillis: 500 });
-    const broken = relayWith({ pool: nowhere, pollIntervalMs: 3_600_000, now: () => now });
-    broken.start();
-    now += 5000;
-    expect(broken.sinceFullPassMs()).toBe(5000);
-    await broken.stop();
-    await nowhere.end();
-
-    const working = relayWith({ now: () => now });
-    await working.runPass();
-    expect(working.sinceFullPassMs()).toBe(0);
+    const failed: string[] = [];
+    let passFailed!: () => void;
+    const firstFailure = new Promise<void>((r) => (passFailed = r));
+    const relay = relayWith({ pollIntervalMs: 3_600_000, now: () => now, log: (_level, msg) => (failed.push(msg), passFailed()) });
+    // Every pass fails at its first query while the zones table is away.
+    await adminQuery(db.adminUrl, 'ALTER TABLE caracal.zones RENAME TO zones_away');
+    try {
+      relay.start();
+      await firstFailure;
+      expect(failed).toEqual(['outbox relay pass failed; retrying']);
+      now += 5000;
+      expect(relay.sinceFullPassMs()).toBe(5000);
+      await expect(relay.runPass()).rejects.toThrow(/zones/);
+      now += 5000;
+      // A pass that had completed at 5000 would read 5000 here.
+      expect(relay.sinceFullPassMs()).toBe(10_000);
+    } finally {
+      await adminQuery(db.adminUrl, 'ALTER TABLE caracal.zones_away RENAME TO zones');
+    }
+    await relay.runPass();
+    expect(relay.sinceFullPassMs()).toBe(0);
     now += 250;
-    expect(working.sinceFullPassMs()).toBe(250);
+    expect(relay.sinceFullPassMs()).toBe(250);
+    await relay.stop();
   });
 });
 

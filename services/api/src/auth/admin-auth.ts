@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from '@caracal/db';
+import type { InternalPasses } from './internal-passes.js';
 import { Forbidden, hitRateLimit, ServiceError, ServiceUnavailable, TooManyRequests } from '@caracal/service-kit';
 
 export type Capability = 'read' | 'write' | 'approve';
@@ -14,6 +15,8 @@ export interface AdminPrincipal {
   scope: 'global' | 'zone';
   zoneId: string | null;
   capabilities: ReadonlySet<Capability>;
+  /** How admin-audit rows name this principal when it is not an admin token (a control mandate's subject). */
+  actor?: string;
 }
 
 declare module 'fastify' {
@@ -36,6 +39,8 @@ export interface AdminAuthOptions {
   keyPrefix: string;
   bootstrapToken: string | undefined;
   ratePerMinute: number;
+  /** The api's own one-time passes (the control endpoint's dispatch), checked before any token. */
+  passes?: InternalPasses;
 }
 
 export function adminAuth(opts: AdminAuthOptions) {
@@ -46,7 +51,10 @@ export function adminAuth(opts: AdminAuthOptions) {
     const m = /^Bearer ([0-9a-f]{64})$/.exec(header);
     if (!m) throw new InvalidToken('the admin token is malformed');
     const hash = sha256Hex(m[1]!);
-    if (bootstrapHash && timingSafeEqual(bootstrapHash, Buffer.from(hash, 'hex'))) {
+    const internal = opts.passes?.take(m[1]!);
+    if (internal) {
+      req.admin = internal;
+    } else if (bootstrapHash && timingSafeEqual(bootstrapHash, Buffer.from(hash, 'hex'))) {
       req.admin = { id: 'bootstrap', name: 'bootstrap', scope: 'global', zoneId: null, capabilities: new Set(['read', 'write', 'approve']) };
     } else {
       let row;
@@ -83,4 +91,4 @@ export function authorize(req: FastifyRequest, capability: Capability, zoneId?: 
   return admin;
 }
 
-export const actorOf = (a: AdminPrincipal) => `admin:${a.name}(${a.id})`;
+export const actorOf = (a: AdminPrincipal) => a.actor ?? `admin:${a.name}(${a.id})`;

@@ -25,8 +25,8 @@ export const scopeItem = { type: 'string', minLength: 1, maxLength: 128, pattern
 export const scopeList = { type: 'array', minItems: 1, maxItems: 64, uniqueItems: true, items: scopeItem } as const;
 export const labelList = { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9:._=-]+$' } } as const;
 
-const ts = { type: 'string', format: 'date-time' } as const;
-const nullableTs = { type: ['string', 'null'], format: 'date-time' } as const;
+export const ts = { type: 'string', format: 'date-time' } as const;
+export const nullableTs = { type: ['string', 'null'], format: 'date-time' } as const;
 
 export const zoneOut = { type: 'object', properties: { id: { type: 'string' }, slug: { type: 'string' }, name: { type: 'string' }, created_at: ts } } as const;
 

@@ -1,6 +1,6 @@
 // The api announces through the outbox (R-STR-5): a revocation, an application's disabling and a key rotation each
 // commit their stream message with the change, and the api's relay publishes it at once, carrying the event id
-// consumers deduplicate on; a refused change queues nothing. The relay's failures and dead events are counted on
+// for consumers to deduplicate on; a refused change queues nothing. The relay's failures and dead events are counted on
 // /metrics, and an old backlog makes the api unready with `outbox_backlog_stale` (R-OPS-1).
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

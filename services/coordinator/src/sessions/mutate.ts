@@ -55,7 +55,7 @@ export async function mutate(ctx: CoordinatorContext, req: FastifyRequest, reply
     return { outcome, announced: [...revocations, ...(await announce(c, zoneId, outcome.events))] };
   });
   if ('replay' in done) return reply.code(done.replay.status).header('idempotent-replayed', 'true').send(done.replay.body);
-  // Committed: the messages are published before the answer, not at the relay's next poll.
+  // Committed: while Redis is reachable the messages are published before the answer; what fails, the relay retries.
   await ctx.outbox.flush(zoneId, done.announced);
   const caller = req.caller!;
   const who = caller.kind === 'mandate' ? { client_id: caller.clientId } : {};

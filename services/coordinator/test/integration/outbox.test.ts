@@ -1,7 +1,7 @@
 // The coordinator's stream messages go through the outbox (R-STR-5): each lifecycle change of an agent session
 // (started, suspended, resumed, ended, expired) on `caracal.agents.lifecycle` and each delegation change (created,
 // accepted, revoked) on `caracal.delegations.invalidate` is queued in the change's own transaction and published
-// once by the coordinators' relays, with its event id; a refused change or an idempotent replay queues nothing.
+// exactly once by the coordinators' relays, with its event id; a refused change or an idempotent replay queues nothing.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,16 +119,22 @@ describe('delegation messages', () => {
     ]);
   });
 
-  it('/metrics counts what the relays published: each message by exactly one of them', async () => {
-    // Any relay publishes any zone's rows: the api's as well as both coordinators'. A relay counts once its batch
-    // has committed, a moment after the XADD a test may already have seen.
+  it('each outbox row is published exactly once, by one relay, and /metrics counts it there', async () => {
+    // Any relay publishes any zone's rows: the api's as well as both coordinators'. A relay marks and counts a row
+    // once its batch has committed, a moment after the XADD a test may already have seen.
     const counted = async () => {
       const text = await Promise.all([c1, c2, s.api].map((c) => fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${s.env.METRICS_BEARER}` } }).then((r) => r.text())));
       return text.reduce((sum, t) => sum + (streamMetric(t, 'caracal_outbox_published_total', STREAMS.agentsLifecycle) ?? 0), 0);
     };
-    const streamed = (await lifecycle()).length;
-    expect(streamed).toBeGreaterThan(0);
-    await eventually('every message counted once', async () => (await counted()) === streamed);
-    expect(await counted()).toBe(streamed);
+    const publishedRows = async () =>
+      (await adminQuery<{ id: string }>(s.db.adminUrl, 'SELECT id FROM caracal.outbox WHERE stream = $1 AND published_at IS NOT NULL ORDER BY id', [STREAMS.agentsLifecycle])).rows.map((r) => r.id);
+    const eventIds = (await lifecycle()).map((m) => m.event_id!);
+    expect(eventIds.length).toBeGreaterThan(0);
+    // No event on the stream twice, and they are exactly the rows marked published.
+    expect(new Set(eventIds).size).toBe(eventIds.length);
+    await eventually('every published row marked', async () => (await publishedRows()).length === eventIds.length);
+    expect(await publishedRows()).toEqual([...eventIds].sort());
+    await eventually('every message counted once', async () => (await counted()) === eventIds.length);
+    expect(await counted()).toBe(eventIds.length);
   });
 });

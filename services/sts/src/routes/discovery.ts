@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ServiceUnavailable } from '@caracal/service-kit';
 import type { StsContext } from '../context.js';
+import * as control from '../token/grants/control.js';
 import * as tokenExchange from '../token/grants/token-exchange.js';
 import { TOKEN_PATH } from './token.js';
 
@@ -12,7 +13,7 @@ export function discoveryRoutes(app: FastifyInstance, ctx: StsContext): void {
       issuer: ctx.issuer,
       token_endpoint: `${ctx.issuer}${TOKEN_PATH}`,
       jwks_uri: `${ctx.issuer}/.well-known/jwks.json`,
-      grant_types_supported: ['client_credentials', tokenExchange.GRANT_TYPE],
+      grant_types_supported: ['client_credentials', tokenExchange.GRANT_TYPE, control.GRANT_TYPE],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       token_endpoint_auth_signing_alg_values_supported: ['ES256'],
       response_types_supported: [],

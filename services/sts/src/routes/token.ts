@@ -5,6 +5,7 @@ import { auditDenials } from '../audit-denials.js';
 import type { StsContext } from '../context.js';
 import { parseForm, required, type Form } from '../token/form.js';
 import * as clientCredentials from '../token/grants/client-credentials.js';
+import * as control from '../token/grants/control.js';
 import * as tokenExchange from '../token/grants/token-exchange.js';
 import { InvalidRequest, UnsupportedGrantType } from '../token/oauth-errors.js';
 
@@ -14,7 +15,7 @@ interface Grant {
   handle: (ctx: StsContext, req: FastifyRequest, form: Form) => Promise<unknown>;
 }
 
-const GRANTS: ReadonlyMap<string, Grant> = new Map<string, Grant>([clientCredentials, tokenExchange].map((g) => [g.GRANT_TYPE, g]));
+const GRANTS: ReadonlyMap<string, Grant> = new Map<string, Grant>([clientCredentials, tokenExchange, control].map((g) => [g.GRANT_TYPE, g]));
 
 export const TOKEN_PATH = '/oauth/2/token';
 export const FORM_BODY_LIMIT = 16 * 1024;
