@@ -1,7 +1,7 @@
 // Zone policy sets evaluated by the STS (R-POL-1, R-POL-3): real Rego compiled by the real opa into opa-wasm bundles,
-// activated in Postgres, announced on caracal.policy.invalidate. They narrow what the contract allows and never widen
-// it; a set that fails, runs over its budget or exhausts its memory denies and the STS stays healthy; activation and
-// deactivation reach every STS instance; 10,000 evaluations keep memory flat.
+// activated in Postgres and announced on caracal.policy.invalidate, or activated through the API. They narrow what
+// the contract allows and never widen it; a set that fails, runs over its budget or exhausts its memory denies and
+// the STS stays healthy; activation and deactivation reach every STS instance; 10,000 evaluations keep memory flat.
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -260,6 +260,22 @@ allow if {
     for (const r of [s.sts, second]) expect(await within(5000, async () => (await exchange(p, 'items:read', r)).status === 403)).toBe(true);
     await deactivate(p, 'deny-read');
     for (const r of [s.sts, second]) expect(await within(5000, async () => (await exchange(p, 'items:read', r)).status === 200)).toBe(true);
+  });
+
+  it('a set uploaded and activated through the API reaches both instances; deactivated likewise', async () => {
+    const p = await provision('viaapi');
+    for (const r of [s.sts, second]) expect((await exchange(p, 'items:write', r)).status).toBe(200);
+    const rego = 'package caracal\n\nallow := {"allow": false, "reasons": ["read only"]} if "items:write" in input.context.requested_scopes\n\nelse := true\n';
+    const b = await compile(rego);
+    expect((await s.admin('POST', `/v1/zones/${p.slug}/policy-sets`, { name: 'read-only' })).status).toBe(201);
+    const up = await s.admin('POST', `/v1/zones/${p.slug}/policy-sets/read-only/versions`, { rego_source: rego, bundle: b.bytes.toString('base64'), bundle_sha256: b.sha256 });
+    expect(up.status, JSON.stringify(up.body)).toBe(201);
+    expect((await s.admin('POST', `/v1/zones/${p.slug}/policy-sets/read-only/activate`, { version: 1 })).status).toBe(200);
+    for (const r of [s.sts, second]) expect(await within(5000, async () => (await exchange(p, 'items:write', r)).status === 403)).toBe(true);
+    expect((await exchange(p, 'items:read')).status).toBe(200);
+    expect((await events(p, 'mandate.denied')).at(-1)).toMatchObject({ reason: 'policy_denied', data: { determining_policies: ['read-only@v1'], diagnostics: ['read-only@v1: read only'] } });
+    expect((await s.admin('POST', `/v1/zones/${p.slug}/policy-sets/read-only/deactivate`)).status).toBe(200);
+    for (const r of [s.sts, second]) expect(await within(5000, async () => (await exchange(p, 'items:write', r)).status === 200)).toBe(true);
   });
 
   it('without any invalidation message, the periodic check picks up an activation and a deactivation', async () => {
