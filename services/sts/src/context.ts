@@ -28,6 +28,6 @@ declare module 'fastify' {
     auditZone?: string;
     auditDetail?: { application_id?: string; client_id?: string; resource?: string; subject?: string };
     /** The zone policy sets' part of a decision (R-POL-1), recorded in the audit event of a denial. */
-    auditDecision?: { determining_policies: string[]; diagnostics: string[] };
+    auditDecision?: { evaluation_status: 'complete' | 'error'; determining_policies: string[]; diagnostics: string[] };
   }
 }

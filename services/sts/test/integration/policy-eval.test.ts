@@ -141,7 +141,7 @@ describe('zone policy sets in the STS', () => {
     expect(denied).toEqual({ status: 403, body: { error: 'access_denied', error_description: 'a zone policy set denies this request' } });
     const ev = (await events(p, 'mandate.denied')).at(-1)!;
     expect(ev.reason).toBe('policy_denied');
-    expect(ev.data).toMatchObject({ status: 403, determining_policies: ['after-hours@v1'], diagnostics: ['after-hours@v1: items:write is refused outside business hours'] });
+    expect(ev.data).toMatchObject({ status: 403, evaluation_status: 'complete', determining_policies: ['after-hours@v1'], diagnostics: ['after-hours@v1: items:write is refused outside business hours'] });
 
     // Version 2 has the current hour inside business hours: the same request is minted, and the event names the set.
     await activate(p, 'after-hours', AFTER_HOURS(hoursAround(hour(), -1, 3)));
@@ -212,7 +212,7 @@ allow := {"allow": true, "step_up": [sc | some sc in input.context.requested_sco
     await activate(p, 'conflict', 'package caracal\n\nallow := true if input.context.request_id != ""\n\nallow := false if input.context.request_id != ""\n');
     expect((await exchange(p, 'items:read')).status).toBe(403);
     const conflict = (await events(p, 'mandate.denied')).at(-1)!;
-    expect(conflict).toMatchObject({ reason: 'policy_error', data: { status: 403, determining_policies: ['conflict@v1'] } });
+    expect(conflict).toMatchObject({ reason: 'policy_error', data: { status: 403, evaluation_status: 'error', determining_policies: ['conflict@v1'] } });
     expect(conflict.data.diagnostics[0]).toMatch(/^conflict@v1: policy evaluation failed: .*var assignment conflict$/);
 
     await activate(p, 'conflict', 'package caracal\n\nallow := "yes"\n');

@@ -135,7 +135,7 @@ export async function evaluatePolicySets(s: ExchangeState): Promise<void> {
   s.policy = await orUnavailable('policy_store_unavailable', () => s.ctx.policies.decide(s.subject.zone_id, s.input, new Date()));
   const { allow, reason, determining_policies, diagnostics } = s.policy;
   if (allow) return;
-  s.req.auditDecision = { determining_policies, diagnostics };
+  s.req.auditDecision = { evaluation_status: reason === 'policy_error' ? 'error' : 'complete', determining_policies, diagnostics };
   throw new AccessDenied(reason!, undefined, diagnostics.join('; '));
 }
 
