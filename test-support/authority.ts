@@ -128,6 +128,7 @@ export interface StackOptions {
   /** Another Postgres server's superuser URL than the shared one (a private server a test pauses or stops). */
   pgUrl?: string;
   apiEnv?: Record<string, string>;
+  stsEnv?: Record<string, string>;
 }
 
 export async function startAuthorityStack(label: string, gatewayOverrides: GatewayOverrides = {}, opts: StackOptions = {}): Promise<AuthorityStack> {
@@ -153,7 +154,7 @@ export async function startAuthorityStack(label: string, gatewayOverrides: Gatew
     CARACAL_STS_URL: issuer,
   };
   const api = await start('api', buildApi, apiConfig({ ...env, PORT: String(apiPort), DATABASE_URL: db.roleUrl('api'), AUDIT_SPILL_DIR: spill('api'), CARACAL_ADMIN_TOKEN: adminToken, ...opts.apiEnv }));
-  const sts = await start('sts', buildSts, stsConfig({ ...env, PORT: String(stsPort), DATABASE_URL: db.roleUrl('sts'), AUDIT_SPILL_DIR: spill('sts'), AUTH_FAILURES_PER_MIN: '1000' }));
+  const sts = await start('sts', buildSts, stsConfig({ ...env, PORT: String(stsPort), DATABASE_URL: db.roleUrl('sts'), AUDIT_SPILL_DIR: spill('sts'), AUTH_FAILURES_PER_MIN: '1000', ...opts.stsEnv }));
   const gwConfig = (o: Record<string, string> = {}) =>
     gatewayConfig({ ...env, PORT: String(gwPort), DATABASE_URL: db.roleUrl('gateway'), AUDIT_SPILL_DIR: spill('gateway'), GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gwPort}`, UPSTREAM_TIMEOUT_MS: '1500', ...o });
   let gateway = await start('gateway', (c, d, l) => buildGateway(c, d, l, gatewayOverrides), gwConfig());

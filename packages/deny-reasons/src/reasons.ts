@@ -63,6 +63,9 @@ export const DENY_REASONS = {
   mandate_target_mismatch: r('forbidden', 'the mandate does not target this resource'),
   restriction_active: r('forbidden', 'a restriction forbids this request'),
   no_rule_matched: r('forbidden', 'no operation rule allows this request'),
+  // Zone policy sets (R-POL-3): they only narrow what the contract allows; a set that cannot decide denies too.
+  policy_denied: r('forbidden', 'a zone policy set denies this request'),
+  policy_error: r('forbidden', 'a zone policy set could not decide this request'),
   agent_session_unknown: r('forbidden', 'unknown agent session'),
   delegation_unknown: r('forbidden', 'unknown delegation edge for this agent session'),
   // The delegated mint (R-STS-6, R-CO-1): the agent session, its delegation edge and every ancestor of either in the
@@ -93,6 +96,7 @@ export const DENY_REASONS = {
   credential_unavailable: r('unavailable', 'the upstream credential is unavailable'),
   sts_unavailable: r('unavailable', 'the STS is unavailable'),
   revocation_snapshot_stale: r('unavailable', 'revocation data is stale'),
+  policy_store_unavailable: r('unavailable', "the zone's policy sets cannot be read"),
   // Upstream forwarding (R-GW-3, R-GW-4).
   upstream_blocked: r('upstream', 'the upstream is refused by the SSRF guard'),
   upstream_failed: r('upstream', 'the upstream could not be reached'),

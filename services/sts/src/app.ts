@@ -6,11 +6,12 @@ import { AuthorityLimits, AuthorityRepository } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
 import { KeyStore } from './keys/key-store.js';
+import { PolicyStore, ZonePolicies } from './policy/index.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { gatewayAuthorizeRoutes } from './routes/gateway-authorize.js';
 import { tokenRoutes } from './routes/token.js';
 
-/** None: key invalidations are read per instance (every sts process reloads the zone's keys). */
+/** None: key and policy invalidations are read per instance (every sts process reloads the zone's keys and sets). */
 export const GROUPS: readonly GroupSpec[] = [];
 
 export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Logger): Promise<Runnable> {
@@ -19,23 +20,36 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
   const keys = new KeyStore({ pool: deps.pool, kek: config.SECRET_STORE_KEK });
   const repo = new AuthorityRepository(deps.pool);
   const limits = new AuthorityLimits(deps.redis, config.REDIS_KEY_PREFIX);
-  const ctx: StsContext = { config, deps, logger, keys, repo, limits, emit, issuer };
+  const policies = new ZonePolicies({
+    store: new PolicyStore(deps.pool),
+    memory: { initialPages: Math.min(5, config.POLICY_MEMORY_MAX_PAGES), maximumPages: config.POLICY_MEMORY_MAX_PAGES },
+    budgetMs: config.POLICY_EVAL_BUDGET_MS,
+    logger,
+  });
+  const ctx: StsContext = { config, deps, logger, keys, repo, limits, policies, emit, issuer };
   await tokenRoutes(app, ctx);
   await gatewayAuthorizeRoutes(app, ctx);
   discoveryRoutes(app, ctx);
 
-  // Rotations announced by the api take effect at once in every sts process; the key cache's TTL is the backstop.
+  // Rotations and policy activations announced by the api take effect at once in every sts process; the key
+  // cache's TTL and the policy sets' periodic check are the backstops.
   const streamsKey = config.STREAMS_HMAC_KEY;
   const broadcasts = streamsKey
     ? new BroadcastReader({
         redis: deps.redisBlocking,
         keys: deps.keys,
         hmacKey: streamsKey,
-        handlers: { [STREAMS.keysInvalidate]: (m) => keys.invalidate(m.fields.zone_id) },
+        handlers: {
+          [STREAMS.keysInvalidate]: (m) => keys.invalidate(m.fields.zone_id),
+          [STREAMS.policyInvalidate]: (m) => policies.invalidate(m.fields.zone_id),
+        },
         hooks: {
           ...broadcastHooks(metrics, logger),
-          // The cursor was taken late: keys cached meanwhile are loaded again.
-          onResync: () => keys.invalidate(),
+          // The cursor was taken late: keys and policy sets cached meanwhile are loaded again.
+          onResync: () => {
+            keys.invalidate();
+            policies.invalidate();
+          },
         },
       })
     : undefined;
@@ -43,6 +57,13 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     // The cursor before any key is cached: an invalidation published after it is read from the stream.
     await broadcasts?.mark().catch(() => undefined);
     broadcasts?.start();
+    policies.start(config.POLICY_RECHECK_MS);
   });
-  return { app, stop: async () => broadcasts?.stop() };
+  return {
+    app,
+    stop: async () => {
+      policies.stop();
+      await broadcasts?.stop();
+    },
+  };
 }

@@ -23,7 +23,7 @@ export function auditDenials(app: FastifyInstance, ctx: StsContext, type: string
         reason,
         request_id: req.id,
         ...req.auditDetail,
-        data: { status: err.statusCode ?? 500 },
+        data: { status: err.statusCode ?? 500, ...req.auditDecision },
       });
     } catch (e) {
       ctx.logger.warn({ err: { message: (e as Error).message } }, 'could not audit a denial');

@@ -21,6 +21,15 @@ const schema = baseSchema(8080).extend({
   MINTS_PER_MIN: z.coerce.number().int().min(1).max(10_000_000).default(6000),
   /** How long an approver has to decide a step-up request, and the client to use the approval (R-STS-5). */
   APPROVAL_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  /**
+   * How long one zone policy set may evaluate (R-POL-3). A wasm call cannot be interrupted: the evaluation is
+   * measured, and one that ran longer denies with policy_error.
+   */
+  POLICY_EVAL_BUDGET_MS: z.coerce.number().min(0.1).max(10_000).default(25),
+  /** How often the STS compares the zones' active policy versions with Postgres (besides caracal.policy.invalidate). */
+  POLICY_RECHECK_MS: z.coerce.number().int().min(200).max(300_000).default(5000),
+  /** The memory maximum of each policy module, in 64 KiB wasm pages (256 = 16 MiB). */
+  POLICY_MEMORY_MAX_PAGES: z.coerce.number().int().min(8).max(16_384).default(256),
 });
 
 export type StsConfig = z.output<typeof schema>;

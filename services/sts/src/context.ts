@@ -5,6 +5,7 @@ import type { AuditEmitter } from '@caracal/streams';
 import type { AuthorityLimits, AuthorityRepository } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { KeyStore } from './keys/key-store.js';
+import type { ZonePolicies } from './policy/index.js';
 
 export interface StsContext {
   config: StsConfig;
@@ -13,6 +14,7 @@ export interface StsContext {
   keys: KeyStore;
   repo: AuthorityRepository;
   limits: AuthorityLimits;
+  policies: ZonePolicies;
   emit: AuditEmitter;
   issuer: string;
 }
@@ -25,5 +27,7 @@ declare module 'fastify' {
      */
     auditZone?: string;
     auditDetail?: { application_id?: string; client_id?: string; resource?: string; subject?: string };
+    /** The zone policy sets' part of a decision (R-POL-1), recorded in the audit event of a denial. */
+    auditDecision?: { evaluation_status: 'complete' | 'error'; determining_policies: string[]; diagnostics: string[] };
   }
 }

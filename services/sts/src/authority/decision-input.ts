@@ -1,6 +1,6 @@
 // The one builder of the decision input (R-POL-1, §8) for every action the STS decides: bootstrap, mint and
 // gateway use. Handlers gather facts; only this function shapes them, so the two paths cannot drift apart.
-import type { DecisionInput } from './contract.js';
+import type { DecisionInput } from '@caracal/policy';
 import type { DelegationEdgeRow } from './repository.js';
 import type { ResourceGrant } from './resource-grant.js';
 

@@ -2,7 +2,7 @@
 // the platform contract, the replay and rate-limit keyspace, the zone directory, and the check runner.
 export { AuthorityLimits } from './limits.js';
 export { AuthorityRepository, type AuthorityContext, type DelegationEdgeRow, type DelegationGraph, type AgentSessionRow, type LineageState } from './repository.js';
-export { allows, evaluateContract, LIFECYCLE_SCOPE, type DecisionInput, type DecisionResult } from './contract.js';
+export { allows, evaluateContract, LIFECYCLE_SCOPE, type DecisionInput, type DecisionResult } from '@caracal/policy';
 export { decisionInput, type DecisionFacts } from './decision-input.js';
 export { requiredScope, type ResourceGrant } from './resource-grant.js';
 export { runChecks, type Check } from './checks.js';

@@ -1,5 +1,5 @@
 // The STS's shape (issue 8 item 11): Redis keys only from the shared keyspace, SQL only in the authority
-// repository modules and the key store, and every grant declares the parameters it accepts.
+// repository modules, the key store and the policy-set store, and every grant declares the parameters it accepts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import * as tokenExchange from '../../src/token/grants/token-exchange.js';
 const SRC = new URL('../../src', import.meta.url).pathname;
 const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]));
 const sources = files(SRC).map((f) => ({ path: relative(SRC, f), text: readFileSync(f, 'utf8') }));
-const SQL_HOMES = new Set(['authority/repository.ts', 'authority/approvals.ts', 'authority/zone-directory.ts', 'keys/key-store.ts']);
+const SQL_HOMES = new Set(['authority/repository.ts', 'authority/approvals.ts', 'authority/zone-directory.ts', 'keys/key-store.ts', 'policy/store.ts']);
 
 describe('authority core', () => {
   it('builds no Redis key by hand', () => {

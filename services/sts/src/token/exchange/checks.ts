@@ -8,6 +8,7 @@ import {
   decisionInput,
   evaluateContract,
   type AuthorityContext,
+  type DecisionInput,
   type DecisionResult,
   type DelegationEdgeRow,
   type DelegationGraph,
@@ -15,6 +16,7 @@ import {
   type ResourceGrant,
 } from '../../authority/index.js';
 import type { StsContext } from '../../context.js';
+import type { PolicyDecision } from '@caracal/policy';
 import { authenticateClient } from '../client-auth.js';
 import type { Form } from '../form.js';
 import { AccessDenied, InvalidClient, InvalidGrant, InvalidTarget, isReasonOf, orUnavailable, SlowDown } from '../oauth-errors.js';
@@ -40,7 +42,10 @@ export interface ExchangeState {
   edge: DelegationEdgeRow | null;
   /** The edges from the root down to `edge`, root first; empty without an edge. */
   chain: DelegationEdgeRow[];
+  input: DecisionInput;
   decision: DecisionResult;
+  /** The zone policy sets' decision, once the contract allowed (an allow with nothing to say when none is active). */
+  policy: PolicyDecision;
   approvalId: string | undefined;
   ttl: number;
   /** The `iat` the lifetime was computed from (seconds). */
@@ -105,22 +110,33 @@ export function checkDelegation(s: ExchangeState): void {
 
 export function evaluate(s: ExchangeState): void {
   const { subject, request: p } = s;
-  s.decision = evaluateContract(
-    decisionInput({
-      action: { id: 'mint' },
-      requestId: s.req.id,
-      zoneId: subject.zone_id,
-      applicationId: s.lineage.applicationId,
-      agentSessionId: p.agentSessionId,
-      resource: s.rg,
-      session: { id: subject.sid, expiresAt: s.lineage.sessionExpiresAt },
-      edge: s.edge,
-      requestedScopes: p.scopes,
-    }),
-  );
+  s.input = decisionInput({
+    action: { id: 'mint' },
+    requestId: s.req.id,
+    zoneId: subject.zone_id,
+    applicationId: s.lineage.applicationId,
+    agentSessionId: p.agentSessionId,
+    resource: s.rg,
+    session: { id: subject.sid, expiresAt: s.lineage.sessionExpiresAt },
+    edge: s.edge,
+    requestedScopes: p.scopes,
+  });
+  s.decision = evaluateContract(s.input);
   const d = s.decision;
   if (!allows(d) || !s.rg.grant) throw new AccessDenied(isReasonOf(d.reason, 'forbidden') ? d.reason : 'no_rule_matched', `denied: ${d.reason}`);
   s.grant = s.rg.grant;
+}
+
+/**
+ * The zone's active policy sets, on what the contract allowed (R-POL-3): every one must answer a complete allow.
+ * A set that denies or cannot decide denies (403); a policy store that cannot be read fails closed (503).
+ */
+export async function evaluatePolicySets(s: ExchangeState): Promise<void> {
+  s.policy = await orUnavailable('policy_store_unavailable', () => s.ctx.policies.decide(s.subject.zone_id, s.input, new Date()));
+  const { allow, reason, determining_policies, diagnostics } = s.policy;
+  if (allow) return;
+  s.req.auditDecision = { evaluation_status: reason === 'policy_error' ? 'error' : 'complete', determining_policies, diagnostics };
+  throw new AccessDenied(reason!, undefined, diagnostics.join('; '));
 }
 
 export async function stepUp(s: ExchangeState): Promise<void> {
@@ -130,7 +146,7 @@ export async function stepUp(s: ExchangeState): Promise<void> {
     resourceId: s.rg.resourceId,
     resource: s.rg.identifier,
     scopes: s.request.scopes,
-    gated: s.grant.approvalScopes,
+    gated: [...s.grant.approvalScopes, ...s.policy.stepUp],
     sid: s.subject.sid,
     clientId: s.subject.client_id,
     approvalId: s.request.approvalId,

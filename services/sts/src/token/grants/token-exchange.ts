@@ -37,6 +37,7 @@ const CHECKS = [
   c.checkTarget,
   c.checkDelegation,
   c.evaluate,
+  c.evaluatePolicySets,
   c.stepUp,
   c.checkMintRate,
   c.computeLifetime,
@@ -58,6 +59,12 @@ function delegationClaims(agentSessionId: string, edge: DelegationEdgeRow, chain
     hop_count: edge.hop_count,
     act: nestedActor([...sources.slice(1), agentSessionId]),
   };
+}
+
+/** What the audit event records of the zone policy sets that allowed the mint, when the zone has any (R-POL-1). */
+function policyRecord(s: c.ExchangeState) {
+  const { determining_policies, diagnostics } = s.policy;
+  return determining_policies.length > 0 ? { determining_policies: [...s.decision.determining_policies, ...determining_policies], diagnostics } : {};
 }
 
 export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
@@ -87,7 +94,18 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
     client_id: subject.client_id,
     resource: rg.identifier,
     subject: signed.claims.sub,
-    data: { use: 'gateway', sid: subject.sid, jti: signed.claims.jti, scope: signed.claims.scope, exp: signed.claims.exp, parent_jti: subject.jti, ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}), ...(edge ? { delegation_edge_id: edge.id } : {}), ...(s.approvalId ? { approval_id: s.approvalId } : {}) },
+    data: {
+      use: 'gateway',
+      sid: subject.sid,
+      jti: signed.claims.jti,
+      scope: signed.claims.scope,
+      exp: signed.claims.exp,
+      parent_jti: subject.jti,
+      ...(p.agentSessionId ? { agent_session_id: p.agentSessionId } : {}),
+      ...(edge ? { delegation_edge_id: edge.id } : {}),
+      ...(s.approvalId ? { approval_id: s.approvalId } : {}),
+      ...policyRecord(s),
+    },
   });
   return tokenResponse(signed);
 }

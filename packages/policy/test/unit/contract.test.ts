@@ -1,6 +1,6 @@
 // The platform decision contract (R-POL-1, R-POL-2): deny by default, named reasons, only complete+allow allows.
 import { describe, expect, it } from 'vitest';
-import { allows, evaluateContract, type DecisionInput } from '../../src/authority/contract.js';
+import { allows, evaluateContract, type DecisionInput } from '../../src/contract.js';
 
 const base: DecisionInput = {
   schema_version: 1,
