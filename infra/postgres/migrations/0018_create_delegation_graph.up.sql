@@ -9,6 +9,8 @@
 CREATE FUNCTION caracal.delegation_graph(p_zone uuid, p_agent uuid, p_edge uuid)
   RETURNS TABLE (kind text, item jsonb)
   LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = caracal, pg_temp
+  -- Every lookup is by key whatever the arguments: one cached plan serves every call, none is planned per call.
+  SET plan_cache_mode = force_generic_plan
   AS $$
 BEGIN
   PERFORM set_config('caracal.zone_id', p_zone::text, true);
@@ -26,11 +28,13 @@ BEGIN
          WHERE s.id = ANY (ARRAY(SELECT p_agent UNION SELECT c.source_session_id FROM chain c))
         UNION
         SELECT s.id, s.status, s.expires_at, s.application_id, s.parent_id, up.level + 1
-          FROM caracal.agent_sessions s JOIN up ON s.id = up.parent_id WHERE up.level < 11),
+          FROM up CROSS JOIN LATERAL (SELECT * FROM caracal.agent_sessions p WHERE p.id = up.parent_id) s
+         WHERE up.level < 11),
       sessions AS (
         SELECT DISTINCT ON (up.id) up.id, up.status, up.expires_at, up.application_id,
-               (a.id IS NULL OR a.disabled_at IS NOT NULL) AS application_disabled
-          FROM up LEFT JOIN caracal.applications a ON a.id = up.application_id ORDER BY up.id, up.level)
+               coalesce((SELECT a.disabled_at IS NOT NULL FROM caracal.applications a WHERE a.id = up.application_id), true)
+                 AS application_disabled
+          FROM up ORDER BY up.id, up.level)
     SELECT 'session'::text, to_jsonb(x) FROM sessions x
     UNION ALL SELECT 'edge'::text, to_jsonb(c) FROM chain c
     UNION ALL SELECT 'revoked'::text, to_jsonb(r.target_id) FROM caracal.revocations r

@@ -1,7 +1,7 @@
 // The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
 // `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
 // mandate (session, application, revocations of any link) and the application's grant on the resource; `delegation`
-// reads the graph above a delegated mint in one more (migration 0018).
+// reads, in the same round trip, the graph above a delegated mint (migration 0018).
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
@@ -46,14 +46,26 @@ interface Row {
   approval_scopes: string[];
 }
 
-async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date): Promise<AuthorityContext> {
+/** The graph above a delegated mint, asked for in the same statement as the authority context. */
+interface GraphQuery {
+  agentSessionId: string;
+  edgeId: string | undefined;
+}
+
+async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date, g?: GraphQuery): Promise<AuthorityContext & { graph?: DelegationGraph }> {
   const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((x): x is string => typeof x === 'string'))];
-  const res = await pool.query<Row>({
-    name: 'caracal_authority_context',
-    text: 'SELECT * FROM caracal.authority_context($1, $2, $3, $4, $5)',
-    values: [zoneId, l.sid, l.clientId, ids, resource],
-  });
+  const res = g
+    ? await pool.query<Row & { graph: [GraphRow['kind'], unknown][] }>({
+        // One round trip for both (migrations 0007 and 0018): each function binds the zone for the statement.
+        name: 'caracal_authority_context_graph',
+        text: `SELECT ac.*, gr.graph FROM caracal.authority_context($1, $2, $3, $4, $5) ac
+                CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
+                                      FROM caracal.delegation_graph($1, $6, $7) d) gr`,
+        values: [zoneId, l.sid, l.clientId, ids, resource, g.agentSessionId, g.edgeId ?? null],
+      })
+    : await pool.query<Row>({ name: 'caracal_authority_context', text: 'SELECT * FROM caracal.authority_context($1, $2, $3, $4, $5)', values: [zoneId, l.sid, l.clientId, ids, resource] });
   const r = res.rows[0]!;
+  const graph = g ? graphFrom(((r as Row & { graph: [GraphRow['kind'], unknown][] }).graph).map(([kind, item]) => ({ kind, item }) as GraphRow), g.agentSessionId, g.edgeId) : undefined;
   const rg: ResourceGrant | undefined = r.resource_id
     ? {
         resourceId: r.resource_id,
@@ -71,7 +83,7 @@ async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: str
   else if (r.lineage_revoked) lineage = { ok: false, reason: 'lineage_revoked' };
   else if (r.session_expires_at!.getTime() <= now.getTime()) lineage = { ok: false, reason: 'session_expired' };
   else lineage = { ok: true, state: { applicationId: r.application_id!, sessionExpiresAt: r.session_expires_at! } };
-  return { lineage, rg };
+  return { lineage, rg, ...(graph ? { graph } : {}) };
 }
 
 export interface AgentSessionRow {
@@ -110,11 +122,8 @@ export interface DelegationEdgeRow {
 
 type GraphRow = { kind: 'session'; item: AgentSessionRow & { expires_at: string } } | { kind: 'edge'; item: DelegationEdgeRow & { expires_at: string; revoked_at: string | null } } | { kind: 'revoked'; item: string };
 
-/** The graph above a mint, read in one round trip by `caracal.delegation_graph` (migration 0018). */
-async function readGraph(pool: Pool, zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
-  const rows = (
-    await pool.query<GraphRow>({ name: 'caracal_delegation_graph', text: 'SELECT kind, item FROM caracal.delegation_graph($1, $2, $3)', values: [zoneId, agentSessionId, edgeId ?? null] })
-  ).rows;
+/** The graph above a mint from the rows of `caracal.delegation_graph` (migration 0018). */
+function graphFrom(rows: readonly GraphRow[], agentSessionId: string, edgeId: string | undefined): DelegationGraph {
   const sessions: AgentSessionRow[] = [];
   const edges: DelegationEdgeRow[] = [];
   const revoked = new Set<string>();
@@ -145,9 +154,10 @@ export class AuthorityRepository {
     return loadContext(this.pool, zoneId, lineage, resource, now);
   }
 
-  /** The agent session, (when named) the delegation edge, and everything above both, as stored. */
-  delegation(zoneId: string, agentSessionId: string, edgeId: string | undefined): Promise<DelegationGraph> {
-    return readGraph(this.pool, zoneId, agentSessionId, edgeId);
+  /** The context, and the agent session, (when named) the delegation edge and everything above both, as stored. */
+  async contextWithGraph(zoneId: string, lineage: Lineage, resource: string, agentSessionId: string, edgeId: string | undefined, now = new Date()): Promise<{ context: AuthorityContext; graph: DelegationGraph }> {
+    const { graph, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, { agentSessionId, edgeId });
+    return { context, graph: graph! };
   }
 
   client(zoneId: string, clientId: string): Promise<ClientRow | undefined> {

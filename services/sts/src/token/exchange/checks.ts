@@ -69,17 +69,24 @@ export async function authenticatePresentedClient(s: ExchangeState): Promise<voi
   if (client.clientId !== s.subject.client_id) throw new InvalidClient('client_mismatch');
 }
 
-/** The authority context (one round trip), the delegation rows and the mint rate are independent: ask at once. */
+/** The authority context with (for a delegated mint) its graph, one round trip, and the mint rate: asked at once. */
 export async function loadAuthority(s: ExchangeState): Promise<void> {
   const { ctx, request: p, subject } = s;
   const zoneId = subject.zone_id;
   // The subject's own lineage here; the agent session, the edge and all above them are judged from the graph.
   const lineage = { sid: subject.sid, clientId: subject.client_id };
-  [s.loaded, s.delegation, s.rate] = await Promise.all([
-    orUnavailable('postgres_unavailable', () => ctx.repo.context(zoneId, lineage, p.resource)),
-    p.agentSessionId ? orUnavailable('postgres_unavailable', () => ctx.repo.delegation(zoneId, p.agentSessionId!, p.edgeId)) : Promise.resolve(undefined),
+  // A delegated mint reads its graph in the same round trip as the context.
+  const authority = (): Promise<{ context: AuthorityContext; graph: DelegationGraph | undefined }> =>
+    p.agentSessionId
+      ? ctx.repo.contextWithGraph(zoneId, lineage, p.resource, p.agentSessionId, p.edgeId)
+      : ctx.repo.context(zoneId, lineage, p.resource).then((context) => ({ context, graph: undefined }));
+  let loaded: Awaited<ReturnType<typeof authority>>;
+  [loaded, s.rate] = await Promise.all([
+    orUnavailable('postgres_unavailable', authority),
     orUnavailable('rate_limiter_unavailable', () => ctx.limits.mint(zoneId, p.resource, subject.client_id, ctx.config.MINTS_PER_MIN)),
   ]);
+  s.loaded = loaded.context;
+  s.delegation = loaded.graph;
 }
 
 export function checkLineage(s: ExchangeState): void {
