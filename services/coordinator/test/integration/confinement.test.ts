@@ -2,7 +2,7 @@
 // mandate reads and acts only on its own application's sessions and the edges from or to them, and whatever it may
 // not see answers exactly as an unknown id; trees and traverses show other applications' nodes reduced; delegation
 // lists page with a validated cursor; the receiving application declines a pending delegation for good.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { startService } from '../../../../test-support/authority.js';
 import { startAuthorityStack, stopService, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
@@ -284,12 +284,21 @@ describe('decline', () => {
     expect(await decline(other, revoked)).toMatchObject({ status: 409, body: { error: 'delegation_revoked', error_description: `delegation '${revoked}' is revoked; only a pending delegation can be declined` } });
   });
 
-  it('bad input: a body, a malformed id, a malformed Idempotency-Key, an unknown or foreign-zone edge', async () => {
+  it('bad input: a body, a malformed id, a malformed Idempotency-Key, an unknown edge, an edge of another zone', async () => {
     const e = await edge(await session(north), await session(other));
     expect(await call('POST', `/v1/delegations/${e}/decline?${z()}`, { reason: 'no' })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: "unknown field 'reason' in body" } });
     expect((await call('POST', `/v1/delegations/nope/decline?${z()}`)).status).toBe(400);
     expect(await decline(other, e, { 'idempotency-key': 'has space' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(await decline(null, UNKNOWN)).toMatchObject(unknownEdge(UNKNOWN));
+    // An edge of another zone: unknown here, to the operator naming this zone and to this zone's mandates alike.
+    const south = await s.provision(`south-${randomUUID().slice(0, 8)}`);
+    const inSouth = async () => (await call('POST', `/v1/agents?zone_id=${south.zoneId}`, { application_id: south.applicationId, ttl_seconds: 600 })).body.id as string;
+    const far = await call('POST', `/v1/delegations?zone_id=${south.zoneId}`, { source_session_id: await inSouth(), target_session_id: await inSouth(), scopes: ['items:read'], ttl_seconds: 300 });
+    expect(far.status, JSON.stringify(far.body)).toBe(201);
+    expect(await decline(null, far.body.id)).toMatchObject(unknownEdge(far.body.id));
+    expect(await as(other, 'POST', `/v1/delegations/${far.body.id}/decline`)).toMatchObject(unknownEdge(far.body.id));
+    expect(await as(north, 'GET', `/v1/delegations/${far.body.id}`)).toMatchObject(unknownEdge(far.body.id));
+    expect((await call('GET', `/v1/delegations/${far.body.id}?zone_id=${south.zoneId}`)).body.status).toBe('active');
     expect((await call('GET', `/v1/delegations/${e}?${z()}`)).body.status).toBe('pending');
   });
 });
