@@ -135,8 +135,11 @@ export function admin(stack, method, path, body) {
   });
 }
 
-/** One zone, `apps` applications each granted items:read on resource://bench, whose upstream is `upstreamUrl`. */
-export async function provision(stack, { apps, upstreamUrl, slug = 'bench' }) {
+/**
+ * One zone, `apps` applications each granted items:read on resource://bench, whose upstream is `upstreamUrl`;
+ * `labels(i)`, when given, is the i-th application's labels.
+ */
+export async function provision(stack, { apps, upstreamUrl, slug = 'bench', labels }) {
   await admin(stack, 'POST', '/v1/zones', { slug, name: `Benchmark ${slug}` });
   await admin(stack, 'POST', `/v1/zones/${slug}/resources`, {
     identifier: RESOURCE,
@@ -146,7 +149,7 @@ export async function provision(stack, { apps, upstreamUrl, slug = 'bench' }) {
   });
   const created = [];
   for (let i = 0; i < apps; i++) {
-    const app = await admin(stack, 'POST', `/v1/zones/${slug}/applications`, { name: `bench-${i}` });
+    const app = await admin(stack, 'POST', `/v1/zones/${slug}/applications`, { name: `bench-${i}`, ...(labels ? { labels: labels(i) } : {}) });
     await admin(stack, 'POST', `/v1/zones/${slug}/grants`, { application: app.client_id, resource: RESOURCE, scopes: [SCOPE] });
     created.push({ client_id: app.client_id, client_secret: app.client_secret });
   }
