@@ -112,6 +112,20 @@ describe('simulate', () => {
   });
 });
 
+describe('capability', () => {
+  it('a read-only token simulates; a token of another zone gets 403', async () => {
+    await s.admin('POST', '/v1/zones', { slug: 'south', name: 'South' });
+    const as = async (name: string, extra: Record<string, unknown>) => {
+      const token = (await s.admin('POST', '/v1/admin-tokens', { name, capabilities: ['read'], ...extra })).body.token as string;
+      return fetch(`${s.api.url}/v1/zones/north/policy-sets/simulate`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(mint(['payments'])) });
+    };
+    const reader = await as('reader', { scope: 'global' });
+    expect(reader.status).toBe(200);
+    expect(((await reader.json()) as { decision: string }).decision).toBe('allow');
+    expect((await as('south-reader', { scope: 'zone', zone: 'south' })).status).toBe(403);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     ['no principal.id', { ...mint([]), principal: { labels: [] } }, 'body.principal'],
