@@ -207,7 +207,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
     register(program, io);
   }
   registerAuditCommands(program, io, result);
-  registerPolicyCommands(program, io);
+  registerPolicyCommands(program, io, result);
 
   return program;
 }

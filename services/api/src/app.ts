@@ -14,6 +14,7 @@ import { auditRoutes } from './routes/audit.js';
 import { controlRoutes } from './routes/control.js';
 import { grantRoutes } from './routes/grants.js';
 import { policySetRoutes } from './routes/policy-sets.js';
+import { policySimulateRoutes } from './routes/policy-simulate.js';
 import { resourceRoutes } from './routes/resources.js';
 import { revocationRoutes } from './routes/revocations.js';
 import { zoneRoutes } from './routes/zones.js';
@@ -35,7 +36,7 @@ export async function buildApp(config: ApiConfig, deps: ServiceDeps, logger: Log
     );
     // NUL and unpaired surrogates are refused in every string before any schema or query sees them (§15).
     v1.addHook('preValidation', refuseUnsafeText);
-    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, policySetRoutes, approvalRoutes, adminTokenRoutes, auditRoutes]) routes(v1, ctx);
+    for (const routes of [zoneRoutes, applicationRoutes, resourceRoutes, grantRoutes, revocationRoutes, policySetRoutes, policySimulateRoutes, approvalRoutes, adminTokenRoutes, auditRoutes]) routes(v1, ctx);
   });
   // The control endpoint (R-CTL-1) authenticates with control mandates, not admin tokens, and runs each command as
   // the admin route it names.

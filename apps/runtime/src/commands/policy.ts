@@ -10,6 +10,8 @@ import { BundleError, buildCapabilities, loadPolicyModule, readBundle, sdkBuilti
 import { CliError, EXIT, EXIT_CODES_HELP, UsageError } from '../errors.js';
 import { checkErrors, findOpa, opaCurrent, runOpa, type OpaError } from '../policy/opa.js';
 import { registerPolicySetCommands } from './admin/policy-set.js';
+import { registerPolicySimulate } from './admin/policy-simulate.js';
+import type { ProgramResult } from '../program.js';
 import type { Io } from './io.js';
 
 export const POLICY_BUILD_EXIT_HELP = `
@@ -130,7 +132,7 @@ export function printPolicyBuild(r: PolicyBuildReport, io: Io, json: boolean): v
   io.out.data(`bundle       ${r.bundle}\nsha256       ${r.sha256}\nentrypoints  ${r.entrypoints.join(', ')}`);
 }
 
-export function registerPolicyCommands(program: Command, io: Io): void {
+export function registerPolicyCommands(program: Command, io: Io, result: ProgramResult): void {
   const policy = program.command('policy').description('zone policy sets: Rego compiled to wasm, evaluated on top of the built-in contract').addHelpText('after', EXIT_CODES_HELP);
   policy
     .command('build')
@@ -142,4 +144,5 @@ export function registerPolicyCommands(program: Command, io: Io): void {
     .addHelpText('after', POLICY_BUILD_EXIT_HELP)
     .action(async (target: string, opts) => printPolicyBuild(await runPolicyBuild(target, opts, io), io, opts.json));
   registerPolicySetCommands(policy, io, (target, opts) => runPolicyBuild(target, opts, io), entrypointFlag);
+  registerPolicySimulate(policy, io, result);
 }

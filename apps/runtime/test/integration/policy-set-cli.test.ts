@@ -1,7 +1,8 @@
-// `caracal policy create|upload|list|get|activate|deactivate` against a managed stack (`caracal init` + `caracal up`,
-// R-POL-3): Rego compiled by the real opa and uploaded with its source and SHA-256, a built bundle uploaded as it
-// is, activation and deactivation with --json; a version that fails its self-test, an unknown set, Rego that does not
-// compile and bad arguments exit 1 or 2 with the reason.
+// `caracal policy create|upload|list|get|activate|deactivate|simulate` against a managed stack (`caracal init` +
+// `caracal up`, R-POL-3): Rego compiled by the real opa and uploaded with its source and SHA-256, a built bundle
+// uploaded as it is, activation and deactivation with --json; a version that fails its self-test, an unknown set, Rego
+// that does not compile and bad arguments exit 1 or 2 with the reason. `simulate` prints the contract, each set and
+// the final decision, and exits 0 on allow, 1 on deny, 2 on a missing or unreadable --input.
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,5 +109,60 @@ describe('caracal policy sets', () => {
       const r = await stack.cli(args);
       expect(r.exitCode, args.join(' ')).toBe(2);
     }
+  });
+});
+
+const decisionInput = (labels: string[]) => ({
+  principal: { type: 'application', id: 'app-1', labels },
+  resource: { id: 'res-1', identifier: 'https://payments.example', scopes: ['payments:read'] },
+  action: { id: 'mint' },
+  delegation_edge: null,
+  context: { requested_scopes: ['payments:read'], request_id: 'req-1' },
+});
+
+describe('caracal policy simulate', () => {
+  beforeAll(async () => {
+    work.write({
+      'ops.json': JSON.stringify(decisionInput(['ops'])),
+      'payments.json': JSON.stringify(decisionInput(['payments'])),
+      'no-action.json': JSON.stringify({ ...decisionInput([]), action: {} }),
+      'broken.json': '{"principal": ',
+    });
+    await json(['policy', 'activate', 'payments', '1', '--zone', 'pol']);
+  });
+  const sim = (...args: string[]) => stack.cli(['policy', 'simulate', '--zone', 'pol', ...args]);
+
+  it('prints the contract, each set and the final decision; exit 0 on allow, 1 on deny', async () => {
+    const denied = await sim('--input', join(work.dir, 'ops.json'));
+    expect(denied.exitCode).toBe(1);
+    expect(denied.stdout).toMatch(/^STEP\s+POLICY\s+DECISION\s+STATUS\s+REASONS/);
+    expect(denied.stdout).toMatch(/\ncontract\s+caracal\.contract\s+allow\s+complete\s+granted/);
+    expect(denied.stdout).toMatch(/\nset\s+payments@v1\s+deny\s+complete/);
+    expect(denied.stdout).toMatch(/\nfinal\s+payments@v1\s+deny\s+complete\s+policy_denied/);
+    const allowed = await sim('--input', join(work.dir, 'payments.json'), '--json');
+    expect(allowed.exitCode).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ decision: 'allow', reason: 'granted', sets: [{ policy: 'payments@v1', decision: 'allow', evaluation_status: 'complete' }] });
+  });
+
+  it('--set evaluates a stored version before it is activated: one that fails evaluation denies with an error row', async () => {
+    const r = await sim('--input', join(work.dir, 'payments.json'), '--set', 'hungry@1');
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/\nset\s+hungry@v1\s+deny\s+error/);
+    expect(r.stdout).toMatch(/\nfinal\s+hungry@v1\s+deny\s+error\s+policy_error/);
+    expect(await auditActions()).not.toContain('policy_set.simulate');
+  });
+
+  it('usage errors exit 2 naming the file; an input the API refuses exits 1 naming the field', async () => {
+    const missing = await sim();
+    expect([missing.exitCode, missing.stderr]).toEqual([2, expect.stringContaining('--input <file> is required')]);
+    const unreadable = await sim('--input', join(work.dir, 'nowhere.json'));
+    expect([unreadable.exitCode, unreadable.stderr]).toEqual([2, expect.stringContaining(`--input ${join(work.dir, 'nowhere.json')} cannot be read: ENOENT`)]);
+    const broken = await sim('--input', join(work.dir, 'broken.json'));
+    expect([broken.exitCode, broken.stderr]).toEqual([2, expect.stringContaining(`--input ${join(work.dir, 'broken.json')} is not valid JSON`)]);
+    expect((await sim('--input', join(work.dir, 'ops.json'), '--set', 'payments')).exitCode).toBe(2);
+    const shape = await sim('--input', join(work.dir, 'no-action.json'));
+    expect([shape.exitCode, shape.stderr]).toEqual([1, expect.stringContaining("body.action must have required property 'id'")]);
+    const help = await stack.cli(['policy', 'simulate', '--help']);
+    expect(help.stdout).toContain('0  the final decision is allow');
   });
 });

@@ -86,3 +86,25 @@ export async function setActiveVersion(c: PoolClient, setId: string, version: nu
   );
   return res.rows[0]!;
 }
+
+/** A version with its bundle bytes, as a dry run evaluates it (never sent back to a caller). */
+export interface EvaluableVersion {
+  name: string;
+  version: number;
+  bundle: Buffer;
+  sha256: string;
+  entrypoint: string;
+}
+
+const EVALUABLE = `SELECT s.name, v.version, v.wasm_bundle AS bundle, v.bundle_sha256 AS sha256, v.entrypoint
+  FROM policy_sets s JOIN policy_set_versions v ON v.policy_set_id = s.id`;
+
+/** The zone's active version of each set, in name order: what the STS evaluates after the contract. */
+export async function activeVersions(c: PoolClient): Promise<EvaluableVersion[]> {
+  return (await c.query<EvaluableVersion>(`${EVALUABLE} WHERE v.version = s.active_version ORDER BY s.name`)).rows;
+}
+
+/** One version of a set named `name`, active or not. */
+export async function evaluableVersion(c: PoolClient, name: string, version: number): Promise<EvaluableVersion | undefined> {
+  return (await c.query<EvaluableVersion>(`${EVALUABLE} WHERE s.name = $1 AND v.version = $2`, [name, version])).rows[0];
+}

@@ -75,7 +75,7 @@ interface UploadBody {
 type VersionLike = { self_test_status: string | null; self_test_error: string | null };
 const shapeVersion = <T extends VersionLike>({ self_test_status, self_test_error, ...rest }: T) => ({ ...rest, self_test: { status: self_test_status, error: self_test_error } });
 
-async function zoneFor(ctx: ApiContext, req: FastifyRequest<{ Params: { zone: string } }>, capability: 'read' | 'write'): Promise<ZoneRow> {
+export async function zoneFor(ctx: ApiContext, req: FastifyRequest<{ Params: { zone: string } }>, capability: 'read' | 'write'): Promise<ZoneRow> {
   const zone = await resolveZone(ctx.deps.pool, req.params.zone);
   authorize(req, capability, zone.id);
   return zone;
