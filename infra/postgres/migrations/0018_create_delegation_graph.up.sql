@@ -1,10 +1,10 @@
--- The delegated mint's graph in one round trip (R-STS-6, R-CO-1): bind the zone for the rest of the statement's
--- transaction, then read the named edge and every edge its path names (accepted ones only: an edge awaiting its
--- target application's consent authorises nothing), the agent session, the source session of every edge, every
--- session above each of them up to its root (11 levels: a backstop over the coordinator's depth limit of 10), each
--- with whether its application is disabled or missing, and which of these ids carry a revocation record. One row
--- per record: kind 'session' | 'edge' | 'revoked'. SECURITY INVOKER: row-level security applies exactly as to the
--- caller's own queries.
+-- The delegated mint's graph in one round trip (R-STS-6, R-CO-1), and (below) an application's labels for the zone
+-- policy sets in one. delegation_graph binds the zone for the rest of the statement's transaction, then reads the
+-- named edge and every edge its path names (accepted ones only: an edge awaiting its target application's consent
+-- authorises nothing), the agent session, the source session of every edge, every session above each of them up to
+-- its root (11 levels: a backstop over the coordinator's depth limit of 10), each with whether its application is
+-- disabled or missing, and which of these ids carry a revocation record. One row per record: kind 'session' | 'edge'
+-- | 'revoked'. SECURITY INVOKER: row-level security applies exactly as to the caller's own queries.
 
 CREATE FUNCTION caracal.delegation_graph(p_zone uuid, p_agent uuid, p_edge uuid)
   RETURNS TABLE (kind text, item jsonb)
@@ -43,3 +43,20 @@ END $$;
 
 REVOKE ALL ON FUNCTION caracal.delegation_graph(uuid, uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION caracal.delegation_graph(uuid, uuid, uuid) TO {{role.sts}};
+
+-- An application's labels (R-POL-1 `principal.labels`) for the zone policy sets, read on every mint of a zone with
+-- active sets: one round trip, the zone bound for the statement as above.
+CREATE FUNCTION caracal.application_labels(p_zone uuid, p_app uuid)
+  RETURNS text[]
+  LANGUAGE plpgsql STABLE SECURITY INVOKER SET search_path = caracal, pg_temp
+  AS $$
+DECLARE
+  found text[];
+BEGIN
+  PERFORM set_config('caracal.zone_id', p_zone::text, true);
+  SELECT a.labels INTO found FROM caracal.applications a WHERE a.id = p_app;
+  RETURN coalesce(found, '{}');
+END $$;
+
+REVOKE ALL ON FUNCTION caracal.application_labels(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION caracal.application_labels(uuid, uuid) TO {{role.sts}};

@@ -39,6 +39,9 @@ export class PolicyStore {
 
   /** An application's labels (R-POL-1 `principal.labels`); read only when the zone has active sets. */
   labels(zoneId: string, applicationId: string): Promise<string[]> {
-    return withZone(this.pool, zoneId, async (c) => (await c.query<{ labels: string[] }>('SELECT labels FROM applications WHERE id = $1', [applicationId])).rows[0]?.labels ?? []);
+    // One round trip (migration 0018): the function binds the zone for its statement.
+    return this.pool
+      .query<{ labels: string[] }>({ name: 'caracal_application_labels', text: 'SELECT caracal.application_labels($1, $2) AS labels', values: [zoneId, applicationId] })
+      .then((r) => r.rows[0]?.labels ?? []);
   }
 }
