@@ -46,26 +46,33 @@ interface Row {
   approval_scopes: string[];
 }
 
-/** The graph above a delegated mint, asked for in the same statement as the authority context. */
-interface GraphQuery {
-  agentSessionId: string;
-  edgeId: string | undefined;
+/** What a mint may ask for in the same statement as the authority context. */
+export interface ContextExtras {
+  /** The graph above a delegated mint (migration 0018). */
+  graph?: { agentSessionId: string; edgeId: string | undefined };
+  /** The application's labels, for a zone with active policy sets (migration 0018). */
+  labels?: boolean;
 }
 
-async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date, g?: GraphQuery): Promise<AuthorityContext & { graph?: DelegationGraph }> {
-  const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((x): x is string => typeof x === 'string'))];
-  const res = g
-    ? await pool.query<Row & { graph: [GraphRow['kind'], unknown][] }>({
-        // One round trip for both (migrations 0007 and 0018): each function binds the zone for the statement.
-        name: 'caracal_authority_context_graph',
-        text: `SELECT ac.*, gr.graph FROM caracal.authority_context($1, $2, $3, $4, $5) ac
-                CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
-                                      FROM caracal.delegation_graph($1, $6, $7) d) gr`,
-        values: [zoneId, l.sid, l.clientId, ids, resource, g.agentSessionId, g.edgeId ?? null],
-      })
-    : await pool.query<Row>({ name: 'caracal_authority_context', text: 'SELECT * FROM caracal.authority_context($1, $2, $3, $4, $5)', values: [zoneId, l.sid, l.clientId, ids, resource] });
+type ContextRow = Row & { graph?: [GraphRow['kind'], unknown][]; labels?: string[] | null };
+
+async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date, x: ContextExtras = {}): Promise<AuthorityContext & { graph?: DelegationGraph; labels?: string[] }> {
+  const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((v): v is string => typeof v === 'string'))];
+  // One round trip whatever is asked for: each function binds the zone for the statement itself.
+  const g = x.graph;
+  const res = await pool.query<ContextRow>({
+    name: `caracal_authority_context${x.labels ? '_labels' : ''}${g ? '_graph' : ''}`,
+    text: `SELECT ac.*${x.labels ? ', caracal.application_labels($1, ac.application_id) AS labels' : ''}${g ? ', gr.graph' : ''}
+             FROM caracal.authority_context($1, $2, $3, $4, $5) ac${
+               g
+                 ? ` CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
+                                          FROM caracal.delegation_graph($1, $6, $7) d) gr`
+                 : ''
+             }`,
+    values: [zoneId, l.sid, l.clientId, ids, resource, ...(g ? [g.agentSessionId, g.edgeId ?? null] : [])],
+  });
   const r = res.rows[0]!;
-  const graph = g ? graphFrom(((r as Row & { graph: [GraphRow['kind'], unknown][] }).graph).map(([kind, item]) => ({ kind, item }) as GraphRow), g.agentSessionId, g.edgeId) : undefined;
+  const graph = g ? graphFrom((r.graph ?? []).map(([kind, item]) => ({ kind, item }) as GraphRow), g.agentSessionId, g.edgeId) : undefined;
   const rg: ResourceGrant | undefined = r.resource_id
     ? {
         resourceId: r.resource_id,
@@ -83,7 +90,7 @@ async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: str
   else if (r.lineage_revoked) lineage = { ok: false, reason: 'lineage_revoked' };
   else if (r.session_expires_at!.getTime() <= now.getTime()) lineage = { ok: false, reason: 'session_expired' };
   else lineage = { ok: true, state: { applicationId: r.application_id!, sessionExpiresAt: r.session_expires_at! } };
-  return { lineage, rg, ...(graph ? { graph } : {}) };
+  return { lineage, rg, ...(graph ? { graph } : {}), ...(x.labels ? { labels: r.labels ?? [] } : {}) };
 }
 
 export interface AgentSessionRow {
@@ -154,10 +161,10 @@ export class AuthorityRepository {
     return loadContext(this.pool, zoneId, lineage, resource, now);
   }
 
-  /** The context, and the agent session, (when named) the delegation edge and everything above both, as stored. */
-  async contextWithGraph(zoneId: string, lineage: Lineage, resource: string, agentSessionId: string, edgeId: string | undefined, now = new Date()): Promise<{ context: AuthorityContext; graph: DelegationGraph }> {
-    const { graph, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, { agentSessionId, edgeId });
-    return { context, graph: graph! };
+  /** The context and, asked for in the same round trip, the graph above a delegated mint and the application's labels. */
+  async contextWith(zoneId: string, lineage: Lineage, resource: string, extras: ContextExtras, now = new Date()): Promise<{ context: AuthorityContext; graph?: DelegationGraph; labels?: string[] }> {
+    const { graph, labels, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, extras);
+    return { context, graph, labels };
   }
 
   client(zoneId: string, clientId: string): Promise<ClientRow | undefined> {

@@ -58,17 +58,22 @@ export class ZonePolicies {
   }
 
   /**
-   * The sets' decision on an input the contract allowed, at `now`. The application's labels are read only when the
-   * zone has active sets. Throws only when the policy store cannot be read (the caller answers 503); a set that
+   * The sets' decision on an input the contract allowed, at `now`. The application's labels are those given (read
+   * with the authority context), else read here, and only when the zone has active sets. Throws only when the policy store cannot be read (the caller answers 503); a set that
    * fails to evaluate denies.
    */
-  async decide(zoneId: string, input: DecisionInput, now: Date): Promise<PolicyDecision> {
+  async decide(zoneId: string, input: DecisionInput, now: Date, labels?: readonly string[]): Promise<PolicyDecision> {
     const zone = await this.zone(zoneId);
     if (zone.sets.length === 0) return combineVerdicts([]);
-    const facts = policyInput(input, await this.opts.store.labels(zoneId, input.principal.id), now);
+    const facts = policyInput(input, [...(labels ?? (await this.opts.store.labels(zoneId, input.principal.id)))], now);
     const verdicts: SetVerdict[] = [];
     for (const set of zone.sets) verdicts.push(await this.run(set, facts));
     return combineVerdicts(verdicts);
+  }
+
+  /** Whether the zone has active sets (read once, then cached with them). Throws when the store cannot be read. */
+  async active(zoneId: string): Promise<boolean> {
+    return (await this.zone(zoneId)).sets.length > 0;
   }
 
   /** Starts the periodic check of the cached zones' active versions. */

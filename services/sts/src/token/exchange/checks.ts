@@ -48,6 +48,8 @@ export interface ExchangeState {
   policy: PolicyDecision;
   approvalId: string | undefined;
   ttl: number;
+  /** The application's labels, read with the context when the zone has active policy sets. */
+  labels: string[] | undefined;
   /** The `iat` the lifetime was computed from (seconds). */
   issuedAt: number;
 }
@@ -75,18 +77,21 @@ export async function loadAuthority(s: ExchangeState): Promise<void> {
   const zoneId = subject.zone_id;
   // The subject's own lineage here; the agent session, the edge and all above them are judged from the graph.
   const lineage = { sid: subject.sid, clientId: subject.client_id };
-  // A delegated mint reads its graph in the same round trip as the context.
-  const authority = (): Promise<{ context: AuthorityContext; graph: DelegationGraph | undefined }> =>
-    p.agentSessionId
-      ? ctx.repo.contextWithGraph(zoneId, lineage, p.resource, p.agentSessionId, p.edgeId)
-      : ctx.repo.context(zoneId, lineage, p.resource).then((context) => ({ context, graph: undefined }));
+  // A delegated mint's graph, and the application's labels when the zone has active policy sets, come in the same
+  // round trip as the context.
+  const authority = async () => {
+    const labels = await orUnavailable('policy_store_unavailable', () => ctx.policies.active(zoneId));
+    const graph = p.agentSessionId ? { agentSessionId: p.agentSessionId, edgeId: p.edgeId } : undefined;
+    return orUnavailable('postgres_unavailable', () => ctx.repo.contextWith(zoneId, lineage, p.resource, { labels, graph }));
+  };
   let loaded: Awaited<ReturnType<typeof authority>>;
   [loaded, s.rate] = await Promise.all([
-    orUnavailable('postgres_unavailable', authority),
+    authority(),
     orUnavailable('rate_limiter_unavailable', () => ctx.limits.mint(zoneId, p.resource, subject.client_id, ctx.config.MINTS_PER_MIN)),
   ]);
   s.loaded = loaded.context;
   s.delegation = loaded.graph;
+  s.labels = loaded.labels;
 }
 
 export function checkLineage(s: ExchangeState): void {
@@ -139,7 +144,7 @@ export function evaluate(s: ExchangeState): void {
  * A set that denies or cannot decide denies (403); a policy store that cannot be read fails closed (503).
  */
 export async function evaluatePolicySets(s: ExchangeState): Promise<void> {
-  s.policy = await orUnavailable('policy_store_unavailable', () => s.ctx.policies.decide(s.subject.zone_id, s.input, new Date()));
+  s.policy = await orUnavailable('policy_store_unavailable', () => s.ctx.policies.decide(s.subject.zone_id, s.input, new Date(), s.labels));
   const { allow, reason, determining_policies, diagnostics } = s.policy;
   if (allow) return;
   s.req.auditDecision = { evaluation_status: reason === 'policy_error' ? 'error' : 'complete', determining_policies, diagnostics };
