@@ -1,11 +1,10 @@
 // Builds the coordinator service (agent sessions, delegation edges, their idempotency, expiry sweeper and outbox relay)
 // from config and dependencies; used by main.ts and tests.
 import type { Logger } from '@caracal/logging';
-import { buildStandardApp, createOutboxRelay, refuseUnsafeText, type Runnable, type ServiceDeps } from '@caracal/service-kit';
+import { buildStandardApp, createOutboxRelay, refuseUnsafeText, zonePublicKeys, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { type GroupSpec } from '@caracal/streams';
 import { auditDenials } from './audit-denials.js';
 import { authenticate } from './auth/authenticate.js';
-import { publicKeyResolver } from './auth/public-keys.js';
 import type { CoordinatorConfig } from './config.js';
 import type { CoordinatorContext } from './context.js';
 import { agentRoutes } from './routes/agents.js';
@@ -35,7 +34,7 @@ export async function buildApp(config: CoordinatorConfig, deps: ServiceDeps, log
         keyPrefix: config.REDIS_KEY_PREFIX,
         token: config.CARACAL_COORDINATOR_TOKEN,
         issuer: config.CARACAL_ISSUER_URL,
-        resolveKey: publicKeyResolver(deps.pool),
+        resolveKey: zonePublicKeys(deps.pool),
         ratePerMinute: config.COORDINATOR_RATE_PER_MIN,
       }),
     );
