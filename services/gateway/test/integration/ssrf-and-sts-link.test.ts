@@ -120,9 +120,10 @@ describe('the gateway → STS link', () => {
   });
 
   it('clock skew beyond 60 s → 401, within it → accepted', async () => {
-    const now = Math.floor(Date.now() / 1000);
     for (const [offset, ok] of [[-61, false], [61, false], [-55, true], [55, true]] as const) {
       const b = await body();
+      // The clock is read for each request: a slow machine must not turn +61 s into +60 s between iterations.
+      const now = Math.floor(Date.now() / 1000);
       const res = await send(b, signRequest({ key: s.env.GATEWAY_STS_HMAC_KEY, method: 'POST', path: PATH, body: b, nowSeconds: now + offset }));
       if (ok) expect(res.status, String(offset)).toBe(200);
       else expect(res, String(offset)).toEqual({ status: 401, body: { error: 'invalid_signature', error_description: 'gateway signature refused (clock_skew)' } });
