@@ -2,15 +2,15 @@
 // (a) Delegated mint at depth 5 — agent sessions A1 → … → A6 joined by 5 delegation edges made at the coordinator, the
 //     worker (A6) exchanging at the STS with agent_session_id + delegation_edge_id — against the plain token exchange
 //     of the same applications: throughput and latency at N closed-loop clients (one application each), and at one.
-// (b) Cascade revocation: a tree of delegation edges below one root edge (a spine down to hop 10, the rest filled
-//     breadth-first), gateway mandates minted for a sample of its descendants (every deepest leaf included), the root
-//     edge revoked at the coordinator, then each sampled descendant's fresh mandates polled through the gateway (to a
-//     local upstream) on a fixed schedule until the gateway denies them. Baselines, polled the same way with as many
-//     mandates: one edge without descendants revoked at the coordinator, and one authority session revoked through the
-//     admin API (the path bench:revocation measures). A mandate still allowed at the end of the window is counted as
-//     never denied, never waited for.
-// Usage: pnpm bench:delegation [--clients N] [--duration S] [--warmup S] [--subtree N] [--sample N] [--window S]
-//                              [--poll-connections N] [--no-wait]
+// (b) Cascade revocation, in trials: per trial a fresh tree of delegation edges below one root edge (a spine down to
+//     hop 10, the rest filled breadth-first), gateway mandates minted for a sample of its descendants (every deepest
+//     leaf included), the root edge revoked at the coordinator, then each sampled descendant's fresh mandates polled
+//     through the gateway (to a local upstream) on a fixed schedule until the gateway denies them. Baselines in every
+//     trial, polled the same way with as many mandates: one edge without descendants revoked at the coordinator, and
+//     one authority session revoked through the admin API (the path bench:revocation measures). A mandate still
+//     allowed at the end of the window is counted as never denied, never waited for.
+// Usage: pnpm bench:delegation [--clients N] [--duration S] [--warmup S] [--subtree N] [--trials N] [--sample N]
+//                              [--window S] [--poll-connections N] [--no-wait]
 // --no-wait skips waiting for a quiet machine and reruns of disturbed phases (a quick check of the harness only).
 import { loadavg } from 'node:os';
 import { Pool } from 'undici';
@@ -25,9 +25,10 @@ const WARMUP_S = arg('--warmup', 5);
 const SINGLE_S = 3;
 const DEPTH = 5; // delegation edges between A1 and the worker A6
 const SUBTREE = arg('--subtree', 1000); // descendant edges below the root edge
-const SAMPLE = Math.min(SUBTREE, arg('--sample', 200)); // descendants whose mandates are polled
+const TRIALS = arg('--trials', 10); // cascades, each on a tree of its own
+const SAMPLE = Math.min(SUBTREE, arg('--sample', 20)); // descendants whose mandates are polled, per trial
 const WINDOW_MS = arg('--window', 5) * 1000; // how long after the revoke a descendant may still be allowed
-const POLL_CONNECTIONS = arg('--poll-connections', 50);
+const POLL_CONNECTIONS = arg('--poll-connections', SAMPLE);
 const QUIET = !process.argv.includes('--no-wait');
 const MAX_HOPS = 10;
 const FANOUT = 3; // children per edge when the tree is filled breadth-first
@@ -161,12 +162,12 @@ async function buildTree(stack, apps, expiresAt) {
   return { root: nodes[0], descendants: nodes.slice(1) };
 }
 
-/** Every deepest leaf, then a seeded random pick of the others, up to SAMPLE. */
-function sampleOf(descendants) {
+/** Every deepest leaf, then a seeded random pick of the others (a seed per trial), up to SAMPLE. */
+function sampleOf(descendants, seed) {
   const deepest = Math.max(...descendants.map((d) => d.hop));
   const picked = descendants.filter((d) => d.hop === deepest).slice(0, SAMPLE);
   const rest = descendants.filter((d) => d.hop !== deepest);
-  const rand = seeded(12);
+  const rand = seeded(seed);
   for (let i = rest.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [rest[i], rest[j]] = [rest[j], rest[i]];
@@ -251,6 +252,8 @@ async function revocationTrial(stack, label, mandates, revoke) {
       revoked,
       quiet,
       revoke_to_deny_ms: summarize(denied),
+      denied_ms: denied.map((x) => +x.toFixed(2)),
+      denied_poll_sent_ms: deniedSent.filter((x) => x !== undefined).map((x) => +x.toFixed(2)),
       // when the denied poll left the client: with 50 connections and every target polled at once, the figure above
       // includes the queue of the polls themselves; a denial on the first poll was in place by its send time
       revoke_to_denied_poll_sent_ms: summarize(deniedSent.filter((x) => x !== undefined)),
@@ -280,11 +283,11 @@ async function exchangesAfter(stack, bodies) {
   return { minted: answers.filter((a) => a.status === 200).length, refused };
 }
 
-async function cascadeRun(stack, { treeApps, edgeApps, sessionApp, slug }, expiresAt) {
+async function cascadeRun(stack, { treeApps, edgeApps, sessionApp, slug }, expiresAt, trial) {
   const t = performance.now();
   const { root, descendants } = await buildTree(stack, treeApps, expiresAt);
   const buildS = +((performance.now() - t) / 1000).toFixed(1);
-  const sample = sampleOf(descendants);
+  const sample = sampleOf(descendants, 12 + trial);
   const cascadeBodies = sample.map((d) => delegatedBody(d.app, d.session, d.edge.id));
 
   // Baseline 1: one edge with no descendants, its target's mandates polled the same way.
@@ -323,6 +326,54 @@ async function cascadeRun(stack, { treeApps, edgeApps, sessionApp, slug }, expir
   };
 }
 
+/** The trials of one kind pooled: every polled target's figure in one distribution, counts summed. */
+function pooled(results) {
+  const sum = (f) => results.reduce((a, r) => a + f(r), 0);
+  const merge = (k) => results.reduce((m, r) => {
+    for (const [x, n] of Object.entries(r[k])) m[x] = (m[x] ?? 0) + n;
+    return m;
+  }, {});
+  return {
+    trials: results.length,
+    targets: sum((r) => r.targets),
+    denied: sum((r) => r.denied),
+    never_denied_within_window: sum((r) => r.never_denied_within_window),
+    window_s: WINDOW_MS / 1000,
+    revoke_to_deny_ms: summarize(results.flatMap((r) => r.denied_ms)),
+    revoke_to_denied_poll_sent_ms: summarize(results.flatMap((r) => r.denied_poll_sent_ms)),
+    // per trial, from the revoke returning until the last of its targets was denied (null: one never was)
+    every_target_denied_ms: results.map((r) => (r.never_denied_within_window === 0 ? Math.max(...r.denied_ms) : null)),
+    denied_on_first_poll: sum((r) => r.denied_on_first_poll),
+    calls_allowed_after_revoke_returned: { total: sum((r) => r.calls_allowed_after_revoke_returned.total) },
+    deny_descriptions: merge('deny_descriptions'),
+    other_answers: merge('other_answers'),
+    revoke_api_call_ms: summarize(results.map((r) => r.revoke_api_call_ms)),
+    per_trial: results,
+  };
+}
+
+/** TRIALS cascades, each on its own tree and applications (sessions bootstrapped when the trial starts). */
+async function cascadeTrials(stack, apps, treeAppCount, slug, expiresAt) {
+  const runs = [];
+  for (let k = 0; k < TRIALS; k++) {
+    const mine = await withSessions(stack, apps.slice(k * (treeAppCount + 3), (k + 1) * (treeAppCount + 3)));
+    runs.push(await cascadeRun(stack, { treeApps: mine.slice(0, treeAppCount), edgeApps: mine.slice(treeAppCount, treeAppCount + 2), sessionApp: mine[treeAppCount + 2], slug }, expiresAt, k));
+  }
+  const byHop = {};
+  for (const r of runs) for (const [h, n] of Object.entries(r.sample.by_hop)) byHop[h] = (byHop[h] ?? 0) + n;
+  const refused = {};
+  for (const r of runs) for (const [x, n] of Object.entries(r.cascade_exchanges_after_revoke.refused)) refused[x] = (refused[x] ?? 0) + n;
+  return {
+    tree: { ...runs[0].tree, build_s: runs.map((r) => r.tree.build_s) },
+    sample: { per_trial: SAMPLE, size: runs.reduce((a, r) => a + r.sample.size, 0), by_hop: byHop },
+    cascade: pooled(runs.map((r) => r.cascade)),
+    cascade_exchanges_after_revoke: { minted: runs.reduce((a, r) => a + r.cascade_exchanges_after_revoke.minted, 0), refused },
+    baseline_single_edge: pooled(runs.map((r) => r.baseline_single_edge)),
+    single_edge_exchange_after_revoke: { minted: runs.reduce((a, r) => a + r.single_edge_exchange_after_revoke.minted, 0), of: runs.length },
+    baseline_single_session: pooled(runs.map((r) => r.baseline_single_session)),
+  };
+}
+
 // ---- the run
 const pick = (r) => ({ rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms });
 const r2 = (x) => +x.toFixed(2);
@@ -333,17 +384,13 @@ await runBench(async () => {
   const upstream = await startUpstream();
   const stack = await startStack('delegation');
   const treeAppCount = Math.max(2, Math.ceil(SUBTREE / PER_APP));
-  const { slug, apps } = await provision(stack, { apps: CLIENTS + treeAppCount + 3, upstreamUrl: upstream.url });
-  const all = await withSessions(stack, apps);
+  const { slug, apps } = await provision(stack, { apps: CLIENTS + TRIALS * (treeAppCount + 3), upstreamUrl: upstream.url });
+  const clients = await withSessions(stack, apps.slice(0, CLIENTS));
   // Every edge expires at the same instant, well inside every session's lifetime (equal to a parent's is allowed).
   const expiresAt = new Date(Date.now() + (SESSION_TTL_S / 2) * 1000).toISOString();
 
-  const mints = await mintRun(stack, all.slice(0, CLIENTS), expiresAt);
-  const revocation = await cascadeRun(
-    stack,
-    { treeApps: all.slice(CLIENTS, CLIENTS + treeAppCount), edgeApps: all.slice(CLIENTS + treeAppCount, CLIENTS + treeAppCount + 2), sessionApp: all[CLIENTS + treeAppCount + 2], slug },
-    expiresAt,
-  );
+  const mints = await mintRun(stack, clients, expiresAt);
+  const revocation = await cascadeTrials(stack, apps.slice(CLIENTS), treeAppCount, slug, expiresAt);
 
   const d = mints.delegated.concurrent;
   const x = mints.direct.concurrent;
@@ -354,7 +401,7 @@ await runBench(async () => {
     machine: { ...machine(), loadavg_before: loadBefore },
     config: {
       clients: CLIENTS, duration_s: DURATION_S, warmup_s: WARMUP_S, single_client_s: SINGLE_S, depth: DEPTH,
-      subtree: SUBTREE, sample: SAMPLE, window_s: WINDOW_MS / 1000, poll_schedule_ms: SCHEDULE, poll_connections: POLL_CONNECTIONS, waited_for_quiet: QUIET,
+      subtree: SUBTREE, trials: TRIALS, sample_per_trial: SAMPLE, window_s: WINDOW_MS / 1000, poll_schedule_ms: SCHEDULE, poll_connections: POLL_CONNECTIONS, waited_for_quiet: QUIET,
     },
     delegated_mint_depth_5: mints.delegated,
     direct_exchange: mints.direct,
@@ -375,17 +422,18 @@ await runBench(async () => {
     [`delegated mints/s, depth ${DEPTH}, ${CLIENTS} clients`, `${d.rps} /s`, `≥ ${TARGETS.ratio}× direct: ${ok(result.targets.delegated_throughput_at_least_0_8_direct)}`, `direct exchange ${x.rps} /s`, `${result.ratio_delegated_over_direct.throughput}×`],
     ['  latency p50 / p99', `${d.p50_ms} / ${d.p99_ms} ms`, '—', `${x.p50_ms} / ${x.p99_ms} ms`, `${result.ratio_delegated_over_direct.p50}× / ${result.ratio_delegated_over_direct.p99}×`],
     ['  one client p50 / p99', `${mints.delegated.single.p50_ms} / ${mints.delegated.single.p99_ms} ms`, '—', `${mints.direct.single.p50_ms} / ${mints.direct.single.p99_ms} ms`, `${result.ratio_delegated_over_direct.single_client_p50}×`],
-    [`cascade: revoke → gateway denies, ${c.targets} of ${rv.tree.descendants} descendants`, c.denied > 0 ? fig(c) : 'none denied', `p99 ≤ ${TARGETS.p99Ms} ms: ${ok(result.targets.cascade_p99_at_most_100ms)}`, `one edge: ${rv.baseline_single_edge.denied > 0 ? fig(rv.baseline_single_edge) : 'none denied'}`, '—'],
+    [`cascade: revoke → gateway denies, ${c.targets} descendants (${SAMPLE} of ${rv.tree.descendants} in each of ${TRIALS} trials)`, c.denied > 0 ? fig(c) : 'none denied', `p99 ≤ ${TARGETS.p99Ms} ms: ${ok(result.targets.cascade_p99_at_most_100ms)}`, `one edge: ${rv.baseline_single_edge.denied > 0 ? fig(rv.baseline_single_edge) : 'none denied'}`, '—'],
     ['  never denied within the window', `${c.never_denied_within_window} of ${c.targets} (${c.window_s} s)`, '0', `one edge ${rv.baseline_single_edge.never_denied_within_window}, one session ${rv.baseline_single_session.never_denied_within_window}`, '—'],
     ['  calls allowed after the revoke returned', `${c.calls_allowed_after_revoke_returned.total}`, '—', `one edge ${rv.baseline_single_edge.calls_allowed_after_revoke_returned.total}, one session ${rv.baseline_single_session.calls_allowed_after_revoke_returned.total}`, '—'],
     ['  session revoke (admin API), same polling', fig(rv.baseline_single_session), '—', '—', '—'],
-    ['  new exchanges by revoked descendants', `${rv.cascade_exchanges_after_revoke.minted} minted of ${c.targets}`, '0', `one edge: ${rv.single_edge_exchange_after_revoke.minted} of 1`, '—'],
+    ['  every sampled descendant of a trial denied, worst trial', `${Math.max(...c.every_target_denied_ms.map((x) => x ?? Infinity))} ms`, '—', `one edge ${Math.max(...rv.baseline_single_edge.every_target_denied_ms.map((x) => x ?? Infinity))} ms`, '—'],
+    ['  new exchanges by revoked descendants', `${rv.cascade_exchanges_after_revoke.minted} minted of ${c.targets}`, '0', `one edge: ${rv.single_edge_exchange_after_revoke.minted} of ${TRIALS}`, '—'],
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  '));
   console.log(`  tree: ${rv.tree.descendants} descendants to hop ${rv.tree.max_hop}, built in ${rv.tree.build_s} s; sample by hop ${JSON.stringify(rv.sample.by_hop)}; cascade denied by ${JSON.stringify(c.deny_descriptions)}`);
   const sent = (r) => (r.denied > 0 ? `p50 ${r.revoke_to_denied_poll_sent_ms.p50_ms} / p99 ${r.revoke_to_denied_poll_sent_ms.p99_ms} ms` : 'none denied');
-  console.log(`  the denied polls left the client (all targets polled at once): cascade ${sent(c)}, one edge ${sent(rv.baseline_single_edge)}, one session ${sent(rv.baseline_single_session)}`);
+  console.log(`  the denied polls left the client (a trial's targets polled at once): cascade ${sent(c)}, one edge ${sent(rv.baseline_single_edge)}, one session ${sent(rv.baseline_single_session)}`);
   writeOut('delegation', result);
 
   const bad = [mints.direct.concurrent, mints.direct.single, d, mints.delegated.single].filter((r) => r.errors + r.warmup_errors + r.discarded_runs_errors > 0);

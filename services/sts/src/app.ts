@@ -2,7 +2,8 @@
 import type { Logger } from '@caracal/logging';
 import { broadcastHooks, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
-import { AuthorityLimits, AuthorityRepository } from './authority/index.js';
+import { Counter } from 'prom-client';
+import { AuthorityLimits, AuthorityRepository, GraphShapes } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
 import { KeyStore } from './keys/key-store.js';
@@ -18,7 +19,13 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
   const { app, metrics, emit } = buildStandardApp({ service: 'sts', config, deps, logger, groups: GROUPS, audit: 'sts' });
   const issuer = (config.CARACAL_ISSUER_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/$/, '');
   const keys = new KeyStore({ pool: deps.pool, kek: config.SECRET_STORE_KEK });
-  const repo = new AuthorityRepository(deps.pool);
+  const graphReads = new Counter({
+    name: 'caracal_sts_delegation_graph_reads_total',
+    help: "Delegated mints' graph reads: source=store read the whole graph, source=shape read only what can change of a shape this instance keeps",
+    labelNames: ['source'],
+    registers: [metrics.registry],
+  });
+  const repo = new AuthorityRepository(deps.pool, { shapes: new GraphShapes(), onGraphRead: (source) => graphReads.inc({ source }) });
   const limits = new AuthorityLimits(deps.redis, config.REDIS_KEY_PREFIX);
   const policies = new ZonePolicies({
     store: new PolicyStore(deps.pool),

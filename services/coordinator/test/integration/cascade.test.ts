@@ -219,6 +219,52 @@ describe('named refusals from the server-side graph', () => {
   });
 });
 
+describe("an STS keeping a graph's shape", () => {
+  /** How many delegated mints of the STS read a kept shape's state instead of the whole graph. */
+  const shapeReads = async () => {
+    const text = await fetch(`${s.sts.url}/metrics`, { headers: { authorization: `Bearer ${s.env.METRICS_BEARER}` } }).then((r) => r.text());
+    return Number(/^caracal_sts_delegation_graph_reads_total\{[^}]*source="shape"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const expire = (table: string, id: string, when: string) => adminQuery(s.db.adminUrl, `UPDATE caracal.${table} SET expires_at = ${when} WHERE id = $1`, [id]);
+
+  it('still reads on every mint what can change: suspension, expiry, revocation; every one of these mints read a kept shape', async () => {
+    const [a, b, c] = [await session(), await session(), await session()];
+    const e1 = await delegate(a, b);
+    const e2 = await delegate(b, c, 200);
+    expect((await exchange(c, e2)).status).toBe(200);
+    const before = await shapeReads();
+    expect((await exchange(c, e2)).status).toBe(200);
+
+    expect((await sessionVerb(a, 'suspend')).status).toBe(200);
+    expect((await exchange(c, e2)).body.error_description).toBe(`agent session '${a}' is suspended (agent_session_suspended)`);
+    expect((await sessionVerb(a, 'resume')).status).toBe(200);
+
+    const [{ rows: [edgeWas] }, { rows: [sessionWas] }] = await Promise.all([
+      adminQuery<{ expires_at: Date }>(s.db.adminUrl, 'SELECT expires_at FROM caracal.delegation_edges WHERE id = $1', [e1]),
+      adminQuery<{ expires_at: Date }>(s.db.adminUrl, 'SELECT expires_at FROM caracal.agent_sessions WHERE id = $1', [a]),
+    ]);
+    await expire('delegation_edges', e1, "now() - interval '1 second'");
+    expect((await exchange(c, e2)).body.error_description).toBe(`delegation '${e1}' of the chain has expired (delegation_expired)`);
+    await expire('delegation_edges', e1, `'${edgeWas!.expires_at.toISOString()}'`);
+    await expire('agent_sessions', a, "now() - interval '1 second'");
+    expect((await exchange(c, e2)).body.error_description).toBe(`agent session '${a}' has expired (agent_session_expired)`);
+    await expire('agent_sessions', a, `'${sessionWas!.expires_at.toISOString()}'`);
+    expect((await exchange(c, e2)).status).toBe(200);
+
+    expect((await revokeEdge(e1)).status).toBe(200);
+    expect((await exchange(c, e2)).body.error_description).toBe(`delegation '${e1}' of the chain is revoked (delegation_revoked)`);
+    expect(await shapeReads()).toBe(before + 6);
+  });
+
+  it('an edge of a kept shape gone from the store: the whole graph is read again and the mint refused', async () => {
+    const [a, b] = [await session(), await session()];
+    const e = await delegate(a, b);
+    expect((await exchange(b, e)).status).toBe(200);
+    await adminQuery(s.db.adminUrl, 'DELETE FROM caracal.delegation_edges WHERE id = $1', [e]);
+    expect(await exchange(b, e)).toMatchObject({ status: 403, body: { error_description: 'unknown delegation edge for this agent session' } });
+  });
+});
+
 describe('cascade revocation', () => {
   it('revoking a parent edge: one record and one message for the subtree; every mandate already minted below is denied at the gateway, nothing below exchanges again', async () => {
     const [a, b, c, d, sibling] = [await session(), await session(), await session(), await session(), await session()];

@@ -8,3 +8,4 @@ export { requiredScope, type ResourceGrant } from './resource-grant.js';
 export { runChecks, type Check } from './checks.js';
 export { ZoneDirectory } from './zone-directory.js';
 export { BoundedCache } from './bounded-cache.js';
+export { GraphShapes } from './graph-shapes.js';

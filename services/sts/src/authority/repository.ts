@@ -1,9 +1,11 @@
 // The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
 // `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
-// mandate (session, application, revocations of any link) and the application's grant on the resource; `delegation`
-// reads, in the same round trip, the graph above a delegated mint (migration 0018).
+// mandate (session, application, revocations of any link) and the application's grant on the resource;
+// `contextWith` reads, in the same round trip, the graph above a delegated mint (migration 0018), or only what can
+// change of it when this instance keeps its shape (migration 0019, graph-shapes.ts).
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
+import { graphFromState, GraphShapes, stateIds, type StateRow } from './graph-shapes.js';
 import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
 import type { ResourceGrant } from './resource-grant.js';
 
@@ -54,25 +56,60 @@ export interface ContextExtras {
   labels?: boolean;
 }
 
-type ContextRow = Row & { graph?: [GraphRow['kind'], unknown][]; labels?: string[] | null };
+type ContextRow = Row & { graph?: [string, unknown][]; labels?: string[] | null };
 
-async function loadContext(pool: Pool, zoneId: string, l: Lineage, resource: string, now: Date, x: ContextExtras = {}): Promise<AuthorityContext & { graph?: DelegationGraph; labels?: string[] }> {
+/** Where a delegated mint's graph came from: read whole, or a kept shape with its state read now. */
+export type GraphSource = 'store' | 'shape';
+
+interface GraphReads {
+  shapes: GraphShapes;
+  counted: (source: GraphSource) => void;
+}
+
+async function loadContext(
+  pool: Pool,
+  zoneId: string,
+  l: Lineage,
+  resource: string,
+  now: Date,
+  x: ContextExtras = {},
+  reads?: GraphReads,
+): Promise<AuthorityContext & { graph?: DelegationGraph; labels?: string[] }> {
   const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((v): v is string => typeof v === 'string'))];
-  // One round trip whatever is asked for: each function binds the zone for the statement itself.
+  // One round trip whatever is asked for: each function binds the zone for the statement itself. A graph whose
+  // shape this instance keeps needs only its state read (migration 0019); any other is read whole (migration 0018).
   const g = x.graph;
+  const key = g && GraphShapes.key(zoneId, g.agentSessionId, g.edgeId);
+  const shape = key === undefined ? undefined : reads?.shapes.get(key);
+  const state = shape && stateIds(shape);
+  const graphSql = state ? 'caracal.delegation_state($1, $6::uuid[], $7::uuid[])' : 'caracal.delegation_graph($1, $6, $7)';
   const res = await pool.query<ContextRow>({
-    name: `caracal_authority_context${x.labels ? '_labels' : ''}${g ? '_graph' : ''}`,
+    name: `caracal_authority_context${x.labels ? '_labels' : ''}${g ? (state ? '_state' : '_graph') : ''}`,
     text: `SELECT ac.*${x.labels ? ', caracal.application_labels($1, ac.application_id) AS labels' : ''}${g ? ', gr.graph' : ''}
              FROM caracal.authority_context($1, $2, $3, $4, $5) ac${
                g
                  ? ` CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
-                                          FROM caracal.delegation_graph($1, $6, $7) d) gr`
+                                          FROM ${graphSql} d) gr`
                  : ''
              }`,
-    values: [zoneId, l.sid, l.clientId, ids, resource, ...(g ? [g.agentSessionId, g.edgeId ?? null] : [])],
+    values: [zoneId, l.sid, l.clientId, ids, resource, ...(state ? [state.sessions, state.edges] : g ? [g.agentSessionId, g.edgeId ?? null] : [])],
   });
   const r = res.rows[0]!;
-  const graph = g ? graphFrom((r.graph ?? []).map(([kind, item]) => ({ kind, item }) as GraphRow), g.agentSessionId, g.edgeId) : undefined;
+  const rows = (r.graph ?? []).map(([kind, item]) => ({ kind, item }));
+  let graph: DelegationGraph | undefined;
+  if (g && shape) {
+    graph = graphFromState(shape, rows as StateRow[]);
+    // Something of the shape is gone from the store: forget it and read the whole graph again (rare).
+    if (!graph) {
+      reads!.shapes.forget(key!);
+      return loadContext(pool, zoneId, l, resource, now, x, reads);
+    }
+    reads!.counted('shape');
+  } else if (g) {
+    graph = graphFrom(rows as GraphRow[], g.agentSessionId, g.edgeId);
+    reads?.shapes.remember(key!, graph, g.edgeId, now.getTime());
+    reads?.counted('store');
+  }
   const rg: ResourceGrant | undefined = r.resource_id
     ? {
         resourceId: r.resource_id,
@@ -154,8 +191,22 @@ export interface ClientRow {
   labels: string[];
 }
 
+export interface AuthorityRepositoryOptions {
+  /** Keeps the immutable shape of delegated mints' graphs in this instance (graph-shapes.ts); off when absent. */
+  shapes?: GraphShapes;
+  /** Counts each delegated mint's graph read by where it came from. */
+  onGraphRead?: (source: GraphSource) => void;
+}
+
 export class AuthorityRepository {
-  constructor(private readonly pool: Pool) {}
+  private readonly reads: GraphReads | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    opts: AuthorityRepositoryOptions = {},
+  ) {
+    this.reads = opts.shapes ? { shapes: opts.shapes, counted: opts.onGraphRead ?? (() => undefined) } : undefined;
+  }
 
   context(zoneId: string, lineage: Lineage, resource: string, now = new Date()): Promise<AuthorityContext> {
     return loadContext(this.pool, zoneId, lineage, resource, now);
@@ -163,7 +214,7 @@ export class AuthorityRepository {
 
   /** The context and, asked for in the same round trip, the graph above a delegated mint and the application's labels. */
   async contextWith(zoneId: string, lineage: Lineage, resource: string, extras: ContextExtras, now = new Date()): Promise<{ context: AuthorityContext; graph?: DelegationGraph; labels?: string[] }> {
-    const { graph, labels, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, extras);
+    const { graph, labels, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, extras, this.reads);
     return { context, graph, labels };
   }
 
