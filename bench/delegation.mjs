@@ -162,10 +162,10 @@ async function buildTree(stack, apps, expiresAt) {
   return { root: nodes[0], descendants: nodes.slice(1) };
 }
 
-/** Every deepest leaf, then a seeded random pick of the others (a seed per trial), up to SAMPLE. */
+/** Deepest leaves (up to half the sample), then a seeded random pick of the others (a seed per trial), up to SAMPLE. */
 function sampleOf(descendants, seed) {
   const deepest = Math.max(...descendants.map((d) => d.hop));
-  const picked = descendants.filter((d) => d.hop === deepest).slice(0, SAMPLE);
+  const picked = descendants.filter((d) => d.hop === deepest).slice(0, Math.ceil(SAMPLE / 2));
   const rest = descendants.filter((d) => d.hop !== deepest);
   const rand = seeded(seed);
   for (let i = rest.length - 1; i > 0; i--) {
