@@ -1,6 +1,8 @@
-// Loads a compiled policy (OPA wasm ABI) with @open-policy-agent/opa-wasm and evaluates it. Every module gets an
-// explicit memory maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
+// Loads a compiled policy (OPA wasm ABI) with @open-policy-agent/opa-wasm and evaluates it through the ABI
+// (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an explicit memory
+// maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { abiEvaluator } from './abi-evaluate.js';
 
 /** A wasm page is 64 KiB. */
 export const WASM_PAGE_BYTES = 64 * 1024;
@@ -39,11 +41,15 @@ export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = 
   } catch (e) {
     throw new PolicyLoadError(`not a loadable OPA wasm module: ${messageOf(e)}`);
   }
+  const abi = abiEvaluator(policy, memory.maximumPages * WASM_PAGE_BYTES);
+  if ('missing' in abi) throw new PolicyLoadError(`not a loadable OPA wasm module: it does not export ${abi.missing.join(', ')}`);
+  const ids = policy.entrypoints as Record<string, number>;
   return {
-    entrypoints: Object.keys(policy.entrypoints as Record<string, number>),
+    entrypoints: Object.keys(ids),
     evaluate: (input, entrypoint) => {
+      if (!Object.hasOwn(ids, entrypoint)) throw new PolicyEvaluationError(`policy evaluation failed: entrypoint ${entrypoint} is not valid in this instance`);
       try {
-        return policy.evaluate(input, entrypoint) as { result: unknown }[];
+        return abi.evaluate(input, ids[entrypoint]!) as { result: unknown }[];
       } catch (e) {
         throw new PolicyEvaluationError(`policy evaluation failed: ${messageOf(e)}`);
       }

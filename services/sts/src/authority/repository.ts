@@ -52,7 +52,7 @@ interface Row {
 export interface ContextExtras {
   /** The graph above a delegated mint (migration 0018). */
   graph?: { agentSessionId: string; edgeId: string | undefined };
-  /** The application's labels, for a zone with active policy sets (migration 0018). */
+  /** The application's labels, for a zone with active policy sets (migration 0020). */
   labels?: boolean;
 }
 
@@ -83,10 +83,12 @@ async function loadContext(
   const shape = key === undefined ? undefined : reads?.shapes.get(key);
   const state = shape && stateIds(shape);
   const graphSql = state ? 'caracal.delegation_state($1, $6::uuid[], $7::uuid[])' : 'caracal.delegation_graph($1, $6, $7)';
+  // Labels: the same context with the application row's labels as one more column (migration 0020).
+  const context = x.labels ? 'authority_context_labelled' : 'authority_context';
   const res = await pool.query<ContextRow>({
-    name: `caracal_authority_context${x.labels ? '_labels' : ''}${g ? (state ? '_state' : '_graph') : ''}`,
-    text: `SELECT ac.*${x.labels ? ', caracal.application_labels($1, ac.application_id) AS labels' : ''}${g ? ', gr.graph' : ''}
-             FROM caracal.authority_context($1, $2, $3, $4, $5) ac${
+    name: `caracal_${context}${g ? (state ? '_state' : '_graph') : ''}`,
+    text: `SELECT ac.*${g ? ', gr.graph' : ''}
+             FROM caracal.${context}($1, $2, $3, $4, $5) ac${
                g
                  ? ` CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
                                           FROM ${graphSql} d) gr`
