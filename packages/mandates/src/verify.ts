@@ -28,8 +28,21 @@ export type VerifyResult = { ok: true; claims: MandateClaims } | { ok: false; re
  */
 export type KeyResolver = (zoneId: string, kid: string) => Promise<KeyObject | undefined | 'unknown_zone'>;
 
+/**
+ * Signatures this verifier has already checked: a token presented again with the same key object skips ES256. The
+ * signature is a pure function of the token's bytes and the key, so the answer is the same; every claim (expiry,
+ * issuer, use, …) is still checked on every call, and the key is still resolved, so a retired or reloaded key
+ * verifies afresh.
+ */
+export interface VerifiedSignatures {
+  has(token: string, key: KeyObject): boolean;
+  /** Called once the token verified and its claims held; `exp` (seconds) bounds how long it is worth keeping. */
+  add(token: string, key: KeyObject, exp: number): void;
+}
+
 export interface VerifyOptions {
   resolveKey: KeyResolver;
+  verified?: VerifiedSignatures;
   issuer: string;
   audience?: string;
   use: MandateUse | readonly MandateUse[];
@@ -74,8 +87,9 @@ export async function verifyMandate(token: string, opts: VerifyOptions): Promise
   }
   if (key === 'unknown_zone') return { ok: false, reason: 'unknown_zone' };
   if (!key) return { ok: false, reason: 'unknown_key' };
-  if (!verifyEs256(d, key)) return { ok: false, reason: 'bad_signature' };
+  if (!opts.verified?.has(token, key) && !verifyEs256(d, key)) return { ok: false, reason: 'bad_signature' };
   const failure = checkClaims(d.payload, opts);
   if (failure) return { ok: false, reason: failure };
+  opts.verified?.add(token, key, d.payload.exp as number);
   return { ok: true, claims: d.payload as unknown as MandateClaims };
 }

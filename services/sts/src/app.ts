@@ -11,6 +11,7 @@ import { PolicyStore, ZonePolicies } from './policy/index.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { gatewayAuthorizeRoutes } from './routes/gateway-authorize.js';
 import { tokenRoutes } from './routes/token.js';
+import { SessionSignatures } from './token/session-signatures.js';
 
 /** None: key and policy invalidations are read per instance (every sts process reloads the zone's keys and sets). */
 export const GROUPS: readonly GroupSpec[] = [];
@@ -33,7 +34,7 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     budgetMs: config.POLICY_EVAL_BUDGET_MS,
     logger,
   });
-  const ctx: StsContext = { config, deps, logger, keys, repo, limits, policies, emit, issuer };
+  const ctx: StsContext = { config, deps, logger, keys, repo, limits, policies, emit, issuer, sessionSignatures: new SessionSignatures() };
   await tokenRoutes(app, ctx);
   await gatewayAuthorizeRoutes(app, ctx);
   discoveryRoutes(app, ctx);

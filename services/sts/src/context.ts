@@ -6,6 +6,7 @@ import type { AuthorityLimits, AuthorityRepository } from './authority/index.js'
 import type { StsConfig } from './config.js';
 import type { KeyStore } from './keys/key-store.js';
 import type { ZonePolicies } from './policy/index.js';
+import type { SessionSignatures } from './token/session-signatures.js';
 
 export interface StsContext {
   config: StsConfig;
@@ -17,6 +18,8 @@ export interface StsContext {
   policies: ZonePolicies;
   emit: AuditEmitter;
   issuer: string;
+  /** Session mandates already verified by this process (token/session-signatures.ts). */
+  sessionSignatures: SessionSignatures;
 }
 
 declare module 'fastify' {

@@ -11,6 +11,7 @@ const refuse = (reason: SubjectReason) => new InvalidGrant(reason, `the subject 
 export async function verifySubject(ctx: StsContext, req: FastifyRequest, token: string): Promise<MandateClaims> {
   const res = await verifyMandate(token, {
     resolveKey: (zone, kid) => ctx.keys.verifyKey(zone, kid),
+    verified: ctx.sessionSignatures,
     issuer: ctx.issuer,
     // Both uses verify, so that a gateway mandate is refused with its own reason, in its own (verified) zone.
     use: ['session', 'gateway'],
