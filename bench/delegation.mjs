@@ -2,7 +2,8 @@
 // (a) Delegated mint at depth 5 — agent sessions A1 → … → A6 joined by 5 delegation edges made at the coordinator, the
 //     worker (A6) exchanging at the STS with agent_session_id + delegation_edge_id — against the plain token exchange
 //     of the same applications: throughput and latency at N closed-loop clients (one application each), and at one;
-//     two rounds, the order alternating, and their mean.
+//     two rounds, the order alternating, and their mean; the database is ANALYZEd once the chains exist, as
+//     autovacuum would within its first minute.
 // (b) Cascade revocation, in trials: per trial a fresh tree of delegation edges below one root edge (a spine down to
 //     hop 10, the rest filled breadth-first), gateway mandates minted for a sample of its descendants (every deepest
 //     leaf included), the root edge revoked at the coordinator, then each sampled descendant's fresh mandates polled
@@ -17,7 +18,7 @@ import { loadavg } from 'node:os';
 import { Pool } from 'undici';
 import { arg, closedLoop, leastDisturbed, selfCpu, summarize, waitForQuiet } from './lib/load.mjs';
 import {
-  admin, bootstrap, call, claimsOf, exchangeBody, exchangeHeaders, machine, Misbehaviour, provision, RESOURCE, runBench, SCOPE, source, stackCpu, startStack, startUpstream, writeOut,
+  admin, analyze, bootstrap, call, claimsOf, exchangeBody, exchangeHeaders, machine, Misbehaviour, provision, RESOURCE, runBench, SCOPE, source, stackCpu, startStack, startUpstream, writeOut,
 } from './lib/stack.mjs';
 
 const CLIENTS = arg('--clients', arg('--connections', 50));
@@ -124,6 +125,7 @@ async function mintRun(stack, apps, expiresAt) {
   if (probe.agent_session_id !== chains[0].worker || probe.act?.sub !== chains[0].worker || probe.hop_count !== DEPTH || chain.length !== DEPTH || chain[DEPTH - 1] !== chains[0].edge.id || probe.aud !== RESOURCE) {
     throw new Misbehaviour(`unexpected delegated mandate claims ${JSON.stringify(probe)}`);
   }
+  await analyze(stack);
   const cpuOf = { ...stackCpu(stack, ['sts', 'audit']), load_generator: selfCpu };
   const direct = () => measure(stack.url.sts, apps.map((a) => exchangeBody(a.session)), cpuOf);
   const delegated = () => measure(stack.url.sts, apps.map((a, i) => delegatedBody(a, chains[i].worker, chains[i].edge.id)), cpuOf);

@@ -5,7 +5,7 @@
 // (also written to bench/out/evidence.json); exits non-zero when the pack is not built or a chain does not verify.
 // Usage: pnpm bench:evidence [--events N] [--zones N] [--runs N]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
 import { publishAuditEvents } from './lib/audit-events.mjs';
 import { arg } from './lib/load.mjs';
-import { admin, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, startStack, writeOut } from './lib/stack.mjs';
+import { admin, machine, Misbehaviour, onCleanup, REPO, runBench, secret, sleep, source, startStack, writeOut } from './lib/stack.mjs';
 
 const EVENTS = arg('--events', 1_000_000);
 const ZONES = arg('--zones', 10);
@@ -22,7 +22,6 @@ const WAVE = 100_000;
 const TARGET_RATIO = 3;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const secret = (home, name) => readFileSync(join(home, 'secrets', name), 'utf8').trim();
 
 /** Runs the CLI, resolving with its exit code, output and wall time; never throws. */
 function cli(home, args) {
