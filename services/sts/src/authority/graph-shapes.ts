@@ -14,6 +14,8 @@ export interface GraphShape {
   sessions: Pick<AgentSessionRow, 'id' | 'application_id'>[];
   edges: Omit<DelegationEdgeRow, 'expires_at' | 'revoked_at'>[];
   edgeId: string | undefined;
+  /** The ids whose state a mint over this shape reads, fixed when the shape is kept. */
+  ids: { sessions: string[]; edges: string[] };
 }
 
 /** One row of caracal.delegation_state: what can change about a session or an edge, or an id that is revoked. */
@@ -59,14 +61,11 @@ export class GraphShapes {
     const ttl = Math.min(until - now, SHAPE_TTL_MS);
     if (!(ttl > 0)) return;
     const pick = (s: AgentSessionRow) => ({ id: s.id, application_id: s.application_id });
+    const edges = g.chain.map(({ expires_at: _e, revoked_at: _r, ...fixed }) => fixed);
+    const sessions = g.sessions.map(pick);
     this.cache.set(
       key,
-      {
-        agent: pick(agent),
-        sessions: g.sessions.map(pick),
-        edges: g.chain.map(({ expires_at: _e, revoked_at: _r, ...fixed }) => fixed),
-        edgeId,
-      },
+      { agent: pick(agent), sessions, edges, edgeId, ids: { sessions: [agent.id, ...sessions.map((s) => s.id)], edges: edges.map((e) => e.id) } },
       ttl,
     );
   }
@@ -98,9 +97,4 @@ export function graphFromState(shape: GraphShape, rows: readonly StateRow[]): De
   if (!agent || above.some((s) => !s) || chain.some((e) => !e)) return undefined;
   const live = chain as DelegationEdgeRow[];
   return { agent, sessions: above as AgentSessionRow[], chain: live, edge: live.find((e) => e.id === shape.edgeId), revoked };
-}
-
-/** The ids whose state a mint over this shape reads. */
-export function stateIds(shape: GraphShape): { sessions: string[]; edges: string[] } {
-  return { sessions: [shape.agent.id, ...shape.sessions.map((s) => s.id)], edges: shape.edges.map((e) => e.id) };
 }

@@ -5,7 +5,7 @@
 // change of it when this instance keeps its shape (migration 0019, graph-shapes.ts).
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
-import { graphFromState, GraphShapes, stateIds, type StateRow } from './graph-shapes.js';
+import { graphFromState, GraphShapes, type StateRow } from './graph-shapes.js';
 import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
 import type { ResourceGrant } from './resource-grant.js';
 
@@ -81,7 +81,7 @@ async function loadContext(
   const g = x.graph;
   const key = g && GraphShapes.key(zoneId, g.agentSessionId, g.edgeId);
   const shape = key === undefined ? undefined : reads?.shapes.get(key);
-  const state = shape && stateIds(shape);
+  const state = shape?.ids;
   const graphSql = state ? 'caracal.delegation_state($1, $6::uuid[], $7::uuid[])' : 'caracal.delegation_graph($1, $6, $7)';
   // Labels: the same context with the application row's labels as one more column (migration 0020).
   const context = x.labels ? 'authority_context_labelled' : 'authority_context';
