@@ -2,8 +2,10 @@
 // plain INSERTs of the same rows without chaining (the reference, same run, same batch size and parallelism),
 // `caracal audit verify`'s verification throughput (rows/s) against its own reference (the same rows, already in
 // memory, put through the content hash and chain HMAC in a plain loop: the cryptography alone, no database), and a
-// run with the consumer killed (SIGKILL) half-way that must lose and duplicate nothing. Uses the machine's Postgres and Redis (a throwaway database and key prefix).
-// Usage: pnpm bench:audit [--events N] [--zones N] [--batch N]
+// run with the consumer killed (SIGKILL) half-way that must lose and duplicate nothing. The ingest's cost per event
+// (audit process and its Postgres backends, CPU from /proc) is measured twice: draining a backlog, and under live
+// traffic paced as producers emit it (--live-rate events/s for --live-seconds), where batches are small. Uses the machine's Postgres and Redis (a throwaway database and key prefix).
+// Usage: pnpm bench:audit [--events N] [--zones N] [--batch N] [--live-rate N] [--live-seconds N]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +22,8 @@ import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench,
 const EVENTS = arg('--events', 200_000);
 const ZONES = arg('--zones', 10);
 const BATCH = arg('--batch', 1000);
+const LIVE_RATE = arg('--live-rate', 1000);
+const LIVE_SECONDS = arg('--live-seconds', 10);
 const TARGET_INGEST = 10_000;
 const TARGET_VERIFY = 100_000;
 const BASE_URL = process.env.CARACAL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -61,7 +65,9 @@ async function database() {
 async function startAudit(env) {
   // AUDIT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") are given to the audit process only, for profiling.
   const nodeArgs = (process.env.AUDIT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'services/audit/dist/main.js')], { env: { ...env, PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'services/audit/dist/main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  child.port = port;
   child.once('exit', (code, signal) => {
     if (signal !== 'SIGKILL' && signal !== 'SIGTERM') exited = `the audit service exited (${code ?? signal})`;
   });
@@ -129,6 +135,21 @@ async function hashLoop(db, zones, key) {
   return { rows: res.rows.length, seconds: +seconds.toFixed(3), rows_per_s: Math.round(res.rows.length / seconds) };
 }
 
+/** CPU seconds of every Postgres backend of the audit role, by pid (from /proc). */
+async function backendCpu(db) {
+  const res = await adminQuery(db.adminUrl, 'SELECT pid FROM pg_stat_activity WHERE usename = $1', [roleName(db.name, 'audit')]);
+  return new Map(res.rows.map((r) => [r.pid, cpuSeconds(r.pid)]));
+}
+/** Backend CPU spent since `before` (backends started since count from zero). */
+const backendCpuSince = async (db, before) => [...(await backendCpu(db))].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);
+
+/** The audit service's appends so far, by path (its /metrics). */
+async function appendPaths(child, bearer) {
+  const body = await (await fetch(`http://127.0.0.1:${child.port}/metrics`, { headers: { authorization: `Bearer ${bearer}` } })).text();
+  const count = (path) => Number(new RegExp(`^caracal_audit_appends_total\\{path="${path}"[^}]*\\} (\\d+)`, 'm').exec(body)?.[1] ?? 0);
+  return { one_statement: count('one_statement'), two_step: count('two_step') };
+}
+
 let exited = '';
 const countRows = async (url, zones) => {
   if (exited) throw new Misbehaviour(exited);
@@ -161,13 +182,25 @@ await runBench(async () => {
   let child = await startAudit(env);
   await sleep(1500);
   const cpu0 = cpuSeconds(child.pid);
+  const pg0 = await backendCpu(db);
   const t0 = performance.now();
   await publish(redis, keys, hmacKey, zones, EVENTS);
   const publishSeconds = (performance.now() - t0) / 1000;
   while ((await countRows(db.adminUrl, zones)) < EVENTS) await sleep(50);
   const ingestSeconds = (performance.now() - t0) / 1000;
   const ingestCpu = cpuSeconds(child.pid) - cpu0;
-  const ingest = { events: EVENTS, zones: ZONES, seconds: +ingestSeconds.toFixed(2), events_per_s: Math.round(EVENTS / ingestSeconds), publish_seconds: +publishSeconds.toFixed(2), audit_process_cpu_s: +ingestCpu.toFixed(1) };
+  const ingestPg = await backendCpuSince(db, pg0);
+  const ingest = {
+    events: EVENTS,
+    zones: ZONES,
+    seconds: +ingestSeconds.toFixed(2),
+    events_per_s: Math.round(EVENTS / ingestSeconds),
+    publish_seconds: +publishSeconds.toFixed(2),
+    audit_process_cpu_s: +ingestCpu.toFixed(1),
+    postgres_cpu_s: +ingestPg.toFixed(1),
+    audit_us_per_event: Math.round((ingestCpu * 1e6) / EVENTS),
+    postgres_us_per_event: Math.round((ingestPg * 1e6) / EVENTS),
+  };
   console.error(`ingest: ${ingest.events_per_s} events/s`);
 
   // 3. Verification throughput over the ingested chains (the same code `caracal audit verify` runs in the API).
@@ -185,7 +218,39 @@ await runBench(async () => {
   const verifyReference = await hashLoop(db, zones, deps.key);
   console.error(`verify: ${verify.rows_per_s} rows/s; hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
 
-  // 4. Zero loss: SIGKILL the consumer half-way through another run, restart it, count.
+  // 4. Live traffic: events paced as producers emit them, in small pipelines every 10 ms, over fresh zones.
+  const liveZones = await mkZones('live');
+  const liveEvents = LIVE_RATE * LIVE_SECONDS;
+  const perTick = Math.max(1, Math.round(LIVE_RATE / 100));
+  const paths0 = await appendPaths(child, env.METRICS_BEARER);
+  const lc0 = cpuSeconds(child.pid);
+  const lp0 = await backendCpu(db);
+  const l0 = performance.now();
+  for (let sent = 0, tick = 0; sent < liveEvents; tick++) {
+    const n = Math.min(perTick, liveEvents - sent);
+    await publish(redis, keys, hmacKey, liveZones, n);
+    sent += n;
+    const wait = l0 + (tick + 1) * 10 - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  while ((await countRows(db.adminUrl, liveZones)) < liveEvents) await sleep(20);
+  const liveCpu = cpuSeconds(child.pid) - lc0;
+  const livePg = await backendCpuSince(db, lp0);
+  const paths1 = await appendPaths(child, env.METRICS_BEARER);
+  const live = {
+    events: liveEvents,
+    rate: LIVE_RATE,
+    seconds: +((performance.now() - l0) / 1000).toFixed(2),
+    audit_process_cpu_s: +liveCpu.toFixed(2),
+    postgres_cpu_s: +livePg.toFixed(2),
+    audit_us_per_event: Math.round((liveCpu * 1e6) / liveEvents),
+    postgres_us_per_event: Math.round((livePg * 1e6) / liveEvents),
+    appends: { one_statement: paths1.one_statement - paths0.one_statement, two_step: paths1.two_step - paths0.two_step },
+  };
+  const perEvent = (x) => x.audit_us_per_event + x.postgres_us_per_event;
+  console.error(`cost per event, audit + Postgres: live ${live.audit_us_per_event} + ${live.postgres_us_per_event} µs; drain ${ingest.audit_us_per_event} + ${ingest.postgres_us_per_event} µs`);
+
+  // 5. Zero loss: SIGKILL the consumer half-way through another run, restart it, count.
   const killZones = await mkZones('kill');
   let killedAt = -1;
   const k0 = performance.now();
@@ -218,6 +283,7 @@ await runBench(async () => {
     ...source(),
     machine: machine(),
     ingest: { ...ingest, target: TARGET_INGEST, met: ingest.events_per_s >= TARGET_INGEST },
+    live: { ...live, cost_vs_drain: +(perEvent(live) / perEvent(ingest)).toFixed(2), postgres_cost_vs_drain: +(live.postgres_us_per_event / ingest.postgres_us_per_event).toFixed(2), target: 1.5 },
     reference_plain_insert: reference,
     ingest_vs_plain_insert: +(ingest.events_per_s / reference.rows_per_s).toFixed(2),
     verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY },

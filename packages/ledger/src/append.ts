@@ -3,7 +3,8 @@
 // JSON is stored beside the jsonb copy so verification hashes exactly the text that was hashed here. The receipt
 // time is decided here, under the lock, so the content hash can cover it (hash version 2, migration 0012).
 import type { KeyObject } from 'node:crypto';
-import { chainHmac, GENESIS, sha256Fields, type PoolClient } from '@caracal/db';
+import { chainHmac, GENESIS, sha256Fields, type Pool, type PoolClient } from '@caracal/db';
+import type { ChainHead } from './chain-head.js';
 import { contentFields, HASH_VERSION, type LedgerEvent } from './event.js';
 
 /**
@@ -17,7 +18,8 @@ export interface AppendResult {
   status: AppendStatus[];
   /** Events now in the chain, with their sequence. */
   appended: Array<{ event_id: string; seq: number; content_sha256: string }>;
-  head: { seq: number; content_sha256: string } | null;
+  /** The chain's new tip; null when nothing was appended. */
+  head: ChainTip | null;
 }
 
 /** The event's content hash: version 2 (covering `recordedAt`) when given the receipt time, else version 1. */
@@ -96,18 +98,8 @@ export async function appendZoneBatch(
   }
   if (fresh.length === 0) return result;
 
-  let seq = tipSeq;
-  let prev = tip?.content_sha256 ?? GENESIS;
-  // recorded_at never goes back within a zone (clocks of replicas differ): hourly export and retention rely on it.
-  const at = new Date(Math.max(recordedAt.getTime(), tip?.recorded_at ? Date.parse(tip.recorded_at) : 0)).toISOString();
-  const rows = fresh.map((e) => {
-    seq++;
-    const content = contentSha256(e, at);
-    const row = { ...e, chain_seq: seq, recorded_at: at, hash_version: HASH_VERSION, content_sha256: content, prev_content_sha256: prev, chain_hmac: chainHmac(key, content, prev) };
-    result.appended.push({ event_id: e.event_id, seq, content_sha256: content });
-    prev = content;
-    return row;
-  });
+  const chained = chainRows(key, fresh, { seq: tipSeq, content_sha256: tip?.content_sha256 ?? GENESIS, recorded_at: tip?.recorded_at ?? null }, recordedAt);
+  result.appended = chained.appended;
   // One JSON parameter for the whole batch: serialising it natively costs far less than escaping 18 array literals.
   await client.query(
     `INSERT INTO audit_events (event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, decision, reason, request_id,
@@ -117,8 +109,72 @@ export async function appendZoneBatch(
        FROM json_to_recordset($1::json) AS u(event_id uuid, zone_id uuid, chain_seq bigint, recorded_at timestamptz, occurred_at timestamptz,
             source text, event_type text, decision text, reason text, request_id text, application_id text, resource text, subject text,
             data text, hash_version smallint, content_sha256 text, prev_content_sha256 text, chain_hmac text)`,
-    [JSON.stringify(rows)],
+    [chained.json],
   );
-  result.head = { seq, content_sha256: prev };
+  result.head = chained.head;
   return result;
+}
+
+/** Where a zone's chain ends: the last row's sequence, content hash and receipt time (null before any row). */
+export interface ChainTip {
+  seq: number;
+  content_sha256: string;
+  recorded_at: string | null;
+}
+
+/** Chains `events` onto `tip`: their rows as one JSON text, what was appended, and the new tip. */
+function chainRows(key: KeyObject, events: readonly LedgerEvent[], tip: ChainTip, recordedAt: Date) {
+  let seq = tip.seq;
+  let prev = tip.content_sha256;
+  // recorded_at never goes back within a zone (clocks of replicas differ): hourly export and retention rely on it.
+  const at = new Date(Math.max(recordedAt.getTime(), tip.recorded_at ? Date.parse(tip.recorded_at) : 0)).toISOString();
+  const appended: AppendResult['appended'] = [];
+  const rows = events.map((e) => {
+    seq++;
+    const content = contentSha256(e, at);
+    const row = { ...e, chain_seq: seq, recorded_at: at, hash_version: HASH_VERSION, content_sha256: content, prev_content_sha256: prev, chain_hmac: chainHmac(key, content, prev) };
+    appended.push({ event_id: e.event_id, seq, content_sha256: content });
+    prev = content;
+    return row;
+  });
+  return { json: JSON.stringify(rows), appended, head: { seq, content_sha256: prev, recorded_at: at } };
+}
+
+/** One zone's part of a one-statement append: its new events, the tip they continue, and a head to record. */
+export interface TipBatch {
+  zoneId: string;
+  events: readonly LedgerEvent[];
+  tip: ChainTip;
+  /** A head of this zone already published to Redis, recorded as a mark in the same statement. */
+  mark: ChainHead | null;
+}
+
+/**
+ * The one-statement append (migration 0022) for a caller that holds the tip its own last append left in each zone:
+ * each zone's events, all new and distinct, are chained onto its tip here and inserted only if the zone's table
+ * still ends exactly there, reaches every recorded head and holds none of their ids. Marks are recorded whatever
+ * happens to the rows. Returns each zone's result, or null for a zone that got nothing: the caller then takes
+ * appendZoneBatch for it.
+ */
+export async function appendFromTips(pool: Pool, key: KeyObject, batches: readonly TipBatch[], recordedAt: Date): Promise<Map<string, AppendResult | null>> {
+  const chained = batches.map((b) => chainRows(key, b.events, b.tip, recordedAt));
+  const res = await pool.query<{ zone: string; appended: number }>({
+    name: 'caracal_audit_append_zones',
+    text: 'SELECT zone, appended FROM caracal.audit_append_zones($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::json[], $6::json[])',
+    values: [
+      batches.map((b) => b.zoneId),
+      batches.map((b) => String(b.tip.seq)),
+      batches.map((b) => b.tip.content_sha256),
+      batches.flatMap((b) => b.events.map((e) => e.event_id)),
+      chained.map((c) => c.json),
+      batches.map((b) => b.mark && JSON.stringify({ seq: b.mark.seq, content_sha256: b.mark.content_sha256, published_at: b.mark.published_at, sig: b.mark.sig })),
+    ],
+  });
+  const appended = new Map(res.rows.map((r) => [r.zone, r.appended]));
+  return new Map(
+    batches.map((b, i) => [
+      b.zoneId,
+      appended.get(b.zoneId) === b.events.length ? { status: b.events.map(() => 'appended' as const), appended: chained[i]!.appended, head: chained[i]!.head } : null,
+    ]),
+  );
 }

@@ -45,7 +45,32 @@ export async function publishHead(redis: Redis, keys: StreamKeys, head: ChainHea
 }
 
 export async function readHead(redis: Redis, keys: StreamKeys, zoneId: string, kind: MarkKind = 'head'): Promise<ChainHead | null> {
-  const h = await redis.hgetall(headKey(keys, zoneId, kind));
+  return asHead(zoneId, await redis.hgetall(headKey(keys, zoneId, kind)));
+}
+
+function asHead(zoneId: string, h: Record<string, string>): ChainHead | null {
   if (!h.seq) return null;
   return { zone_id: zoneId, seq: Number(h.seq), content_sha256: h.content_sha256 ?? '', published_at: h.published_at ?? '', sig: h.sig ?? '' };
+}
+
+/** Several zones' heads in one round trip; any error fails the whole read. */
+export async function readHeads(redis: Redis, keys: StreamKeys, zoneIds: readonly string[]): Promise<Map<string, ChainHead | null>> {
+  const p = redis.pipeline();
+  for (const z of zoneIds) p.hgetall(headKey(keys, z));
+  const replies = (await p.exec()) ?? [];
+  return new Map(
+    zoneIds.map((z, i) => {
+      const [err, h] = replies[i] ?? [new Error('no reply')];
+      if (err) throw err;
+      return [z, asHead(z, h as Record<string, string>)];
+    }),
+  );
+}
+
+/** Publishes several heads in one round trip; each head's own outcome (null when published or already passed). */
+export async function publishHeads(redis: Redis, keys: StreamKeys, heads: readonly ChainHead[]): Promise<Array<Error | null>> {
+  const p = redis.pipeline();
+  for (const h of heads) p.eval(PUBLISH, 1, headKey(keys, h.zone_id), String(h.seq), h.content_sha256, h.published_at, h.sig);
+  const replies = await p.exec().catch((err: Error) => heads.map(() => [err, null] as [Error, null]));
+  return heads.map((_, i) => replies?.[i]?.[0] ?? null);
 }

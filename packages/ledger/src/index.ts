@@ -1,10 +1,10 @@
 // The audit ledger: event canonicalisation, chain append and verification, published heads, exports.
 export { canonicalJson } from './canonical-json.js';
 export { parseAuditMessage, canonicalEvent, contentFields, HASH_VERSION, MAX_EVENT_BYTES, type HashVersion, type LedgerEvent, type ParseResult, type RejectReason } from './event.js';
-export { appendZoneBatch, contentSha256, ChainBehindHead, type AppendResult, type AppendStatus, type ExpectedHead } from './append.js';
+export { appendFromTips, appendZoneBatch, contentSha256, ChainBehindHead, type AppendResult, type AppendStatus, type ChainTip, type ExpectedHead, type TipBatch } from './append.js';
 export { ChainVerifier, rowContentSha256, MAX_REPORTED_BREAKS, type BreakKind, type ChainBreak, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
 export { verifyZone, readAnchor, anchorVouched, type VerifyDeps } from './verify-zone.js';
-export { signHead, headSignatureValid, publishHead, readHead, headKey, type ChainHead, type MarkKind } from './chain-head.js';
+export { signHead, headSignatureValid, publishHead, publishHeads, readHead, readHeads, headKey, type ChainHead, type MarkKind } from './chain-head.js';
 export { recordHeadMark, readHeadMark, publishChainHead } from './head-marks.js';
 export { ROW_COLUMNS, isoSql, toLedgerRow, type LedgerRow } from './columns.js';
 export { parquetBytes, jsonlBytes, writeExport, writeDurably, syncDir, ExportExists, EXPORT_FORMATS, type ExportFormat, type ExportManifest } from './export-files.js';

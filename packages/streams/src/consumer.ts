@@ -60,6 +60,11 @@ interface ConsumerBase {
    * commit; a handler that needs order (the ledger, per zone) keeps it itself.
    */
   inFlight?: number;
+  /**
+   * After a read that returned fewer than `count` messages, wait this long before the next one (default 0), so
+   * that a trickle of messages is handled in reads of several rather than one read each.
+   */
+  lingerMs?: number;
   hooks?: ConsumerHooks;
 }
 
@@ -87,7 +92,7 @@ export class StreamConsumer {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(opts: ConsumerOptions) {
-    this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, inFlight: 1, hooks: {}, ...opts };
+    this.o = { onInvalid: 'drop', maxDeliveries: 5, reclaimIdleMs: 30_000, blockMs: 1000, count: 100, inFlight: 1, lingerMs: 0, hooks: {}, ...opts };
     if (opts.consumer === HANDOVER_CONSUMER) throw new TypeError(`consumer name '${HANDOVER_CONSUMER}' is reserved`);
     this.loop = new ReadLoop(
       () => this.pollOnce(),
@@ -151,6 +156,7 @@ export class StreamConsumer {
     for (const [, entries] of res ?? []) {
       await this.dispatch(this.process(entries, new Map()));
       n += entries.length;
+      if (this.o.lingerMs > 0 && entries.length > 0 && entries.length < this.o.count) await new Promise((r) => setTimeout(r, this.o.lingerMs));
     }
     return n;
   }

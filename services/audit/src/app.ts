@@ -62,6 +62,19 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
   const sweep = (late.sweep = new TamperSweep({ pool: deps.pool, redis: deps.redis, keys: deps.keys, key }, zones, metrics, logger, adapters.sweep));
   let stopping = false;
 
+  const ingest = createIngest({
+    pool: deps.pool,
+    redis: deps.redis,
+    keys: deps.keys,
+    key,
+    hmacKeyHex: config.AUDIT_HMAC_KEY!,
+    zones,
+    metrics,
+    logger,
+    maxEventBytes: config.AUDIT_MAX_EVENT_BYTES,
+    stopping: () => stopping,
+    groupLimit: config.AUDIT_BATCH_SIZE,
+  });
   const consumer = new StreamConsumer({
     redis: deps.redisBlocking,
     keys: deps.keys,
@@ -71,22 +84,12 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
     consumer: deps.instance,
     // Every check (signature included) happens in the batch handler, which names the DLQ reason.
     verify: () => ({ ok: true }),
-    handleBatch: createIngest({
-      pool: deps.pool,
-      redis: deps.redis,
-      keys: deps.keys,
-      key,
-      hmacKeyHex: config.AUDIT_HMAC_KEY!,
-      zones,
-      metrics,
-      logger,
-      maxEventBytes: config.AUDIT_MAX_EVENT_BYTES,
-      stopping: () => stopping,
-    }),
+    handleBatch: ingest.handleBatch,
     maxDeliveries: config.AUDIT_MAX_DELIVERIES,
     reclaimIdleMs: config.AUDIT_RECLAIM_IDLE_MS,
     count: config.AUDIT_BATCH_SIZE,
     inFlight: config.AUDIT_INFLIGHT_BATCHES,
+    lingerMs: config.AUDIT_LINGER_MS,
     hooks: {
       onDeadLettered: (m, reason) => logger.warn({ stream_id: m.id, reason }, 'audit message dead-lettered'),
       onReadError: (err) => logger.debug({ err: { message: (err as Error).message } }, 'audit stream read failed'),
@@ -128,6 +131,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
       sweep.stop();
       for (const t of timers) clearInterval(t);
       await consumer.stop();
+      await ingest.flushMarks();
       await leader.release();
     },
   };

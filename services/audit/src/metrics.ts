@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface AuditMetrics {
   appended: Counter;
+  appends: Counter<'path'>;
   duplicates: Counter;
   deadLettered: Counter<'reason'>;
   conflicts: Counter;
@@ -18,6 +19,12 @@ export function auditMetrics(registry: Registry): AuditMetrics {
   const r = [registry];
   return {
     appended: new Counter({ name: 'caracal_audit_events_appended_total', help: 'Events appended to a zone chain', registers: r }),
+    appends: new Counter({
+      name: 'caracal_audit_appends_total',
+      help: 'Zone appends committed, by path: one_statement (from the tip this process left) or two_step (tip read under the lock)',
+      labelNames: ['path'],
+      registers: r,
+    }),
     duplicates: new Counter({ name: 'caracal_audit_events_duplicate_total', help: 'Redelivered events already in the ledger with the same content', registers: r }),
     deadLettered: new Counter({ name: 'caracal_audit_events_dead_lettered_total', help: 'Messages moved to the audit DLQ, by reason', labelNames: ['reason'], registers: r }),
     conflicts: new Counter({ name: 'caracal_audit_event_id_conflicts_total', help: 'Events whose id is already in the ledger with different content (alert)', registers: r }),

@@ -382,6 +382,45 @@ describe('handover on stop', () => {
     expect(await pendingOf(HANDOVER_CONSUMER)).toEqual([]);
   });
 
+  it('with lingerMs, a trickle of messages is read in one batch rather than one read each', async () => {
+    const sizes: number[] = [];
+    const make = (lingerMs: number) =>
+      new StreamConsumer({
+        redis,
+        keys,
+        stream: STREAM,
+        group: GROUP,
+        consumer: `linger-${lingerMs}`,
+        verify: verifySigned,
+        blockMs: 50,
+        lingerMs,
+        handleBatch: async (msgs) => {
+          sizes.push(msgs.length);
+          return new Map(msgs.map((m) => [m.id, { kind: 'done' } as const]));
+        },
+      });
+    const trickle = async () => {
+      await publishSigned(redis, keys, STREAM, { session_id: 'first' }, KEY);
+      await sleep(100);
+      for (let i = 0; i < 3; i++) {
+        await publishSigned(redis, keys, STREAM, { session_id: `s-${i}` }, KEY);
+        await sleep(60);
+      }
+      await sleep(500);
+    };
+    for (const lingerMs of [0, 400]) {
+      sizes.length = 0;
+      const c = make(lingerMs);
+      c.start();
+      await trickle();
+      await c.stop();
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(4);
+      // Without lingering every message is its own read; lingering after the first read gathers the other three.
+      if (lingerMs) expect(sizes).toEqual([1, 3]);
+      else expect(sizes.length).toBeGreaterThan(2);
+    }
+  });
+
   it('refuses the reserved consumer name', () => {
     expect(() => consumer({ consumer: HANDOVER_CONSUMER, handle: async () => undefined })).toThrow("consumer name 'handover' is reserved");
   });
