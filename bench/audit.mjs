@@ -5,7 +5,7 @@
 // run with the consumer killed (SIGKILL) half-way that must lose and duplicate nothing. The ingest's cost per event
 // (audit process and its Postgres backends, CPU from /proc) is measured twice: draining a backlog, and under live
 // traffic paced as producers emit it (--live-rate events/s for --live-seconds), where batches are small. Uses the machine's Postgres and Redis (a throwaway database and key prefix).
-// Usage: pnpm bench:audit [--events N] [--zones N] [--batch N] [--live-rate N] [--live-seconds N]
+// Usage: pnpm bench:audit [--events N] [--zones N] [--batch N] [--live-rate N] [--live-seconds N] [--live-zones N]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +24,7 @@ const ZONES = arg('--zones', 10);
 const BATCH = arg('--batch', 1000);
 const LIVE_RATE = arg('--live-rate', 1000);
 const LIVE_SECONDS = arg('--live-seconds', 10);
+const LIVE_ZONES = arg('--live-zones', 10);
 const TARGET_INGEST = 10_000;
 const TARGET_VERIFY = 100_000;
 const BASE_URL = process.env.CARACAL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -219,7 +220,7 @@ await runBench(async () => {
   console.error(`verify: ${verify.rows_per_s} rows/s; hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
 
   // 4. Live traffic: events paced as producers emit them, in small pipelines every 10 ms, over fresh zones.
-  const liveZones = await mkZones('live');
+  const liveZones = (await mkZones('live')).slice(0, LIVE_ZONES);
   const liveEvents = LIVE_RATE * LIVE_SECONDS;
   const perTick = Math.max(1, Math.round(LIVE_RATE / 100));
   const paths0 = await appendPaths(child, env.METRICS_BEARER);
@@ -240,6 +241,7 @@ await runBench(async () => {
   const live = {
     events: liveEvents,
     rate: LIVE_RATE,
+    zones: liveZones.length,
     seconds: +((performance.now() - l0) / 1000).toFixed(2),
     audit_process_cpu_s: +liveCpu.toFixed(2),
     postgres_cpu_s: +livePg.toFixed(2),

@@ -3,7 +3,7 @@
 // The anchor: before retention drops a month, the last row of each zone in it is signed the same way, so an anchor
 // row in the database cannot be forged to hide the oldest rows. Marks only ever move forward, even when two
 // replicas publish out of order.
-import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { StreamKeys } from '@caracal/streams';
 
@@ -67,10 +67,26 @@ export async function readHeads(redis: Redis, keys: StreamKeys, zoneIds: readonl
   );
 }
 
-/** Publishes several heads in one round trip; each head's own outcome (null when published or already passed). */
+const PUBLISH_SHA1 = createHash('sha1').update(PUBLISH).digest('hex');
+
+/**
+ * Publishes several heads in one round trip, by the script's digest (a Redis that does not hold the script yet gets
+ * it in a second round trip); each head's own outcome (null when published or already passed).
+ */
 export async function publishHeads(redis: Redis, keys: StreamKeys, heads: readonly ChainHead[]): Promise<Array<Error | null>> {
-  const p = redis.pipeline();
-  for (const h of heads) p.eval(PUBLISH, 1, headKey(keys, h.zone_id), String(h.seq), h.content_sha256, h.published_at, h.sig);
-  const replies = await p.exec().catch((err: Error) => heads.map(() => [err, null] as [Error, null]));
-  return heads.map((_, i) => replies?.[i]?.[0] ?? null);
+  const send = async (list: readonly ChainHead[], script: boolean): Promise<Array<Error | null>> => {
+    const p = redis.pipeline();
+    for (const h of list) {
+      const args = [headKey(keys, h.zone_id), String(h.seq), h.content_sha256, h.published_at, h.sig] as const;
+      if (script) p.eval(PUBLISH, 1, ...args);
+      else p.evalsha(PUBLISH_SHA1, 1, ...args);
+    }
+    const replies = await p.exec().catch((err: Error) => list.map(() => [err, null] as [Error, null]));
+    return list.map((_, i) => replies?.[i]?.[0] ?? null);
+  };
+  const outcomes = await send(heads, false);
+  const unknown = heads.filter((_, i) => outcomes[i]?.message.startsWith('NOSCRIPT'));
+  if (unknown.length === 0) return outcomes;
+  const retried = await send(unknown, true);
+  return heads.map((h, i) => (outcomes[i]?.message.startsWith('NOSCRIPT') ? retried[unknown.indexOf(h)]! : outcomes[i]!));
 }

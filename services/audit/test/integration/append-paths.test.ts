@@ -98,9 +98,10 @@ describe('appending from the tip this process left', () => {
 
   it('a redelivered event in a one-statement batch is judged by the two-step append: stored once, no conflict', async () => {
     const z = await h.zone();
-    await extend(z, 2);
-    const [first] = await h.rows(z);
-    const again = { id: first!.event_id, source: first!.source, occurred_at: new Date(first!.occurred_at).toISOString(), zone_id: z, type: first!.event_type, decision: first!.decision, reason: first!.reason, request_id: first!.request_id, data: first!.data };
+    const again = h.event(z);
+    await h.publish(again);
+    await h.waitFor('first chained', async () => (await h.rows(z)).length === 1);
+    await extend(z, 1);
     await h.publish(again);
     await h.publish(h.event(z));
     await h.waitFor('next event chained', async () => (await h.rows(z)).length === 3);
