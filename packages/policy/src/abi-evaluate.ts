@@ -5,14 +5,13 @@
 // wasm: about 15 µs for the first pattern of an evaluation, 4 µs for each further one — most of a realistic set's
 // time, bench/policy). Here the heap is reset only when the garbage left by earlier evaluations passed a bound, and
 // after an evaluation failed. The caches hold only pure functions of their pattern; every evaluation starts its own
-// memo table (the compiled `eval` does), so a result never depends on an earlier input.
+// memo table and result set (the compiled `eval` does), so a result never depends on an earlier input.
+// The evaluation context and a buffer for the input's JSON are allocated once, just above the data (below the point
+// the heap is reset to), so an evaluation allocates nothing for them in either memory.
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { JsonExports, ModuleJson } from './wasm-json.js';
 
-interface OpaExports {
-  opa_malloc(bytes: number): number;
-  opa_free(addr: number): void;
-  opa_json_parse(addr: number, length: number): number;
-  opa_json_dump(value: number): number;
+interface OpaExports extends JsonExports {
   opa_heap_ptr_get(): number;
   opa_heap_ptr_set(addr: number): void;
   opa_eval_ctx_new(): number;
@@ -31,49 +30,54 @@ const REQUIRED: (keyof OpaExports)[] = [
 /** At most this much garbage is kept between evaluations, and never more than a quarter of the memory maximum. */
 export const MAX_KEPT_HEAP_BYTES = 4 * 1024 * 1024;
 
+/** The input buffer kept above the data; a larger input's JSON goes through a buffer allocated for it. */
+export const INPUT_BUFFER_BYTES = 16 * 1024;
+
 export type AbiEvaluate = (input: unknown, entrypoint: number) => unknown;
 
 /** The module's missing ABI functions, or an evaluator over them. */
-export function abiEvaluator(policy: LoadedPolicy, maximumBytes: number): { missing: string[] } | { evaluate: AbiEvaluate } {
+export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, maximumBytes: number): { missing: string[] } | { evaluate: AbiEvaluate } {
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
   const found = instance.exports as Partial<Record<keyof OpaExports, unknown>>;
   const missing = REQUIRED.filter((name) => typeof found[name] !== 'function');
   if (missing.length > 0) return { missing };
   const x = found as unknown as OpaExports;
   const keep = Math.min(MAX_KEPT_HEAP_BYTES, Math.floor(maximumBytes / 4));
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
+  // Where the data ends (setData moves it), the context and input buffer above it, and where the heap is reset to.
+  let dataEnd = -1;
+  let ctx = 0;
+  let inputBuffer = 0;
+  let fresh = 0;
   let resetFirst = true;
+
+  const reserve = () => {
+    dataEnd = policy.dataHeapPtr as number;
+    x.opa_heap_ptr_set(dataEnd);
+    ctx = x.opa_eval_ctx_new();
+    inputBuffer = x.opa_malloc(INPUT_BUFFER_BYTES);
+    fresh = x.opa_heap_ptr_get();
+  };
 
   const load = (input: unknown): number => {
     if (input === undefined) return 0;
     const text = JSON.stringify(input);
-    const capacity = text.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    const raw = x.opa_malloc(capacity);
-    const { written } = encoder.encodeInto(text, new Uint8Array(policy.mem.buffer, raw, capacity));
-    const value = x.opa_json_parse(raw, written);
-    x.opa_free(raw);
+    const written = json.encodeAt(text, inputBuffer, INPUT_BUFFER_BYTES);
+    const value = written >= 0 ? x.opa_json_parse(inputBuffer, written) : json.parseText(text);
     if (value === 0) throw new Error('failed to parse the input as JSON');
     return value;
   };
 
   const evaluate: AbiEvaluate = (input, entrypoint) => {
-    // setData leaves the heap at dataHeapPtr, just above the data; everything above it is earlier evaluations' garbage.
-    const fresh = policy.dataHeapPtr as number;
-    if (resetFirst || x.opa_heap_ptr_get() - fresh > keep) x.opa_heap_ptr_set(fresh);
+    // setData leaves the heap at dataHeapPtr, just above the data; the reserved context and buffer go above it.
+    if (policy.dataHeapPtr !== dataEnd) reserve();
+    else if (resetFirst || x.opa_heap_ptr_get() - fresh > keep) x.opa_heap_ptr_set(fresh);
     // A failed evaluation leaves the heap's free lists in an unknown state: until this one succeeds, the next starts afresh.
     resetFirst = true;
-    const ctx = x.opa_eval_ctx_new();
     x.opa_eval_ctx_set_input(ctx, load(input));
     x.opa_eval_ctx_set_data(ctx, policy.dataAddr);
     x.opa_eval_ctx_set_entrypoint(ctx, entrypoint);
     x.eval(ctx);
-    const dumped = x.opa_json_dump(x.opa_eval_ctx_get_result(ctx));
-    const heap = new Uint8Array(policy.mem.buffer);
-    const end = heap.indexOf(0, dumped);
-    if (end < 0) throw new Error('the result is not terminated');
-    const result: unknown = JSON.parse(decoder.decode(heap.subarray(dumped, end)));
-    x.opa_free(dumped);
+    const result = json.read(x.opa_eval_ctx_get_result(ctx));
     resetFirst = false;
     return result;
   };

@@ -1,8 +1,8 @@
-// Loads a compiled policy (OPA wasm ABI) with @open-policy-agent/opa-wasm and evaluates it through the ABI
-// (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an explicit memory
+// Loads a compiled policy (OPA wasm ABI) as @open-policy-agent/opa-wasm does (wasm-instance.ts) and evaluates it
+// through the ABI (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an explicit memory
 // maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { abiEvaluator } from './abi-evaluate.js';
+import { instantiatePolicy, type LoadedModule } from './wasm-instance.js';
 
 /** A wasm page is 64 KiB. */
 export const WASM_PAGE_BYTES = 64 * 1024;
@@ -35,13 +35,14 @@ export interface PolicyModule {
 }
 
 export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = DEFAULT_POLICY_MEMORY): Promise<PolicyModule> {
-  let policy: LoadedPolicy;
+  let loaded: LoadedModule;
   try {
-    policy = await loadPolicy(wasm, { initial: memory.initialPages, maximum: memory.maximumPages });
+    loaded = await instantiatePolicy(wasm, { initial: memory.initialPages, maximum: memory.maximumPages });
   } catch (e) {
     throw new PolicyLoadError(`not a loadable OPA wasm module: ${messageOf(e)}`);
   }
-  const abi = abiEvaluator(policy, memory.maximumPages * WASM_PAGE_BYTES);
+  const { policy, json } = loaded;
+  const abi = abiEvaluator(policy, json, memory.maximumPages * WASM_PAGE_BYTES);
   if ('missing' in abi) throw new PolicyLoadError(`not a loadable OPA wasm module: it does not export ${abi.missing.join(', ')}`);
   const ids = policy.entrypoints as Record<string, number>;
   return {
