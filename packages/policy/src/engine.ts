@@ -55,6 +55,6 @@ export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = 
         throw new PolicyEvaluationError(`policy evaluation failed: ${messageOf(e)}`);
       }
     },
-    setData: (data) => policy.setData(data),
+    setData: abi.setData,
   };
 }
