@@ -44,9 +44,7 @@ export async function instantiatePolicy(wasm: Uint8Array, memory: { initial: num
   const mem = new Wasm.Memory({ initial: memory.initial || 5, maximum: memory.maximum });
   const { builtins } = sdkParts();
   // Filled in once the instance exists: the bridge is only called from inside its evaluations.
-  let json: ModuleJson | undefined;
-  let byId: (Builtin | undefined)[] = [];
-  let names: string[] = [];
+  const bridge: { json?: ModuleJson; byId: (Builtin | undefined)[]; names: string[] } = { byId: [], names: [] };
   // The SDK's abort and println read the message byte by byte (as Latin-1); kept so messages read the same.
   const message = (addr: number) => {
     const bytes = new Int8Array(mem.buffer);
@@ -55,12 +53,12 @@ export async function instantiatePolicy(wasm: Uint8Array, memory: { initial: num
     return s;
   };
   const impl = (id: number): Builtin => {
-    const f = byId[id];
-    if (!f) throw new Error(`not implemented: built-in function ${id}: ${names[id]}`);
+    const f = bridge.byId[id];
+    if (!f) throw new Error(`not implemented: built-in function ${id}: ${bridge.names[id]}`);
     return f;
   };
-  const read = (addr: number) => json!.read(addr);
-  const back = (value: unknown) => json!.write(value);
+  const read = (addr: number) => bridge.json!.read(addr);
+  const back = (value: unknown) => bridge.json!.write(value);
   const env = {
     memory: mem,
     opa_abort: (addr: number) => {
@@ -80,13 +78,12 @@ export async function instantiatePolicy(wasm: Uint8Array, memory: { initial: num
   for (const name of ['opa_malloc', 'opa_free', 'opa_json_parse', 'opa_json_dump', 'builtins']) {
     if (typeof x[name] !== 'function') throw new Error(`it does not export ${name}`);
   }
-  json = new ModuleJson(mem, x as unknown as JsonExports);
+  const json = new ModuleJson(mem, x as unknown as JsonExports);
+  bridge.json = json;
   const ids = json.read((x.builtins as () => number)()) as Record<string, number>;
-  byId = [];
-  names = [];
   for (const [name, id] of Object.entries(ids)) {
-    names[id] = name;
-    byId[id] = Object.hasOwn(builtins, name) ? builtins[name] : undefined;
+    bridge.names[id] = name;
+    bridge.byId[id] = Object.hasOwn(builtins, name) ? builtins[name] : undefined;
   }
   return { policy: new (sdkParts().LoadedPolicy)(instance, mem, globalNumber(x.opa_wasm_abi_minor_version)), json };
 }
