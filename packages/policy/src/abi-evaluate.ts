@@ -15,9 +15,10 @@
 // reset copies it back instead: a few µs for the copy, and the caches as they were. That memory is the whole state of
 // the module between two calls: its statics (heap pointer, heap top, free lists, cache pointers) and every live
 // block lie below the heap pointer, and its one mutable global (the stack pointer) is back at its resting value after
-// each successful call. The state copied back is so a state the module was in between two successful evaluations,
-// from which any evaluation answers what it answers from a fresh heap. It is only copied back while the memory has
-// not grown since (the snapshot's heap top must be the memory's size), and never after a failed evaluation.
+// each successful call (wasm-globals.ts checks it has no other; a module with more gets no snapshot). The state copied
+// back is so a state the module was in between two successful evaluations, from which any evaluation answers what it
+// answers from a fresh heap. It is only copied back while the memory has not grown since (the snapshot's heap top
+// must be the memory's size), and never after a failed evaluation.
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { JsonExports, ModuleJson } from './wasm-json.js';
 
@@ -50,18 +51,27 @@ export const SNAPSHOT_MAX_GARBAGE_BYTES = 256 * 1024;
 
 export type AbiEvaluate = (input: unknown, entrypoint: number) => unknown;
 
-/** The module's missing ABI functions, or an evaluator over them. */
-export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, maximumBytes: number): { missing: string[] } | { evaluate: AbiEvaluate; setData: (data: object) => void } {
+export interface AbiOptions {
+  /** The memory maximum. */
+  maximumBytes: number;
+  /** Whether the module's state lies in its memory but for the stack pointer (see above). */
+  snapshots: boolean;
+}
+
+/** The module's missing ABI functions, or an evaluator over them and the way to set its data. */
+export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, opts: AbiOptions): { missing: string[] } | { evaluate: AbiEvaluate; setData: (data: object) => void } {
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
   const found = instance.exports as Partial<Record<keyof OpaExports, unknown>>;
   const missing = REQUIRED.filter((name) => typeof found[name] !== 'function');
   if (missing.length > 0) return { missing };
   const x = found as unknown as OpaExports;
-  const keep = Math.min(MAX_KEPT_HEAP_BYTES, Math.floor(maximumBytes / 4));
+  const keep = Math.min(MAX_KEPT_HEAP_BYTES, Math.floor(opts.maximumBytes / 4));
   // The context and input buffer (above the data) and where the heap is reset to (above them).
   let ctx = 0;
   let inputBuffer = 0;
   let fresh = 0;
+  // False until they are allocated (setting the data failed when it stays false).
+  let reserved = false;
   let resetFirst = true;
   let snapshot: Uint8Array | undefined;
   let snapshotMemoryBytes = 0;
@@ -69,12 +79,14 @@ export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, maximumByte
 
   // setData leaves the heap at dataHeapPtr, just above the data; the context and buffer go above it.
   const reserve = () => {
+    reserved = false;
+    snapshot = undefined;
     x.opa_heap_ptr_set(policy.dataHeapPtr as number);
     ctx = x.opa_eval_ctx_new();
     inputBuffer = x.opa_malloc(INPUT_BUFFER_BYTES);
     fresh = x.opa_heap_ptr_get();
-    snapshot = undefined;
     sinceReset = 0;
+    reserved = true;
   };
 
   const reset = () => {
@@ -91,7 +103,7 @@ export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, maximumByte
   // The snapshot is taken after a few evaluations (their caches), while it stays well below the kept garbage.
   const snapshotLimit = Math.min(SNAPSHOT_MAX_GARBAGE_BYTES, Math.floor(keep / 2));
   const afterSuccess = () => {
-    if (snapshot) return;
+    if (snapshot || !opts.snapshots) return;
     const garbage = x.opa_heap_ptr_get() - fresh;
     if ((++sinceReset < SNAPSHOT_AFTER_EVALUATIONS && garbage < snapshotLimit / 2) || garbage > snapshotLimit) return;
     const heap = json.bytes();
@@ -109,6 +121,7 @@ export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, maximumByte
   };
 
   const evaluate: AbiEvaluate = (input, entrypoint) => {
+    if (!reserved) throw new Error('the module has no data: setting it failed');
     if (resetFirst) {
       // A failed evaluation leaves the module in an unknown state (the free lists, the caches): start afresh.
       snapshot = undefined;
@@ -124,10 +137,11 @@ export function abiEvaluator(policy: LoadedPolicy, json: ModuleJson, maximumByte
     afterSuccess();
     return result;
   };
-  reserve();
   const setData = (data: object) => {
+    reserved = false;
     policy.setData(data);
     reserve();
   };
+  reserve();
   return { evaluate, setData };
 }

@@ -1,6 +1,6 @@
 // Loads a compiled policy (OPA wasm ABI) as @open-policy-agent/opa-wasm does (wasm-instance.ts) and evaluates it
-// through the ABI (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an explicit memory
-// maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
+// through the ABI (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an
+// explicit memory maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
 import { abiEvaluator } from './abi-evaluate.js';
 import { instantiatePolicy, type LoadedModule } from './wasm-instance.js';
 
@@ -36,14 +36,15 @@ export interface PolicyModule {
 
 export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = DEFAULT_POLICY_MEMORY): Promise<PolicyModule> {
   let loaded: LoadedModule;
+  let abi: ReturnType<typeof abiEvaluator>;
   try {
     loaded = await instantiatePolicy(wasm, { initial: memory.initialPages, maximum: memory.maximumPages });
+    abi = abiEvaluator(loaded.policy, loaded.json, { maximumBytes: memory.maximumPages * WASM_PAGE_BYTES, snapshots: loaded.mutableGlobals !== undefined && loaded.mutableGlobals <= 1 });
   } catch (e) {
     throw new PolicyLoadError(`not a loadable OPA wasm module: ${messageOf(e)}`);
   }
-  const { policy, json } = loaded;
-  const abi = abiEvaluator(policy, json, memory.maximumPages * WASM_PAGE_BYTES);
   if ('missing' in abi) throw new PolicyLoadError(`not a loadable OPA wasm module: it does not export ${abi.missing.join(', ')}`);
+  const { policy } = loaded;
   const ids = policy.entrypoints as Record<string, number>;
   return {
     entrypoints: Object.keys(ids),

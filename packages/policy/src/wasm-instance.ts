@@ -5,6 +5,7 @@
 // heap, which made each `sprintf` of a policy cost several microseconds.
 import { createRequire } from 'node:module';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { mutableGlobals } from './wasm-globals.js';
 import { ModuleJson, type JsonExports, type WasmMemory } from './wasm-json.js';
 
 // The parts of the WebAssembly global used here (this project's TypeScript libs do not declare it).
@@ -36,6 +37,8 @@ function sdkParts(): Sdk {
 export interface LoadedModule {
   policy: LoadedPolicy;
   json: ModuleJson;
+  /** Its mutable globals (wasm-globals.ts), undefined when its binary could not be read for them. */
+  mutableGlobals: number | undefined;
 }
 
 const globalNumber = (g: unknown): number | undefined => (typeof g === 'number' ? g : g instanceof Wasm.Global ? (g.value as number) : undefined);
@@ -85,5 +88,6 @@ export async function instantiatePolicy(wasm: Uint8Array, memory: { initial: num
     bridge.names[id] = name;
     bridge.byId[id] = Object.hasOwn(builtins, name) ? builtins[name] : undefined;
   }
-  return { policy: new (sdkParts().LoadedPolicy)(instance, mem, globalNumber(x.opa_wasm_abi_minor_version)), json };
+  const policy = new (sdkParts().LoadedPolicy)(instance, mem, globalNumber(x.opa_wasm_abi_minor_version));
+  return { policy, json, mutableGlobals: mutableGlobals(wasm) };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicyModule, PolicyEvaluationError, readBundle } from '../../dist/index.js';
+import { mutableGlobals } from '../../dist/wasm-globals.js';
 import { buildBundle, policyDir, requireOpa } from '../../../../test-support/opa.js';
 
 const work = policyDir('engine');
@@ -61,6 +62,10 @@ beforeAll(async () => {
 afterAll(() => work.remove());
 
 describe('policy engine', () => {
+  it('a module opa builds keeps its state in its memory but for the stack pointer (heap snapshots apply to it)', () => {
+    expect(mutableGlobals(patterns.wasm)).toBe(1);
+  });
+
   // 1 MiB keeps 256 KiB of garbage: its heap is reset (its snapshot copied back) every few dozen evaluations.
   it.each([
     ['the default memory', undefined],
