@@ -23,15 +23,11 @@ interface Sdk {
   builtins: Record<string, Builtin>;
 }
 
-let sdk: Sdk | undefined;
 /** The SDK's LoadedPolicy and its builtin implementations (src/builtins, which its package.json does not export). */
 function sdkParts(): Sdk {
-  if (!sdk) {
-    const entry = createRequire(import.meta.url).resolve('@open-policy-agent/opa-wasm');
-    const load = createRequire(entry);
-    sdk = { LoadedPolicy: (load(entry) as Pick<Sdk, 'LoadedPolicy'>).LoadedPolicy, builtins: load('./builtins/index.js') as Record<string, Builtin> };
-  }
-  return sdk;
+  const entry = createRequire(import.meta.url).resolve('@open-policy-agent/opa-wasm');
+  const load = createRequire(entry);
+  return { LoadedPolicy: (load(entry) as Pick<Sdk, 'LoadedPolicy'>).LoadedPolicy, builtins: load('./builtins/index.js') as Record<string, Builtin> };
 }
 
 export interface LoadedModule {
@@ -45,7 +41,7 @@ const globalNumber = (g: unknown): number | undefined => (typeof g === 'number' 
 
 export async function instantiatePolicy(wasm: Uint8Array, memory: { initial: number; maximum: number }): Promise<LoadedModule> {
   const mem = new Wasm.Memory({ initial: memory.initial || 5, maximum: memory.maximum });
-  const { builtins } = sdkParts();
+  const { builtins, LoadedPolicy } = sdkParts();
   // Filled in once the instance exists: the bridge is only called from inside its evaluations.
   const bridge: { json?: ModuleJson; byId: (Builtin | undefined)[]; names: string[] } = { byId: [], names: [] };
   // The SDK's abort and println read the message byte by byte (as Latin-1); kept so messages read the same.
@@ -88,6 +84,6 @@ export async function instantiatePolicy(wasm: Uint8Array, memory: { initial: num
     bridge.names[id] = name;
     bridge.byId[id] = Object.hasOwn(builtins, name) ? builtins[name] : undefined;
   }
-  const policy = new (sdkParts().LoadedPolicy)(instance, mem, globalNumber(x.opa_wasm_abi_minor_version));
+  const policy = new LoadedPolicy(instance, mem, globalNumber(x.opa_wasm_abi_minor_version));
   return { policy, json, mutableGlobals: mutableGlobals(wasm) };
 }
