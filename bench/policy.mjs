@@ -9,8 +9,9 @@
 //     zone, against no active set, in alternating order over rounds; a probe application the set denies shows the set
 //     is in force (or not) before each measurement.
 // Usage: pnpm bench:policy [--evaluations N] [--eval-warmup N] [--connections N] [--duration S] [--warmup S]
-//                          [--rounds N] [--no-wait]
+//                          [--rounds N] [--no-wait] [--eval-only]
 // --no-wait skips waiting for a quiet machine and reruns of disturbed phases (a quick check of the harness only).
+// --eval-only runs (a) alone and prints its figures (no stack, nothing written to bench/out).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ const DURATION_S = arg('--duration', 15);
 const WARMUP_S = arg('--warmup', 5);
 const ROUNDS = arg('--rounds', 2);
 const QUIET = !process.argv.includes('--no-wait');
+const EVAL_ONLY = process.argv.includes('--eval-only');
 const APPS = Math.max(CONNECTIONS, 50); // spreads the exchanges over applications, each well under MINTS_PER_MIN
 const TARGETS = { p99Us: 50, ratio: 0.9 };
 const BUDGET_MS = 25; // the STS's POLICY_EVAL_BUDGET_MS default
@@ -231,6 +233,10 @@ await runBench(async () => {
   const loadBefore = loadavg().map((x) => +x.toFixed(2));
   const bundle = buildBundle();
   const local = await inProcessRun(bundle);
+  if (EVAL_ONLY) {
+    console.log(JSON.stringify({ when: new Date().toISOString(), source: source(), machine: { ...machine(), loadavg_before: loadBefore }, in_process: local, set_p99_at_most_50us: local.set.p99_us <= TARGETS.p99Us }, null, 2));
+    return;
+  }
   const sts = await stsRun(bundle);
   const w = mean(sts.with_set.map((r) => r.rps));
   const wo = mean(sts.without_set.map((r) => r.rps));

@@ -1,8 +1,8 @@
-// Loads a compiled policy (OPA wasm ABI) with @open-policy-agent/opa-wasm and evaluates it through the ABI
-// (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an explicit memory
-// maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+// Loads a compiled policy (OPA wasm ABI) as @open-policy-agent/opa-wasm does (wasm-instance.ts) and evaluates it
+// through the ABI (abi-evaluate.ts: the module's builtin caches survive between evaluations). Every module gets an
+// explicit memory maximum, so a policy that exhausts memory fails its evaluation instead of growing the process.
 import { abiEvaluator } from './abi-evaluate.js';
+import { instantiatePolicy, type LoadedModule } from './wasm-instance.js';
 
 /** A wasm page is 64 KiB. */
 export const WASM_PAGE_BYTES = 64 * 1024;
@@ -35,14 +35,16 @@ export interface PolicyModule {
 }
 
 export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = DEFAULT_POLICY_MEMORY): Promise<PolicyModule> {
-  let policy: LoadedPolicy;
+  let loaded: LoadedModule;
+  let abi: ReturnType<typeof abiEvaluator>;
   try {
-    policy = await loadPolicy(wasm, { initial: memory.initialPages, maximum: memory.maximumPages });
+    loaded = await instantiatePolicy(wasm, { initial: memory.initialPages, maximum: memory.maximumPages });
+    abi = abiEvaluator(loaded.policy, loaded.json, { maximumBytes: memory.maximumPages * WASM_PAGE_BYTES, snapshots: loaded.mutableGlobals !== undefined && loaded.mutableGlobals <= 1 });
   } catch (e) {
     throw new PolicyLoadError(`not a loadable OPA wasm module: ${messageOf(e)}`);
   }
-  const abi = abiEvaluator(policy, memory.maximumPages * WASM_PAGE_BYTES);
   if ('missing' in abi) throw new PolicyLoadError(`not a loadable OPA wasm module: it does not export ${abi.missing.join(', ')}`);
+  const { policy } = loaded;
   const ids = policy.entrypoints as Record<string, number>;
   return {
     entrypoints: Object.keys(ids),
@@ -54,6 +56,6 @@ export async function loadPolicyModule(wasm: Uint8Array, memory: PolicyMemory = 
         throw new PolicyEvaluationError(`policy evaluation failed: ${messageOf(e)}`);
       }
     },
-    setData: (data) => policy.setData(data),
+    setData: abi.setData,
   };
 }

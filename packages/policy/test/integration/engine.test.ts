@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicyModule, PolicyEvaluationError, readBundle } from '../../dist/index.js';
+import { mutableGlobals } from '../../dist/wasm-globals.js';
 import { buildBundle, policyDir, requireOpa } from '../../../../test-support/opa.js';
 
 const work = policyDir('engine');
@@ -15,7 +16,8 @@ async function wasmOf(name: string, files: Record<string, string>): Promise<{ wa
   return { wasm: b.wasm, data: data ? (JSON.parse(data.toString('utf8')) as object) : {} };
 }
 
-// Patterns from data and from the input, memoised rules, a set built from the input and a JS builtin (sprintf).
+// Patterns from data and from the input, memoised rules, a set built from the input and the builtins the SDK runs in
+// JavaScript (sprintf, json.is_valid, yaml.marshal).
 const PATTERNS = `package caracal
 
 labels := {l | some l in input.labels}
@@ -37,7 +39,9 @@ deny contains "scope" if not caller_glob
 
 deny contains "quarantined" if "quarantined" in labels
 
-allow := {"allow": count(deny) == 0, "reasons": sort(deny)}
+notes := {"json": json.is_valid(input.name), "yaml": yaml.marshal({"scope": input.scope, "labels": count(labels)})}
+
+allow := {"allow": count(deny) == 0, "reasons": sort(deny), "notes": notes}
 `;
 
 const input = (i: number) => ({
@@ -58,8 +62,16 @@ beforeAll(async () => {
 afterAll(() => work.remove());
 
 describe('policy engine', () => {
-  it('answers what the SDK answers on a fresh heap, evaluation after evaluation', async () => {
-    const module = await loadPolicyModule(patterns.wasm);
+  it('a module opa builds keeps its state in its memory but for the stack pointer (heap snapshots apply to it)', () => {
+    expect(mutableGlobals(patterns.wasm)).toBe(1);
+  });
+
+  // 1 MiB keeps 256 KiB of garbage: its heap is reset (its snapshot copied back) every few dozen evaluations.
+  it.each([
+    ['the default memory', undefined],
+    ['a small memory maximum', { initialPages: 5, maximumPages: 16 }],
+  ])('answers what the SDK answers on a fresh heap, evaluation after evaluation (%s)', async (_, memory) => {
+    const module = await loadPolicyModule(patterns.wasm, memory);
     module.setData(patterns.data);
     const sdk = await loadPolicy(patterns.wasm, { initial: 5, maximum: 256 });
     sdk.setData(patterns.data);
@@ -78,9 +90,23 @@ describe('policy engine', () => {
     const module = await loadPolicyModule(patterns.wasm);
     module.setData(patterns.data);
     const ok = { ...input(2), name_pattern: '^app-2$', name: 'app-2', glob: 'items:*', scope: 'items:read', labels: [] };
-    expect(module.evaluate(ok, 'caracal/allow')).toEqual([{ result: { allow: true, reasons: [] } }]);
+    const notes = { json: false, yaml: 'labels: 0\nscope: items:read\n' };
+    expect(module.evaluate(ok, 'caracal/allow')).toEqual([{ result: { allow: true, reasons: [], notes } }]);
     module.setData({ resources: ['resource://other'] });
-    expect(module.evaluate(ok, 'caracal/allow')).toEqual([{ result: { allow: false, reasons: ['resource resource://bench'] } }]);
+    expect(module.evaluate(ok, 'caracal/allow')).toEqual([{ result: { allow: false, reasons: ['resource resource://bench'], notes } }]);
+  });
+
+  it('data set again is what every later evaluation reads, across heap resets (no snapshot of the old data comes back)', async () => {
+    const module = await loadPolicyModule(patterns.wasm, { initialPages: 5, maximumPages: 16 });
+    module.setData(patterns.data);
+    const ok = { ...input(2), name_pattern: '^app-2$', name: 'app-2', glob: 'items:*', scope: 'items:read', labels: [] };
+    for (let i = 0; i < 500; i++) module.evaluate(input(i), 'caracal/allow');
+    expect(module.evaluate(ok, 'caracal/allow')[0]!.result).toMatchObject({ allow: true });
+    module.setData({ resources: ['resource://other'] });
+    for (let i = 0; i < 500; i++) {
+      module.evaluate(input(i), 'caracal/allow');
+      if (i % 50 === 0) expect(module.evaluate(ok, 'caracal/allow')[0]!.result).toMatchObject({ allow: false, reasons: ['resource resource://bench'] });
+    }
   });
 
   it('stays within a small memory maximum over many evaluations of large inputs (the kept heap is bounded)', async () => {
