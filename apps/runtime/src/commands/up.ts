@@ -18,7 +18,7 @@ import { startRedis } from '../managed/redis.js';
 import { adminDatabaseUrl, homeLayout, isInitialised, loadContext, managedPostgres, managedRedis, serviceUrl, services, type StackContext } from '../stack/context.js';
 import { renderDerivedFiles, rolePasswords } from '../stack/derived.js';
 import { checkPorts, checkSecretModes, ensureBinaries } from '../stack/preflight.js';
-import { waitForAll, type ProbeResult } from '../stack/probe.js';
+import { READY_POLL_MS, waitForAll, type ProbeResult } from '../stack/probe.js';
 import { pickRoot } from '../stack/install-root.js';
 import { runningSupervisor, waitForWorkers } from '../stack/supervisor-control.js';
 import { startSupervisor, stopSupervisor } from '../stack/supervisor-process.js';
@@ -119,7 +119,7 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
   let lastReport = 0;
   const results = await out.step('wait for readiness', () =>
     waitForAll(targets, '/ready', {
-      intervalMs: 1000,
+      intervalMs: READY_POLL_MS,
       deadlineMs,
       onPending: (pending, elapsed) => {
         if (elapsed - lastReport < 5000) return;

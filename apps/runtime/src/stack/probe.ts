@@ -27,6 +27,9 @@ export async function probe(service: ServiceName, baseUrl: string, path: '/healt
   }
 }
 
+/** How often `up` and `upgrade` ask the services (and the supervisor) whether they are ready. */
+export const READY_POLL_MS = 100;
+
 export interface WaitOptions {
   intervalMs: number;
   deadlineMs: number;

@@ -18,6 +18,7 @@ import type { HomeLayout } from '../home/paths.js';
 import type { ControlReply, ControlRequest, HandoverReply, HandoverRequest, RollReply, RollRequest, StatusReply } from '../supervisor/protocol.js';
 import type { SupervisorState } from '../supervisor/state.js';
 import { pidRuns } from '../supervisor/worker-process.js';
+import { READY_POLL_MS } from './probe.js';
 
 export type { SupervisorState, ServiceState, WorkerState } from '../supervisor/state.js';
 export type { ControlReply, ControlRequest, HandoverReply, RollReply, StatusReply } from '../supervisor/protocol.js';
@@ -128,6 +129,6 @@ export async function waitForWorkers(home: HomeLayout, deadlineMs: number, onPen
     }
     if (pending.length === 0 || Date.now() >= until) return pending;
     onPending?.(pending);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
 }
