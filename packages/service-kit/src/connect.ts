@@ -24,7 +24,9 @@ export interface ServiceDeps {
  */
 export function createRedis(url: string, name: string, logger: Logger, commandTimeoutMs?: number): Redis {
   const redis = new Redis(url, {
-    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
+    // A request-serving connection sends the commands of one event-loop turn (many requests' rate limits, replay
+    // claims, audit XADDs) in one write; each command still gets its own reply, error and deadline.
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs, enableAutoPipelining: true }),
     connectionName: name,
     lazyConnect: true,
     enableOfflineQueue: false,
