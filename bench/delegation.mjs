@@ -12,8 +12,9 @@
 //     one authority session revoked through the admin API (the path bench:revocation measures). A mandate still
 //     allowed at the end of the window is counted as never denied, never waited for.
 // Usage: pnpm bench:delegation [--clients N] [--duration S] [--warmup S] [--subtree N] [--trials N] [--sample N]
-//                              [--window S] [--poll-connections N] [--no-wait]
+//                              [--window S] [--poll-connections N] [--no-wait] [--mint-only]
 // --no-wait skips waiting for a quiet machine and reruns of disturbed phases (a quick check of the harness only).
+// --mint-only measures (a) alone: the same provisioning, no cascade trials; written to bench/out/delegation-mint.json.
 import { loadavg } from 'node:os';
 import { Pool } from 'undici';
 import { arg, closedLoop, leastDisturbed, selfCpu, summarize, waitForQuiet } from './lib/load.mjs';
@@ -32,6 +33,7 @@ const SAMPLE = Math.min(SUBTREE, arg('--sample', 20)); // descendants whose mand
 const WINDOW_MS = arg('--window', 5) * 1000; // how long after the revoke a descendant may still be allowed
 const POLL_CONNECTIONS = arg('--poll-connections', SAMPLE);
 const QUIET = !process.argv.includes('--no-wait');
+const MINT_ONLY = process.argv.includes('--mint-only');
 const MAX_HOPS = 10;
 const FANOUT = 3; // children per edge when the tree is filled breadth-first
 const PER_APP = 100; // descendants per application: keeps each client well under the coordinator's rate limit
@@ -401,6 +403,42 @@ async function cascadeTrials(stack, apps, treeAppCount, slug, expiresAt) {
   };
 }
 
+/** Delegated over direct: throughput and latencies. */
+function ratios(mints) {
+  const [d, x] = [mints.delegated.concurrent, mints.direct.concurrent];
+  return { throughput: r2(d.rps / x.rps), p50: r2(d.p50_ms / x.p50_ms), p99: r2(d.p99_ms / x.p99_ms), single_client_p50: r2(mints.delegated.single.p50_ms / mints.direct.single.p50_ms) };
+}
+
+/** Any non-200 token answer of a measure is a Misbehaviour. */
+function refuseMintErrors(mints) {
+  const bad = [mints.direct.concurrent, mints.direct.single, mints.delegated.concurrent, mints.delegated.single].filter((r) => r.errors + r.warmup_errors + r.discarded_runs_errors > 0);
+  if (bad.length > 0) throw new Misbehaviour(`non-200 token answers: ${bad.map((r) => `${JSON.stringify(r.statuses)} ${r.failures.join(' | ')}`).join('; ')}`);
+}
+
+/** CPU per operation (ms) of each meter of a measure: its cores over its rate. */
+const cpuPerOp = (r) => Object.fromEntries(Object.entries(r.cpu_cores ?? {}).map(([k, cores]) => [k, r2((cores / r.rps) * 1000)]));
+
+/** --mint-only: (a) alone, with the CPU each mint cost. */
+function reportMints(mints, loadBefore) {
+  const d = mints.delegated.concurrent;
+  const x = mints.direct.concurrent;
+  const result = {
+    when: new Date().toISOString(),
+    source: source(),
+    machine: { ...machine(), loadavg_before: loadBefore },
+    config: { clients: CLIENTS, duration_s: DURATION_S, warmup_s: WARMUP_S, single_client_s: SINGLE_S, depth: DEPTH, waited_for_quiet: QUIET },
+    delegated_mint_depth_5: mints.delegated,
+    direct_exchange: mints.direct,
+    ratio_delegated_over_direct: ratios(mints),
+    cpu_ms_per_mint: { delegated: d.rounds.map(cpuPerOp), direct: x.rounds.map(cpuPerOp) },
+    targets: { delegated_throughput_at_least_0_8_direct: d.rps >= TARGETS.ratio * x.rps },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`delegated ${d.rps} /s (${d.rounds.map((r) => r.rps).join(', ')}), direct ${x.rps} /s (${x.rounds.map((r) => r.rps).join(', ')}): ${result.ratio_delegated_over_direct.throughput}×, ≥ ${TARGETS.ratio}×: ${ok(result.targets.delegated_throughput_at_least_0_8_direct)}`);
+  writeOut('delegation-mint', result);
+  refuseMintErrors(mints);
+}
+
 // ---- the run
 const pick = (r) => ({ rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms });
 const r2 = (x) => +x.toFixed(2);
@@ -417,6 +455,7 @@ await runBench(async () => {
   const expiresAt = new Date(Date.now() + (SESSION_TTL_S / 2) * 1000).toISOString();
 
   const mints = await mintRun(stack, clients, expiresAt);
+  if (MINT_ONLY) return reportMints(mints, loadBefore);
   const revocation = await cascadeTrials(stack, apps.slice(CLIENTS), treeAppCount, slug, expiresAt);
 
   const d = mints.delegated.concurrent;
@@ -432,7 +471,7 @@ await runBench(async () => {
     },
     delegated_mint_depth_5: mints.delegated,
     direct_exchange: mints.direct,
-    ratio_delegated_over_direct: { throughput: r2(d.rps / x.rps), p50: r2(d.p50_ms / x.p50_ms), p99: r2(d.p99_ms / x.p99_ms), single_client_p50: r2(mints.delegated.single.p50_ms / mints.direct.single.p50_ms) },
+    ratio_delegated_over_direct: ratios(mints),
     cascade_revocation: revocation,
     targets: {
       delegated_throughput_at_least_0_8_direct: d.rps >= TARGETS.ratio * x.rps,
@@ -463,8 +502,7 @@ await runBench(async () => {
   console.log(`  the denied polls left the client (a trial's targets polled at once): cascade ${sent(c)}, one edge ${sent(rv.baseline_single_edge)}, one session ${sent(rv.baseline_single_session)}`);
   writeOut('delegation', result);
 
-  const bad = [mints.direct.concurrent, mints.direct.single, d, mints.delegated.single].filter((r) => r.errors + r.warmup_errors + r.discarded_runs_errors > 0);
-  if (bad.length > 0) throw new Misbehaviour(`non-200 token answers: ${bad.map((r) => `${JSON.stringify(r.statuses)} ${r.failures.join(' | ')}`).join('; ')}`);
+  refuseMintErrors(mints);
   const never = [['cascade', c], ['single edge', rv.baseline_single_edge], ['single session', rv.baseline_single_session]].filter(([, r]) => r.never_denied_within_window > 0);
   if (never.length > 0) throw new Misbehaviour(`still allowed ${WINDOW_MS / 1000} s after the revoke returned: ${never.map(([n, r]) => `${n} ${r.never_denied_within_window} of ${r.targets}`).join(', ')}`);
   if (rv.cascade_exchanges_after_revoke.minted > 0) throw new Misbehaviour(`${rv.cascade_exchanges_after_revoke.minted} revoked descendant(s) could still exchange`);

@@ -256,6 +256,48 @@ describe("an STS keeping a graph's shape", () => {
     expect(await shapeReads()).toBe(before + 6);
   });
 
+  it('reads the context with the state on every mint: a revocation record above, the subject revoked, the application disabled; a failed read refuses with 503', async () => {
+    const [a, b, c] = [await session(), await session(), await session()];
+    const e1 = await delegate(a, b);
+    const e2 = await delegate(b, c, 200);
+    const subject = await s.session(p);
+    const mint = () => exchange(c, e2, 'items:read', subject);
+    expect((await mint()).status).toBe(200);
+    const before = await shapeReads();
+    const lineageRevoked = "the subject token's lineage is not valid (lineage_revoked)";
+    const recorded = async (type: string, id: string, expected: string) => {
+      await adminQuery(s.db.adminUrl, "INSERT INTO caracal.revocations (zone_id, target_type, target_id, revoked_by) VALUES ($1, $2, $3, 'test')", [p.zoneId, type, id]);
+      try {
+        expect((await mint()).body.error_description).toBe(expected);
+      } finally {
+        await adminQuery(s.db.adminUrl, 'DELETE FROM caracal.revocations WHERE target_id = $1', [id]);
+      }
+      expect((await mint()).status).toBe(200);
+    };
+    // Records only, the rows they name untouched: each is read by key on every mint.
+    await recorded('agent_session', a, `agent session '${a}' is revoked (lineage_revoked)`);
+    await recorded('delegation_edge', e1, `delegation '${e1}' of the chain is revoked (delegation_revoked)`);
+    await recorded('authority_session', decodePayload(subject).sid, lineageRevoked);
+    await recorded('application', p.applicationId, lineageRevoked);
+
+    await adminQuery(s.db.adminUrl, 'UPDATE caracal.applications SET disabled_at = now() WHERE id = $1', [p.applicationId]);
+    try {
+      expect((await mint()).body.error_description).toBe(lineageRevoked);
+    } finally {
+      await adminQuery(s.db.adminUrl, 'UPDATE caracal.applications SET disabled_at = NULL WHERE id = $1', [p.applicationId]);
+    }
+    expect(await shapeReads()).toBe(before + 9);
+
+    const role = new URL(s.db.roleUrl('sts')).username;
+    await adminQuery(s.db.adminUrl, `REVOKE SELECT ON caracal.agent_sessions FROM "${role}"`);
+    try {
+      expect(await mint()).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+    } finally {
+      await adminQuery(s.db.adminUrl, `GRANT SELECT ON caracal.agent_sessions TO "${role}"`);
+    }
+    expect((await mint()).status).toBe(200);
+  });
+
   it('an edge of a kept shape gone from the store: the whole graph is read again and the mint refused', async () => {
     const [a, b] = [await session(), await session()];
     const e = await delegate(a, b);

@@ -3,8 +3,8 @@
 // change once the chain's edges are accepted (the coordinator writes those columns once), so a shape read from the
 // store stays true for as long as it can be used. Everything that can change — a revocation record, a session's
 // status or expiry, an edge's revocation or expiry, an application being disabled — is never kept: each mint reads
-// it by key (caracal.delegation_state, migration 0019) in the statement that reads the authority context. Nothing
-// here is learned from another instance, so there is nothing another instance must be told.
+// it by key in the same function call as the authority context (caracal.authority_context_delegated, migration
+// 0021). Nothing here is learned from another instance, so there is nothing another instance must be told.
 import { BoundedCache } from './bounded-cache.js';
 import type { AgentSessionRow, DelegationEdgeRow, DelegationGraph } from './repository.js';
 
@@ -18,7 +18,10 @@ export interface GraphShape {
   ids: { sessions: string[]; edges: string[] };
 }
 
-/** One row of caracal.delegation_state: what can change about a session or an edge, or an id that is revoked. */
+/**
+ * One row of a graph's state, as caracal.delegation_state returns it and authority_context_delegated's `graph` holds
+ * it: what can change about a session or an edge, or an id that is revoked.
+ */
 export type StateRow =
   | { kind: 'session'; item: { id: string; status: string; expires_at: string; application_disabled: boolean } }
   | { kind: 'edge'; item: { id: string; expires_at: string; revoked_at: string | null; accepted: boolean } }

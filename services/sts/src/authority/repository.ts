@@ -2,7 +2,8 @@
 // `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
 // mandate (session, application, revocations of any link) and the application's grant on the resource;
 // `contextWith` reads, in the same round trip, the graph above a delegated mint (migration 0018), or only what can
-// change of it when this instance keeps its shape (migration 0019, graph-shapes.ts).
+// change of it when this instance keeps its shape: then one function reads the context, the labels and that state
+// together (migration 0021, graph-shapes.ts).
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { graphFromState, GraphShapes, type StateRow } from './graph-shapes.js';
@@ -77,25 +78,33 @@ async function loadContext(
 ): Promise<AuthorityContext & { graph?: DelegationGraph; labels?: string[] }> {
   const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((v): v is string => typeof v === 'string'))];
   // One round trip whatever is asked for: each function binds the zone for the statement itself. A graph whose
-  // shape this instance keeps needs only its state read (migration 0019); any other is read whole (migration 0018).
+  // shape this instance keeps needs only its state read, with the context in one function (migration 0021); any
+  // other is read whole beside the context (migration 0018).
   const g = x.graph;
   const key = g && GraphShapes.key(zoneId, g.agentSessionId, g.edgeId);
   const shape = key === undefined ? undefined : reads?.shapes.get(key);
   const state = shape?.ids;
-  const graphSql = state ? 'caracal.delegation_state($1, $6::uuid[], $7::uuid[])' : 'caracal.delegation_graph($1, $6, $7)';
-  // Labels: the same context with the application row's labels as one more column (migration 0020).
+  // Labels: the same context with the application row's labels as one more column (migrations 0020, 0021).
   const context = x.labels ? 'authority_context_labelled' : 'authority_context';
-  const res = await pool.query<ContextRow>({
-    name: `caracal_${context}${g ? (state ? '_state' : '_graph') : ''}`,
-    text: `SELECT ac.*${g ? ', gr.graph' : ''}
-             FROM caracal.${context}($1, $2, $3, $4, $5) ac${
-               g
-                 ? ` CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
-                                          FROM ${graphSql} d) gr`
-                 : ''
-             }`,
-    values: [zoneId, l.sid, l.clientId, ids, resource, ...(state ? [state.sessions, state.edges] : g ? [g.agentSessionId, g.edgeId ?? null] : [])],
-  });
+  const res = await pool.query<ContextRow>(
+    state
+      ? {
+          name: 'caracal_authority_context_delegated',
+          text: 'SELECT * FROM caracal.authority_context_delegated($1, $2, $3, $4, $5, $6, $7)',
+          values: [zoneId, l.sid, l.clientId, ids, resource, state.sessions, state.edges],
+        }
+      : {
+          name: `caracal_${context}${g ? '_graph' : ''}`,
+          text: `SELECT ac.*${g ? ', gr.graph' : ''}
+                   FROM caracal.${context}($1, $2, $3, $4, $5) ac${
+                     g
+                       ? ` CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
+                                                FROM caracal.delegation_graph($1, $6, $7) d) gr`
+                       : ''
+                   }`,
+          values: [zoneId, l.sid, l.clientId, ids, resource, ...(g ? [g.agentSessionId, g.edgeId ?? null] : [])],
+        },
+  );
   const r = res.rows[0]!;
   const rows = (r.graph ?? []).map(([kind, item]) => ({ kind, item }));
   let graph: DelegationGraph | undefined;

@@ -159,6 +159,25 @@ describe('zone policy sets in the STS', () => {
     // Labels are read at each decision: labelling the application is enough.
     await adminQuery(s.db.adminUrl, "UPDATE caracal.applications SET labels = '{payments}' WHERE id = $1", [p.applicationId]);
     expect((await exchange(p, 'items:read')).status).toBe(200);
+
+    // A delegated mint reads the labels in the same call as the graph's state, its shape kept after the first mint.
+    const agents = await adminQuery<{ id: string }>(
+      s.db.adminUrl,
+      "INSERT INTO caracal.agent_sessions (zone_id, application_id, ttl_seconds, expires_at) SELECT $1, $2, 600, now() + interval '600 seconds' FROM generate_series(1, 2) RETURNING id",
+      [p.zoneId, p.applicationId],
+    );
+    const [a, b] = agents.rows.map((r) => r.id);
+    const edge = await adminQuery<{ id: string }>(
+      s.db.adminUrl,
+      "INSERT INTO caracal.delegation_edges (zone_id, source_session_id, target_session_id, scopes, hop_count, expires_at, accepted_at) VALUES ($1, $2, $3, '{items:read}', 1, now() + interval '300 seconds', now()) RETURNING id",
+      [p.zoneId, a, b],
+    );
+    const delegated = () => exchange(p, 'items:read', s.sts, { agent_session_id: b!, delegation_edge_id: edge.rows[0]!.id });
+    expect((await delegated()).status).toBe(200);
+    expect((await delegated()).status).toBe(200);
+    await adminQuery(s.db.adminUrl, "UPDATE caracal.applications SET labels = '{}' WHERE id = $1", [p.applicationId]);
+    expect(await delegated()).toMatchObject({ status: 403, body: { error: 'access_denied' } });
+    expect((await events(p, 'mandate.denied')).at(-1)).toMatchObject({ reason: 'policy_denied', data: { determining_policies: ['payments-only@v1'] } });
   });
 
   it('a set that requires step-up for a scope: 401 interaction_required, then minted once an approver approves', async () => {
