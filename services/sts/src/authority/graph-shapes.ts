@@ -3,7 +3,7 @@
 // change once the chain's edges are accepted (the coordinator writes those columns once), so a shape read from the
 // store stays true for as long as it can be used. Everything that can change — a revocation record, a session's
 // status or expiry, an edge's revocation or expiry, an application being disabled — is never kept: each mint reads
-// it by key in the same function call as the authority context (caracal.authority_context_delegated, migration
+// it by key in the same function call as the authority context (caracal.authority_context_keyed, migration
 // 0021). Nothing here is learned from another instance, so there is nothing another instance must be told.
 import { BoundedCache } from './bounded-cache.js';
 import type { AgentSessionRow, DelegationEdgeRow, DelegationGraph } from './repository.js';
@@ -19,7 +19,7 @@ export interface GraphShape {
 }
 
 /**
- * One row of a graph's state, as caracal.delegation_state returns it and authority_context_delegated's `graph` holds
+ * One row of a graph's state, as caracal.delegation_state returns it and authority_context_keyed's `graph` holds
  * it: what can change about a session or an edge, or an id that is revoked.
  */
 export type StateRow =

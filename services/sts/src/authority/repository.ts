@@ -1,9 +1,9 @@
 // The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
-// `context` reads everything a decision needs in one round trip (migration 0007): the lineage of the presented
-// mandate (session, application, revocations of any link) and the application's grant on the resource;
-// `contextWith` reads, in the same round trip, the graph above a delegated mint (migration 0018), or only what can
-// change of it when this instance keeps its shape: then one function reads the context, the labels and that state
-// together (migration 0021, graph-shapes.ts).
+// `context` reads everything a decision needs in one round trip, by key (migration 0021): the lineage of the
+// presented mandate (session, application, revocations of any link), the application's grant on the resource and its
+// labels; `contextWith` reads, in the same round trip, the graph above a delegated mint: whole beside the context
+// (migrations 0007, 0018, 0020) the first time, then only what can change of it while this instance keeps its shape,
+// in the same keyed function (graph-shapes.ts).
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { graphFromState, GraphShapes, type StateRow } from './graph-shapes.js';
@@ -59,6 +59,9 @@ export interface ContextExtras {
 
 type ContextRow = Row & { graph?: [string, unknown][]; labels?: string[] | null };
 
+/** What the keyed function is asked of the graph when there is none. */
+const NO_GRAPH = { sessions: [] as string[], edges: [] as string[] };
+
 /** Where a delegated mint's graph came from: read whole, or a kept shape with its state read now. */
 export type GraphSource = 'store' | 'shape';
 
@@ -83,14 +86,16 @@ async function loadContext(
   const g = x.graph;
   const key = g && GraphShapes.key(zoneId, g.agentSessionId, g.edgeId);
   const shape = key === undefined ? undefined : reads?.shapes.get(key);
-  const state = shape?.ids;
-  // Labels: the same context with the application row's labels as one more column (migrations 0020, 0021).
+  // Without a graph, or with a kept shape: one keyed function (migration 0021), the labels always among its columns
+  // and the shape's state asked for by id. The first mint of a chain reads its graph whole (migration 0018) beside the
+  // context, with the labels as one more column when asked (migration 0020).
+  const state = g ? shape?.ids : NO_GRAPH;
   const context = x.labels ? 'authority_context_labelled' : 'authority_context';
   const res = await pool.query<ContextRow>(
     state
       ? {
-          name: 'caracal_authority_context_delegated',
-          text: 'SELECT * FROM caracal.authority_context_delegated($1, $2, $3, $4, $5, $6, $7)',
+          name: 'caracal_authority_context_keyed',
+          text: 'SELECT * FROM caracal.authority_context_keyed($1, $2, $3, $4, $5, $6, $7)',
           values: [zoneId, l.sid, l.clientId, ids, resource, state.sessions, state.edges],
         }
       : {

@@ -1,6 +1,8 @@
--- A delegated mint's reads in one function call (R-STS-3, R-STS-6, R-CO-1): the authority context of migration 0007
--- with the application's labels (migration 0020) and the state of the graph above the mint (migration 0019), for an
--- STS that keeps the graph's shape. Everything a revocation, a suspension, an end, an expiry, a disabled application
+-- A mint's reads, and a gateway decision's, in one function call (R-STS-3, R-STS-6, R-CO-1): the authority context
+-- of migration 0007 with the application's labels (migration 0020) and, for a delegated mint whose graph's shape the
+-- STS keeps, the state of the graph above the mint (migration 0019); with empty p_sessions and p_edges, `graph` is an
+-- empty array. Only the first mint of a chain, which reads its graph whole (migration 0018), still goes through
+-- authority_context. Everything a revocation, a suspension, an end, an expiry, a disabled application
 -- or an acceptance changes is read here on every call, as by the two functions it stands for; `graph` holds the rows
 -- of caracal.delegation_state as [kind, item] pairs, built as json text (nothing reads it inside the database; jsonb
 -- cost a binary build and its conversion back to text: about 40 µs of backend CPU per call). One call binds the zone
@@ -15,7 +17,7 @@
 -- among every record of the zone.
 -- SECURITY INVOKER: row-level security applies exactly as to the caller's own queries.
 
-CREATE FUNCTION caracal.authority_context_delegated(p_zone uuid, p_sid uuid, p_client text, p_ids uuid[], p_resource text,
+CREATE FUNCTION caracal.authority_context_keyed(p_zone uuid, p_sid uuid, p_client text, p_ids uuid[], p_resource text,
                                                     p_sessions uuid[], p_edges uuid[])
   RETURNS TABLE (
     session_found boolean,
@@ -78,5 +80,5 @@ BEGIN
       LEFT JOIN caracal.grants g ON g.resource_id = res.id AND g.application_id = s.application_id AND g.revoked_at IS NULL;
 END $$;
 
-REVOKE ALL ON FUNCTION caracal.authority_context_delegated(uuid, uuid, text, uuid[], text, uuid[], uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION caracal.authority_context_delegated(uuid, uuid, text, uuid[], text, uuid[], uuid[]) TO {{role.sts}};
+REVOKE ALL ON FUNCTION caracal.authority_context_keyed(uuid, uuid, text, uuid[], text, uuid[], uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION caracal.authority_context_keyed(uuid, uuid, text, uuid[], text, uuid[], uuid[]) TO {{role.sts}};
