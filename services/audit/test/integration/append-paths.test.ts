@@ -156,7 +156,7 @@ describe('the id lookup of a connection that has appended since its table was em
   it('does not read every row of the zone on every call as the table grows', async () => {
     // A database of its own, so its tables are empty when the connection first plans the statement.
     const fresh = await createHarness('append_plan');
-    const pool = createPool({ connectionString: fresh.db.roleUrl('audit'), max: 1 });
+    const pool = createPool({ connectionString: fresh.db.roleUrl('audit'), applicationName: 'append-plan-test', max: 1 });
     try {
       const z = await fresh.zone();
       const key = chainKey(fresh.hmacKey);
