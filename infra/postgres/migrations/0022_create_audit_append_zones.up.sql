@@ -15,9 +15,6 @@
 CREATE FUNCTION caracal.audit_append_zones(p_zones uuid[], p_tip_seqs bigint[], p_tip_shas text[], p_ids uuid[], p_rows json[], p_marks json[])
   RETURNS TABLE (zone uuid, appended integer)
   LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = caracal, pg_temp
-  -- Every lookup is by key. The plans are cached for the connection, and one made while the table was small would
-  -- read it whole for ever after: never a sequential scan.
-  SET enable_seqscan = off
   AS $$
 DECLARE
   i integer;
@@ -27,7 +24,6 @@ DECLARE
   t_sha text;
   m_seq bigint;
   m_sha text;
-  known boolean;
   n integer;
 BEGIN
   FOR i IN SELECT u.o FROM unnest(p_zones) WITH ORDINALITY AS u(z, o) ORDER BY u.z LOOP
@@ -48,13 +44,9 @@ BEGIN
       (SELECT c.through_seq, c.content_sha256 FROM audit_chain_anchors c WHERE c.zone_id = z ORDER BY c.through_seq DESC LIMIT 1)
       ORDER BY 1 DESC LIMIT 1) t;
     SELECT h.seq, h.content_sha256 INTO m_seq, m_sha FROM audit_chain_heads h WHERE h.zone_id = z ORDER BY h.seq DESC LIMIT 1;
-    -- Planned on every call (EXECUTE), from the table as it is now: a plan cached while the table was small picks
-    -- the index on (zone_id, occurred_at) with the ids as a filter, which reads every row of the zone on every call
-    -- once the table has grown (measured: 1.2 ms at 3,000 rows, growing with them) until statistics are next updated.
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM audit_events a WHERE a.zone_id = $1 AND a.event_id = ANY ($2))' INTO known USING z, p_ids;
     IF t_seq IS NULL OR t_seq <> p_tip_seqs[i] OR t_sha <> p_tip_shas[i]
        OR (m_seq IS NOT NULL AND (t_seq < m_seq OR (t_seq = m_seq AND t_sha <> m_sha)))
-       OR known THEN
+       OR EXISTS (SELECT 1 FROM audit_events a WHERE a.zone_id = z AND a.event_id = ANY (p_ids)) THEN
       zone := z;
       appended := 0;
       RETURN NEXT;
