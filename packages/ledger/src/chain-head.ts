@@ -41,7 +41,8 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'content_sha256', ARGV[2], 'publishe
 return 1`;
 
 export async function publishHead(redis: Redis, keys: StreamKeys, head: ChainHead, kind: MarkKind = 'head'): Promise<void> {
-  await redis.eval(PUBLISH, 1, headKey(keys, head.zone_id, kind), String(head.seq), head.content_sha256, head.published_at, head.sig);
+  const [err] = await publishHeads(redis, keys, [head], kind);
+  if (err) throw err;
 }
 
 export async function readHead(redis: Redis, keys: StreamKeys, zoneId: string, kind: MarkKind = 'head'): Promise<ChainHead | null> {
@@ -70,14 +71,14 @@ export async function readHeads(redis: Redis, keys: StreamKeys, zoneIds: readonl
 const PUBLISH_SHA1 = createHash('sha1').update(PUBLISH).digest('hex');
 
 /**
- * Publishes several heads in one round trip, by the script's digest (a Redis that does not hold the script yet gets
+ * Publishes several marks of one kind in one round trip, by the script's digest (a Redis that does not hold the script yet gets
  * it in a second round trip); each head's own outcome (null when published or already passed).
  */
-export async function publishHeads(redis: Redis, keys: StreamKeys, heads: readonly ChainHead[]): Promise<Array<Error | null>> {
+export async function publishHeads(redis: Redis, keys: StreamKeys, heads: readonly ChainHead[], kind: MarkKind = 'head'): Promise<Array<Error | null>> {
   const send = async (list: readonly ChainHead[], script: boolean): Promise<Array<Error | null>> => {
     const p = redis.pipeline();
     for (const h of list) {
-      const args = [headKey(keys, h.zone_id), String(h.seq), h.content_sha256, h.published_at, h.sig] as const;
+      const args = [headKey(keys, h.zone_id, kind), String(h.seq), h.content_sha256, h.published_at, h.sig] as const;
       if (script) p.eval(PUBLISH, 1, ...args);
       else p.evalsha(PUBLISH_SHA1, 1, ...args);
     }

@@ -99,15 +99,12 @@ async function loadContext(
           values: [zoneId, l.sid, l.clientId, ids, resource, state.sessions, state.edges],
         }
       : {
-          name: `caracal_${context}${g ? '_graph' : ''}`,
-          text: `SELECT ac.*${g ? ', gr.graph' : ''}
-                   FROM caracal.${context}($1, $2, $3, $4, $5) ac${
-                     g
-                       ? ` CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
-                                                FROM caracal.delegation_graph($1, $6, $7) d) gr`
-                       : ''
-                   }`,
-          values: [zoneId, l.sid, l.clientId, ids, resource, ...(g ? [g.agentSessionId, g.edgeId ?? null] : [])],
+          name: `caracal_${context}_graph`,
+          text: `SELECT ac.*, gr.graph
+                   FROM caracal.${context}($1, $2, $3, $4, $5) ac
+                   CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_array(d.kind, d.item)), '[]'::jsonb) AS graph
+                                         FROM caracal.delegation_graph($1, $6, $7) d) gr`,
+          values: [zoneId, l.sid, l.clientId, ids, resource, g!.agentSessionId, g!.edgeId ?? null],
         },
   );
   const r = res.rows[0]!;
