@@ -131,7 +131,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
       sweep.stop();
       for (const t of timers) clearInterval(t);
       await consumer.stop();
-      await ingest.flushMarks();
+      await ingest.close();
       await leader.release();
     },
   };

@@ -1,4 +1,5 @@
-// The audit service's own metrics (R-OPS-1), on the app's registry: ingest, DLQ, tamper sweep, retention, export.
+// The audit service's own metrics (R-OPS-1), on the app's registry: ingest, DLQ, tamper sweep, retention, export,
+// partition statistics.
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface AuditMetrics {
@@ -13,6 +14,7 @@ export interface AuditMetrics {
   sweepLastSuccess: Gauge;
   exportedHours: Counter;
   partitionsDropped: Counter;
+  partitionsAnalyzed: Counter;
 }
 
 export function auditMetrics(registry: Registry): AuditMetrics {
@@ -34,5 +36,6 @@ export function auditMetrics(registry: Registry): AuditMetrics {
     sweepLastSuccess: new Gauge({ name: 'caracal_audit_sweep_last_completed_timestamp_seconds', help: 'When the last tamper sweep completed', registers: r }),
     exportedHours: new Counter({ name: 'caracal_audit_exported_hours_total', help: 'Zone-hours exported', registers: r }),
     partitionsDropped: new Counter({ name: 'caracal_audit_partitions_dropped_total', help: 'Monthly partitions dropped by retention', registers: r }),
+    partitionsAnalyzed: new Counter({ name: 'caracal_audit_partitions_analyzed_total', help: 'Partitions whose planner statistics ingest refreshed as rows arrived', registers: r }),
   };
 }

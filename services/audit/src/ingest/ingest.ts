@@ -29,6 +29,7 @@ import type { Outcome, StreamKeys, StreamMessage } from '@caracal/streams';
 import type { Redis } from 'ioredis';
 import type { AuditMetrics } from '../metrics.js';
 import { isDataError } from './db-errors.js';
+import { keepStatistics } from './statistics.js';
 import type { ZoneDirectory } from './zone-directory.js';
 
 export interface IngestDeps {
@@ -83,6 +84,7 @@ export function createIngest(d: IngestDeps) {
   const tips = new Map<string, ChainTip>();
   const marks = new Map<string, { head: ChainHead; at: number }>();
   let markTimer: NodeJS.Timeout | undefined;
+  const statistics = keepStatistics(d.pool, d.logger, d.metrics.partitionsAnalyzed);
 
   /** Outcomes, metrics and the new tip of one zone's committed append. */
   function settle(zoneId: string, items: readonly Item[], result: AppendResult, out: Map<string, Outcome>): ChainHead | undefined {
@@ -94,6 +96,7 @@ export function createIngest(d: IngestDeps) {
       } else out.set(msg.id, { kind: 'done' });
     });
     d.metrics.appended.inc(result.appended.length);
+    statistics.appended(result.appended.length);
     d.metrics.duplicates.inc(result.status.filter((s) => s === 'duplicate').length);
     if (!result.head) return undefined;
     tips.set(zoneId, result.head);
@@ -209,11 +212,12 @@ export function createIngest(d: IngestDeps) {
     markTimer = marks.size > 0 ? setTimeout(() => void recordDueMarks(), MARK_LINGER_MS) : undefined;
   }
 
-  /** Records every pending mark now (on shutdown). */
-  async function flushMarks(): Promise<void> {
+  /** On shutdown: records every pending mark now and waits for a statistics refresh in progress. */
+  async function close(): Promise<void> {
     clearTimeout(markTimer);
     markTimer = undefined;
     await recordNow([...marks.keys()]);
+    await statistics.idle();
   }
 
   /**
@@ -328,5 +332,5 @@ export function createIngest(d: IngestDeps) {
     return out;
   }
 
-  return { handleBatch, flushMarks };
+  return { handleBatch, close };
 }

@@ -58,34 +58,53 @@ export function byteLimit(limit: number, onExceed: () => Error): Transform {
   });
 }
 
+/** Methods that may be sent again when a kept-alive connection turns out to be closed (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/**
+ * An upstream may close an idle kept-alive connection just as the gateway reuses it: the request then fails with
+ * no answer. Such a request is sent once more, on a new connection, when nothing of it can be lost or doubled by
+ * that: an idempotent method without a body. Any other failure, or a second one, is the caller's 502.
+ */
+function retriable(req: http.ClientRequest, err: NodeJS.ErrnoException, i: ForwardInput): boolean {
+  return req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && i.body === null && IDEMPOTENT.has(i.method.toUpperCase());
+}
+
 export function forward(i: ForwardInput): Promise<IncomingMessage> {
   const url = targetUrl(i.base, i.path, i.placement);
   const headers: OutgoingHeaders = { ...i.headers, host: i.base.host };
   if (i.placement?.in === 'header') headers[i.placement.name.toLowerCase()] = i.placement.value;
   const isHttps = i.base.protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const req = (isHttps ? https : http).request(url, { method: i.method, headers, lookup: i.lookup, agent: isHttps ? agents.https : agents.http });
-    let settled = false;
-    const fail = (err: ForwardError) => {
-      if (settled) return;
-      settled = true;
-      req.destroy();
-      reject(err);
+    const send = (again: boolean) => {
+      const req = (isHttps ? https : http).request(url, { method: i.method, headers, lookup: i.lookup, agent: isHttps ? agents.https : agents.http });
+      let settled = false;
+      const fail = (err: ForwardError) => {
+        if (settled) return;
+        settled = true;
+        req.destroy();
+        reject(err);
+      };
+      req.setTimeout(i.timeoutMs, () => fail(new ForwardError('upstream_timeout', `no answer from upstream within ${i.timeoutMs} ms`)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        if (err.code === 'CARACAL_SSRF_BLOCKED') fail(new ForwardError('upstream_blocked', err.message));
+        else if (!again && retriable(req, err, i)) {
+          settled = true;
+          send(true);
+        } else fail(new ForwardError('upstream_failed', `upstream connection failed (${err.code ?? 'error'})`));
+      });
+      req.on('response', (res) => {
+        if (settled) return void res.resume();
+        settled = true;
+        res.socket?.setTimeout(i.timeoutMs);
+        resolve(res);
+      });
+      if (!i.body) return void req.end();
+      const limiter = byteLimit(i.bodyLimit, () => new ForwardError('request_too_large', 'request body too large'));
+      limiter.on('error', (err) => fail(err as ForwardError));
+      i.body.pipe(limiter).pipe(req);
     };
-    req.setTimeout(i.timeoutMs, () => fail(new ForwardError('upstream_timeout', `no answer from upstream within ${i.timeoutMs} ms`)));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'CARACAL_SSRF_BLOCKED') fail(new ForwardError('upstream_blocked', err.message));
-      else fail(new ForwardError('upstream_failed', `upstream connection failed (${err.code ?? 'error'})`));
-    });
-    req.on('response', (res) => {
-      if (settled) return void res.resume();
-      settled = true;
-      res.socket?.setTimeout(i.timeoutMs);
-      resolve(res);
-    });
-    if (!i.body) return void req.end();
-    const limiter = byteLimit(i.bodyLimit, () => new ForwardError('request_too_large', 'request body too large'));
-    limiter.on('error', (err) => fail(err as ForwardError));
-    i.body.pipe(limiter).pipe(req);
+    send(false);
   });
 }
