@@ -4,13 +4,13 @@
 // Usage: pnpm bench:up [--warm-runs N]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { findPostgres, findRedisServer } from '../apps/runtime/dist/managed/binaries.js';
 import { initCluster, startCluster, stopCluster } from '../apps/runtime/dist/managed/postgres.js';
 import { startRedis, stopRedis } from '../apps/runtime/dist/managed/redis.js';
+import { freePorts } from './lib/stack.mjs';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const CLI = join(REPO, 'apps/runtime/bin/caracal.js');
@@ -18,13 +18,6 @@ const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'];
 const warmRuns = Number(process.argv[process.argv.indexOf('--warm-runs') + 1]) || 3;
 const TARGETS = { coldS: 15, warmS: 5, rssMB: 100 };
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rssMB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -37,8 +30,9 @@ function caracal(args, env) {
 
 async function baselineInfra() {
   const dir = mkdtempSync(join(tmpdir(), 'caracal-bench-floor-'));
-  const pg = { bin: findPostgres(process.env), dataDir: join(dir, 'pgdata'), logFile: join(dir, 'pg.log'), port: await freePort(), superuser: 'bench', password: randomBytes(12).toString('hex'), database: 'bench' };
-  const redis = { server: findRedisServer(process.env), dir: join(dir, 'redis'), logFile: join(dir, 'redis.log'), port: await freePort(), password: randomBytes(12).toString('hex'), baseConfig: join(REPO, 'infra/redis/redis.conf') };
+  const base = await freePorts(['pg', 'redis']);
+  const pg = { bin: findPostgres(process.env), dataDir: join(dir, 'pgdata'), logFile: join(dir, 'pg.log'), port: base.pg, superuser: 'bench', password: randomBytes(12).toString('hex'), database: 'bench' };
+  const redis = { server: findRedisServer(process.env), dir: join(dir, 'redis'), logFile: join(dir, 'redis.log'), port: base.redis, password: randomBytes(12).toString('hex'), baseConfig: join(REPO, 'infra/redis/redis.conf') };
   let t0 = process.hrtime.bigint();
   await initCluster(pg);
   await Promise.all([startCluster(pg), startRedis(redis)]);
@@ -63,8 +57,7 @@ async function bareNodeRss() {
 async function main() {
   const home = mkdtempSync(join(tmpdir(), 'caracal-bench-up-'));
   const env = { CARACAL_HOME: join(home, 'h') };
-  const ports = {};
-  for (const n of [...SERVICES, 'pg', 'redis']) ports[n] = await freePort();
+  const ports = await freePorts([...SERVICES, 'pg', 'redis']);
   caracal(['init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])], env);
   try {
     const cold = caracal(['up'], env);

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { Pool } from 'undici';
 import { deriveRelease, labelMigration, readsLabel, releaseVersion } from './lib/derive-release.mjs';
 import { arg } from './lib/load.mjs';
-import { exchangeBody, exchangeHeaders, freePort, machine, Misbehaviour, onCleanup, REPO, RESOURCE, runBench, SCOPE, sleep, source, startUpstream, UPSTREAM_CREDENTIAL, writeOut } from './lib/stack.mjs';
+import { exchangeBody, exchangeHeaders, freePorts, machine, Misbehaviour, onCleanup, REPO, RESOURCE, runBench, SCOPE, sleep, source, startUpstream, UPSTREAM_CREDENTIAL, writeOut } from './lib/stack.mjs';
 
 const RATE = arg('--rate', 250);
 const CONNECTIONS = arg('--connections', 16);
@@ -57,8 +57,7 @@ async function installA(dir, rel) {
   if (inst.code !== 0) throw new Error(`install.sh failed: ${inst.stderr}`);
   const env = { PATH: process.env.PATH, NO_COLOR: '1', CI: '1', CARACAL_HOME: join(dir, 'home') };
   const cli = (...args) => run(join(prefix, 'bin/caracal'), args, { env, timeout: 300_000 });
-  const ports = {};
-  for (const n of [...SERVICES, 'pg', 'redis']) ports[n] = await freePort();
+  const ports = await freePorts([...SERVICES, 'pg', 'redis']);
   const init = await cli('init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`]));
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   onCleanup(() => cli('purge', 'all', '--yes'));

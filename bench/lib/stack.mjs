@@ -30,13 +30,22 @@ export function source() {
   }
 }
 
-export const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+/** Free loopback ports, one per name, all different: each stays bound until every one is chosen. */
+export async function freePorts(names) {
+  const servers = [];
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', resolve));
+    }
+    return Object.fromEntries(names.map((n, i) => [n, servers[i].address().port]));
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => (s.listening ? s.close(r) : r()))));
+  }
+}
+
+export const freePort = async () => (await freePorts(['port'])).port;
 
 /** The system misbehaved (as opposed to being slow): the script exits non-zero. */
 export class Misbehaviour extends Error {}
@@ -124,8 +133,7 @@ export async function analyze(stack) {
 export async function startStack(label) {
   const home = mkdtempSync(join(tmpdir(), `caracal-bench-${label}-`));
   const env = { CARACAL_HOME: join(home, 'h') };
-  const ports = {};
-  for (const n of [...SERVICES, 'pg', 'redis']) ports[n] = await freePort();
+  const ports = await freePorts([...SERVICES, 'pg', 'redis']);
   onCleanup(() => rmSync(home, { recursive: true, force: true }));
   caracal(['init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])], env);
   const purge = onCleanup(() => caracal(['purge', 'all', '--yes'], env));

@@ -87,15 +87,19 @@ export function graphFromState(shape: GraphShape, rows: readonly StateRow[]): De
     else if (r.kind === 'edge') edges.set(r.item.id, r.item);
     else revoked.add(r.item);
   }
+  // Rows are built field by field: an object spread followed by more fields costs about a microsecond in V8, and a
+  // mint builds a dozen of these.
   const session = (s: GraphShape['agent']): AgentSessionRow | undefined => {
     const now = sessions.get(s.id);
-    return now && { ...s, status: now.status, expires_at: new Date(now.expires_at), application_disabled: now.application_disabled };
+    return now && { id: s.id, application_id: s.application_id, status: now.status, expires_at: new Date(now.expires_at), application_disabled: now.application_disabled };
   };
   const agent = session(shape.agent);
   const above = shape.sessions.map(session);
   const chain = shape.edges.map((e): DelegationEdgeRow | undefined => {
     const now = edges.get(e.id);
-    return now?.accepted ? { ...e, expires_at: new Date(now.expires_at), revoked_at: now.revoked_at === null ? null : new Date(now.revoked_at) } : undefined;
+    if (!now?.accepted) return undefined;
+    const { id, source_session_id, target_session_id, scopes, path, hop_count } = e;
+    return { id, source_session_id, target_session_id, scopes, path, hop_count, expires_at: new Date(now.expires_at), revoked_at: now.revoked_at === null ? null : new Date(now.revoked_at) };
   });
   if (!agent || above.some((s) => !s) || chain.some((e) => !e)) return undefined;
   const live = chain as DelegationEdgeRow[];
