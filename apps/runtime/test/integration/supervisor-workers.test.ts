@@ -113,9 +113,12 @@ describe('supervisor with stand-in services', () => {
     const after = pids(state(), 'gateway');
     expect(after.filter((p) => before.includes(p))).toEqual([]);
     for (const p of before) expect(alive(p)).toBe(false);
-    // The traffic was served by the old workers and then by the new ones.
+    // The traffic was served by old workers and then by new ones. Which worker accepts a new connection on the shared
+    // socket is the kernel's choice, so not every worker is bound to get one of the few kept-alive connections.
     const served = new Set(report.bodies.map((b) => (JSON.parse(b) as { pid: number }).pid));
-    for (const p of [...before, ...after]) expect(served.has(p), `pid ${p} served`).toBe(true);
+    expect(before.some((p) => served.has(p)), 'an old worker served').toBe(true);
+    expect(after.some((p) => served.has(p)), 'a new worker served').toBe(true);
+    expect([...served].every((p) => before.includes(p) || after.includes(p))).toBe(true);
   });
 
   it('a roll is carried through when the client that asked for it goes away at once', async () => {
