@@ -25,7 +25,7 @@ function headMac(key: KeyObject, h: Omit<ChainHead, 'sig'>, kind: MarkKind): str
 }
 
 export function signHead(key: KeyObject, h: Omit<ChainHead, 'sig'>, kind: MarkKind = 'head'): ChainHead {
-  return { ...h, sig: headMac(key, h, kind) };
+  return Object.assign({}, h, { sig: headMac(key, h, kind) });
 }
 
 export function headSignatureValid(key: KeyObject, h: ChainHead, kind: MarkKind = 'head'): boolean {

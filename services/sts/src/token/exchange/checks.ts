@@ -60,7 +60,8 @@ export function parseRequest(s: ExchangeState): void {
 
 export async function verifySubjectToken(s: ExchangeState): Promise<void> {
   s.subject = await verifySubject(s.ctx, s.req, s.request.subjectToken);
-  s.req.auditDetail = { ...s.req.auditDetail, resource: s.request.resource };
+  // Object.assign: V8 builds `{ ...detail, resource }` many times slower.
+  s.req.auditDetail = Object.assign({}, s.req.auditDetail, { resource: s.request.resource });
 }
 
 /** Client authentication is optional (the subject authenticates), but presented credentials must hold and match. */
@@ -98,7 +99,7 @@ export function checkLineage(s: ExchangeState): void {
   const l = s.loaded.lineage;
   if (!l.ok) throw new InvalidGrant(l.reason, `the subject token's lineage is not valid (${l.reason})`);
   s.lineage = l.state;
-  s.req.auditDetail = { ...s.req.auditDetail, application_id: l.state.applicationId };
+  s.req.auditDetail = Object.assign({}, s.req.auditDetail, { application_id: l.state.applicationId });
 }
 
 export function checkTarget(s: ExchangeState): void {

@@ -33,7 +33,7 @@ export async function handle(ctx: StsContext, req: FastifyRequest, form: Form) {
   const loaded = await orUnavailable('postgres_unavailable', () => ctx.repo.context(subject.zone_id, { sid: subject.sid, clientId: subject.client_id }, CONTROL_RESOURCE));
   if (!loaded.lineage.ok) throw new InvalidGrant(loaded.lineage.reason, `the subject token's lineage is not valid (${loaded.lineage.reason})`);
   const { applicationId, sessionExpiresAt } = loaded.lineage.state;
-  req.auditDetail = { ...req.auditDetail, application_id: applicationId };
+  req.auditDetail = Object.assign({}, req.auditDetail, { application_id: applicationId });
   const grant = loaded.rg?.grant;
   if (!grant) throw new AccessDenied('resource_not_granted', 'this application holds no control grant');
   const outside = scopes.filter((x) => !grant.scopes.includes(x));
