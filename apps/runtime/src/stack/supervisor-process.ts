@@ -5,6 +5,7 @@ import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { SERVICE_NAMES, type ServiceName } from '@caracal/db';
 import { pidAlive } from '../home/lock.js';
+import { portFree } from '../managed/ports.js';
 import type { HomeLayout } from '../home/paths.js';
 import { workersKey } from '../home/settings.js';
 import { formatFds, type ServiceFds } from '../supervisor/fds.js';
@@ -66,6 +67,21 @@ async function waitGone(pid: number, needle: string, ms: number): Promise<boolea
   return !pidRuns(pid, needle);
 }
 
+/** How long the ports of stopped leftovers may take to accept a bind again. */
+const PORT_RELEASE_MS = 3000;
+
+/**
+ * Waits (bounded) until every port accepts a bind. Once a stopped leftover's process is gone its port has no holder,
+ * yet a bind to it was seen to fail for a moment afterwards (in a CI run, for an orphaned audit worker): the caller's
+ * port check would then refuse the start. A port still busy at the end is left for that check to report.
+ */
+async function portsReleased(ports: number[], ms: number): Promise<void> {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if ((await Promise.all(ports.map((p) => portFree(p)))).every(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** SIGTERM, then SIGKILL when `pid` still runs `needle` after `graceMs`. */
 async function terminate(pid: number, needle: string, graceMs: number): Promise<void> {
   try {
@@ -118,6 +134,7 @@ export async function stopSupervisor(
   );
   left.push(...unlistedHolders(home, opts.ports ?? {}, new Set(left.map((w) => w.pid))));
   await Promise.all(left.map((w) => terminate(w.pid, w.needle, graceMs)));
+  if (left.length > 0) await portsReleased(Object.values(opts.ports ?? {}), PORT_RELEASE_MS);
   if (!runningSupervisor(home)) rmSync(supervisorSocket(home), { force: true });
   return { stopped, leftovers: left.length };
 }
