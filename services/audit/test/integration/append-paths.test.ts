@@ -22,7 +22,7 @@ afterAll(async () => h.cleanup());
 const sql = (text: string, params: unknown[] = []) => adminQuery(h.db.adminUrl, text, params);
 
 async function appends(s = svc): Promise<{ one_statement: number; two_step: number }> {
-  const body = (await s.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${s.metricsBearer}` } })).body;
+  const body = await h.metrics(s);
   const count = (path: string) => Number(new RegExp(`^caracal_audit_appends_total\\{path="${path}"[^}]*\\} (\\d+)`, 'm').exec(body)?.[1] ?? 0);
   return { one_statement: count('one_statement'), two_step: count('two_step') };
 }

@@ -23,6 +23,8 @@ export interface Harness {
   /** Stops one service started with `start` (gracefully: its consumer hands over what it still holds). */
   stop: (r: AuditRunnable & { deps: ServiceDeps }) => Promise<void>;
   stopAll: () => Promise<void>;
+  /** The text of a running service's `/metrics`, read with its bearer. */
+  metrics: (r: AuditRunnable) => Promise<string>;
   zone: (slug?: string) => Promise<string>;
   event: (zoneId: string, extra?: Record<string, unknown>) => Record<string, unknown>;
   publish: (event: Record<string, unknown>) => Promise<string>;
@@ -83,6 +85,9 @@ export async function createHarness(label: string, opts: { redisUrl?: string } =
     },
     async stopAll() {
       for (const r of running.splice(0)) await stopOne(r);
+    },
+    async metrics(r) {
+      return (await r.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${r.metricsBearer}` } })).body;
     },
     async zone(slug = `z-${hex(4)}`) {
       const res = await adminQuery<{ id: string }>(db.adminUrl, 'INSERT INTO caracal.zones (slug, name) VALUES ($1, $1) RETURNING id', [slug]);

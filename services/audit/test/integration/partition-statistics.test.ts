@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const analyzedTotal = async () => {
-  const body = (await svc.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${svc.metricsBearer}` } })).body;
+  const body = await h.metrics(svc);
   return Number(/^caracal_audit_partitions_analyzed_total(?:\{[^}]*\})? (\d+)/m.exec(body)?.[1] ?? 0);
 };
 

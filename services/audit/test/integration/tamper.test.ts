@@ -47,8 +47,7 @@ describe('tamper sweep', () => {
     const ready = await svc.app.inject('/ready');
     expect(ready.statusCode).toBe(503);
     expect(ready.json()).toEqual({ ok: false, ready: false, service: 'audit', reason: 'audit_chain_broken' });
-    const metrics = await svc.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${svc.metricsBearer}` } });
-    expect(metrics.body).toContain(`caracal_audit_chain_breaks{zone="${z}",service="audit"} 1`);
+    expect(await h.metrics(svc)).toContain(`caracal_audit_chain_breaks{zone="${z}",service="audit"} 1`);
   });
 
   it("the event's JSON changed (rewritten, or made unreadable) → content_mismatch at that row", async () => {
