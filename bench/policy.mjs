@@ -3,8 +3,9 @@
 //     time by `caracal policy build` with the checkout's opa; never committed as a bundle) through packages/policy —
 //     policyInput + evaluateSet + combineVerdicts, what the STS runs per mint once the contract allowed — against the
 //     built-in contract alone (evaluateContract) on the same decision inputs. Each evaluation is timed on its own
-//     (process.hrtime.bigint), in alternating blocks after an untimed warm-up; the raw module call and the timer's own
-//     cost are reported next to them.
+//     (process.hrtime.bigint), in alternating blocks after an untimed warm-up; the raw module call, the timer's own
+//     cost, and a pure computation of the set's median length (the machine's floor for an operation that long,
+//     with the stalls this VM inflicts, counted beside it) are reported next to them.
 // (b) The STS token exchange of a `caracal up` stack at N closed-loop clients with the set uploaded and active in the
 //     zone, against no active set, in alternating order over rounds; a probe application the set denies shows the set
 //     is in force (or not) before each measurement.
@@ -42,6 +43,7 @@ const LABELS = ['team:platform', 'region:eu', 'tier:trusted', 'agents:allowed'];
 const PROBE_LABELS = [...LABELS, 'quarantined'];
 
 const ok = (b) => (b ? 'met' : 'MISSED');
+const stallsText = (m) => `machine stalls ${m.per_second} /s, median ${m.median_us} µs`;
 const r2 = (x) => Math.round(x * 100) / 100;
 
 /** `caracal policy build bench/policy` into a temp file: the bundle's bytes and SHA-256. */
@@ -126,6 +128,47 @@ function timeKinds(kinds, count, record) {
   return samples;
 }
 
+// The machine's own stalls: a loop reading the clock, every gap over 5 µs counted. This machine (a VM) takes the
+// core away for ~20 µs several hundred times a second, whatever runs; an evaluation that overlaps one is that much
+// slower, so an operation of length L is hit with a probability of about L × the stall rate.
+function machineStalls(ms = 1000) {
+  const gaps = [];
+  const end = performance.now() + ms;
+  let last = performance.now();
+  for (let t = last; t < end; last = t) {
+    t = performance.now();
+    if (t - last > 0.005) gaps.push((t - last) * 1000);
+  }
+  const s = Float64Array.from(gaps).sort();
+  const r1 = (x) => Math.round(x * 10) / 10;
+  return { per_second: Math.round(gaps.length / (ms / 1000)), median_us: r1(s[s.length >> 1] ?? 0), p90_us: r1(s[Math.floor(s.length * 0.9)] ?? 0), share_of_time: r2(s.reduce((a, b) => a + b, 0) / 1000 / ms) };
+}
+
+// A pure computation (no allocation, no call out) sized to the set's median, timed the same way in the same blocks:
+// the floor any operation of that length has on this machine, stalls included.
+const FLOOR_DATA = new Float64Array(257).fill(1.0001);
+function pureWork(iterations) {
+  let acc = 0;
+  for (let i = 0; i < iterations; i++) acc += FLOOR_DATA[i & 255] * i;
+  FLOOR_DATA[256] = acc; // kept, so the loop is not optimised away
+}
+
+/** Iterations of pureWork that take `us` µs at the median here. */
+function calibrateFloor(us) {
+  const median = (n) => {
+    const v = [];
+    for (let k = 0; k < 2_000; k++) {
+      const t0 = process.hrtime.bigint();
+      pureWork(n);
+      v.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    return v.sort((a, b) => a - b)[v.length >> 1];
+  };
+  let n = 1_000;
+  for (let round = 0; round < 4; round++) n = Math.max(1, Math.round((n * us) / median(n)));
+  return n;
+}
+
 async function inProcessRun(bundle) {
   const opened = openSetBundle(bundle.sha256, bundle.bytes);
   if (opened.broken) throw new Misbehaviour(`the built bundle cannot be opened: ${opened.broken}`);
@@ -149,6 +192,10 @@ async function inProcessRun(bundle) {
   };
   const quiet = QUIET ? await waitForQuiet() : undefined;
   timeKinds(kinds, EVAL_WARMUP, false);
+  const floorIterations = calibrateFloor(micros(timeKinds({ set: setDecision }, 5_000, true).set).p50_us);
+  kinds.same_length_pure_work = () => pureWork(floorIterations);
+  timeKinds(kinds, BLOCK, false);
+  const stalls = machineStalls();
   const cpu0 = selfCpu();
   const t0 = performance.now();
   const samples = timeKinds(kinds, EVALUATIONS, true);
@@ -164,6 +211,8 @@ async function inProcessRun(bundle) {
     set: result.set,
     set_module_only: result.set_module_only,
     timer_only: result.timer_only,
+    same_length_pure_work: { iterations: floorIterations, ...result.same_length_pure_work },
+    machine_stalls: stalls,
   };
 }
 
@@ -235,6 +284,8 @@ await runBench(async () => {
   const local = await inProcessRun(bundle);
   if (EVAL_ONLY) {
     console.log(JSON.stringify({ when: new Date().toISOString(), source: source(), machine: { ...machine(), loadavg_before: loadBefore }, in_process: local, set_p99_at_most_50us: local.set.p99_us <= TARGETS.p99Us }, null, 2));
+    const us = (r) => `${r.p50_us} / ${r.p99_us} µs`;
+    console.log(`set ${us(local.set)}; module call ${us(local.set_module_only)}; pure computation of the same length ${us(local.same_length_pure_work)}; ${stallsText(local.machine_stalls)}`);
     return;
   }
   const sts = await stsRun(bundle);
@@ -267,6 +318,7 @@ await runBench(async () => {
     ['measure', 'result', 'target', 'baseline (same run)', 'ratio'],
     [`set evaluation p50 / p99, ${EVALUATIONS} × ${CASES.length} inputs`, us(local.set), `p99 ≤ ${TARGETS.p99Us} µs: ${ok(result.targets.set_p99_at_most_50us)}`, `contract alone ${us(local.contract_alone)}`, `${result.ratio_set_over_contract.p50}× / ${result.ratio_set_over_contract.p99}×`],
     ['  of which the module call', us(local.set_module_only), '—', `timer alone ${us(local.timer_only)}`, '—'],
+    ['  pure computation of the set\'s median length', us(local.same_length_pure_work), '—', stallsText(local.machine_stalls), '—'],
     [`exchanges/s, one active set, ${CONNECTIONS} clients`, `${Math.round(w)} /s`, `≥ ${TARGETS.ratio}× none: ${ok(result.targets.exchange_with_set_at_least_0_9_without)}`, `no set ${Math.round(wo)} /s`, `${result.ratio_with_set_over_without.throughput}×`],
     ['  latency p50 / p99 (mean of rounds)', ms(sts.with_set), '—', ms(sts.without_set), `${result.ratio_with_set_over_without.p50}× / ${result.ratio_with_set_over_without.p99}×`],
   ];
