@@ -1,5 +1,5 @@
 // The CLI version and the install root (where services and migrations are found).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 
@@ -14,5 +14,20 @@ export function cliVersion(): string {
 }
 
 export const migrationsDir = (root: string) => join(root, 'infra', 'postgres', 'migrations');
-export const serviceEntry = (root: string, service: string) => join(root, 'services', service, 'dist', 'main.js');
+
+/**
+ * The file a service is started from: its bundle (dist/service.mjs, written by `pnpm run build` after tsc), or
+ * dist/main.js when the tree has no bundle (a release built before bundles existed) or tsc wrote main.js after it.
+ */
+export function serviceEntry(root: string, service: string): string {
+  const dist = join(root, 'services', service, 'dist');
+  const main = join(dist, 'main.js');
+  const bundle = join(dist, 'service.mjs');
+  try {
+    if (statSync(bundle).mtimeMs >= statSync(main).mtimeMs) return bundle;
+  } catch {
+    // no bundle (or no main.js, which the caller reports)
+  }
+  return main;
+}
 export const supervisorEntry = (root: string) => join(root, 'apps', 'runtime', 'dist', 'supervisor', 'main.js');

@@ -8,6 +8,7 @@ import { installErrorHandler, sendError } from './error-handler.js';
 import { OneLineRequestLog } from './request-log.js';
 import { bearerMatches, type ServiceMetrics } from './metrics.js';
 import { runLadder, type ReadinessCheck, type ReadinessResult } from './readiness.js';
+import { lazyCompilers } from './lazy-schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,6 +48,8 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
     // Node's own parser refusals (400, 431) get the same RFC-shaped JSON body as every other refusal.
     clientErrorHandler: answerClientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Each route's schemas are compiled on its first request, not while the service starts (lazy-schemas.ts).
+    schemaController: { compilersFactory: lazyCompilers() },
   });
 
   app.addHook('onSend', async (req, reply) => {
