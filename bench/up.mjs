@@ -16,7 +16,7 @@ const REPO = new URL('..', import.meta.url).pathname;
 const CLI = join(REPO, 'apps/runtime/bin/caracal.js');
 const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'];
 const warmRuns = Number(process.argv[process.argv.indexOf('--warm-runs') + 1]) || 3;
-const TARGETS = { coldS: 15, warmS: 5, rssMB: 100 };
+const TARGETS = { coldS: 3, warmS: 1.5, rssMB: 80 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rssMB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;

@@ -39,6 +39,10 @@ export function labelMigration(number) {
 /** A release whose services use that column: their readiness reads it, so they are never ready without it. */
 export function readsLabel(tree) {
   patchFile(tree, 'packages/service-kit/dist/standard-checks.js', "pool.query('SELECT 1')", "pool.query('SELECT label FROM zones LIMIT 0')");
+  // The same check inside each service's bundle (scripts/bundle.mjs), which is the file `caracal up` starts.
+  for (const s of readdirSync(join(tree, 'services'))) {
+    patchFile(tree, `services/${s}/dist/service.mjs`, 'pool.query("SELECT 1")', 'pool.query("SELECT label FROM zones LIMIT 0")');
+  }
 }
 
 /**

@@ -3,9 +3,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 
-/** apps/runtime/dist/version.js → repository (or release) root. */
+/**
+ * The repository (or release) this CLI runs from: three levels above apps/runtime/dist/, where both this module
+ * (version.js) and the CLI's bundle (cli.mjs, which holds this code) lie.
+ */
+export const cliTree = () => resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+
+/** Where services and migrations are found: CARACAL_INSTALL_ROOT, or the CLI's own tree. */
 export function installRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CARACAL_INSTALL_ROOT ? resolve(env.CARACAL_INSTALL_ROOT) : resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+  return env.CARACAL_INSTALL_ROOT ? resolve(env.CARACAL_INSTALL_ROOT) : cliTree();
 }
 
 export function cliVersion(): string {

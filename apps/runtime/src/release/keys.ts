@@ -1,7 +1,8 @@
 // Release keys: ECDSA P-256 only, identified by the SHA-256 of their DER SubjectPublicKeyInfo.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cliTree } from '../version.js';
 import { sha256Hex } from './format.js';
 
 export class KeyFileError extends Error {}
@@ -23,7 +24,7 @@ export function parseP256PublicKey(pem: string, file: string): KeyObject {
 export const keyId = (key: KeyObject) => sha256Hex(key.export({ format: 'der', type: 'spki' }));
 
 /** The pinned key ships beside the CLI (installers/caracal-release.pub in a checkout and in a release). */
-export const pinnedKeyPath = () => fileURLToPath(new URL('../../../../installers/caracal-release.pub', import.meta.url));
+export const pinnedKeyPath = () => join(cliTree(), 'installers', 'caracal-release.pub');
 
 export function loadPublicKey(file: string): KeyObject {
   let pem: string;

@@ -105,7 +105,8 @@ describe('installers/install.sh', () => {
       const supervisor = JSON.parse(readFileSync(join(env.CARACAL_HOME, 'data', 'supervisor.json'), 'utf8'));
       const pids = JSON.stringify(supervisor).match(/"pid":\d+/g)!.map((m) => Number(m.slice(6)));
       const commands = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
-      for (const svc of SERVICES) expect(commands.some((c) => c.includes(join(p, 'lib', 'caracal', version, 'services', svc, 'dist', 'main.js')))).toBe(true);
+      // each service from the release's bundle of it
+      for (const svc of SERVICES) expect(commands.some((c) => c.includes(join(p, 'lib', 'caracal', version, 'services', svc, 'dist', 'service.mjs')))).toBe(true);
       expect(commands.some((c) => c.includes(REPO))).toBe(false);
     } finally {
       cli('down', '--volumes', '--yes');

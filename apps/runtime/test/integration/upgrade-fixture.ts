@@ -23,8 +23,11 @@ export { readsLabel };
 
 /** C's sts loads and then waits forever: it never listens and never reports ready, and it does not exit. */
 export function stsNeverReady(tree: string): void {
-  const main = join(tree, 'services', 'sts', 'dist', 'main.js');
-  writeFileSync(main, `setInterval(() => {}, 1 << 30);\nawait new Promise(() => {});\n${readFileSync(main, 'utf8')}`);
+  // Both entries: an archive keeps no modification times, so which one `caracal up` starts is not for the test to pick.
+  for (const file of ['main.js', 'service.mjs']) {
+    const entry = join(tree, 'services', 'sts', 'dist', file);
+    writeFileSync(entry, `setInterval(() => {}, 1 << 30);\nawait new Promise(() => {});\n${readFileSync(entry, 'utf8')}`);
+  }
 }
 
 export interface Releases {

@@ -11,6 +11,7 @@ import { chainKey, GENESIS, verifyAdminChain, withTransaction, type AdminChainRe
 import type { ZoneReport } from '@caracal/ledger';
 import type { ChainHeads, EvidenceContext } from '../check.js';
 import type { WorkerInit, WorkerReply } from './audit-worker.js';
+import { cliTree } from '../../version.js';
 import { listZones, readZoneJob, type ZoneRef } from './audit-zone-meta.js';
 import { scanZone, type ZoneJob, type ZoneScan } from './audit-zone-scan.js';
 
@@ -71,6 +72,9 @@ async function scanHere(db: Pool, key: KeyObject, jobs: readonly ZoneJob[]): Pro
   }
 }
 
+/** The worker's module, by the CLI's tree: the CLI may run from its bundle, which does not hold it. */
+const AUDIT_WORKER = () => join(cliTree(), 'apps', 'runtime', 'dist', 'evidence', 'checks', 'audit-worker.js');
+
 /** Hands the jobs, largest first, to `n` workers as each becomes free; results come back in job order. */
 async function scanInWorkers(secretsDir: string, jobs: readonly ZoneJob[], n: number): Promise<ZoneScan[]> {
   const out = new Array<ZoneScan>(jobs.length);
@@ -78,7 +82,7 @@ async function scanInWorkers(secretsDir: string, jobs: readonly ZoneJob[], n: nu
   let next = 0;
   const one = () =>
     new Promise<void>((resolve, reject) => {
-      const worker = new Worker(new URL('./audit-worker.js', import.meta.url), { workerData: { secretsDir } satisfies WorkerInit });
+      const worker = new Worker(AUDIT_WORKER(), { workerData: { secretsDir } satisfies WorkerInit });
       workers.push(worker);
       let current = -1;
       const feed = () => {

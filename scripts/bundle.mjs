@@ -1,23 +1,28 @@
 // Part of `pnpm run build`, after tsc: each service's compiled entry (services/<name>/dist/main.js) and everything
-// it imports, as one ES module, services/<name>/dist/service.mjs, which `caracal up` starts. A service then loads
-// one file instead of some 900 modules: about half the start-up CPU of a service and a smaller resident set
-// (bench/up). The bundle is the JavaScript tsc emitted without its whitespace and with shorter syntax (V8 reads and
-// parses a fifth less); identifiers, and so the names in stack traces, are kept.
+// it imports, as one ES module, services/<name>/dist/service.mjs, which `caracal up` starts; and the CLI's
+// (apps/runtime/dist/main.js) as apps/runtime/dist/cli.mjs, which bin/caracal.js runs. A process then loads one file
+// instead of some 900 modules: about half a service's start-up CPU and a smaller resident set (bench/up).
+// A bundle is the JavaScript tsc emitted, without its whitespace and with shorter syntax (V8 reads and parses a
+// fifth less); identifiers, and so the names in stack traces, are kept.
 // @caracal/policy stays an import: it locates the opa-wasm SDK's files next to its own module.
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const REPO = new URL('..', import.meta.url).pathname;
-const BUNDLE_FILE = 'service.mjs';
 
 const services = readdirSync(join(REPO, 'services')).filter((s) => existsSync(join(REPO, 'services', s, 'dist', 'main.js'))).sort();
+const bundles = [
+  ...services.map((s) => ({ from: join(REPO, 'services', s, 'dist', 'main.js'), to: join(REPO, 'services', s, 'dist', 'service.mjs') })),
+  // The CLI's bundle lies beside version.js, so paths it derives from its own module stay right (version.ts).
+  { from: join(REPO, 'apps', 'runtime', 'dist', 'main.js'), to: join(REPO, 'apps', 'runtime', 'dist', 'cli.mjs') },
+];
 
 await Promise.all(
-  services.map((s) =>
+  bundles.map(({ from, to }) =>
     build({
-      entryPoints: [join(REPO, 'services', s, 'dist', 'main.js')],
-      outfile: join(REPO, 'services', s, 'dist', BUNDLE_FILE),
+      entryPoints: [from],
+      outfile: to,
       absWorkingDir: REPO,
       bundle: true,
       platform: 'node',
