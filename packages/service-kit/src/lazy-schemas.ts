@@ -3,8 +3,8 @@
 // 1.2–1.6 s, with five services starting on two cores; bench/up). These factories hand Fastify the same compilers,
 // Fastify's own defaults, but each schema is compiled when its route first uses it, and the Ajv instance when the
 // first schema is. Validation and serialisation are unchanged; routes a process never serves cost nothing.
-// A schema that does not compile now fails its route's first request (a 500) rather than the start, and every
-// route's schemas are compiled by its tests.
+// A schema that does not compile now fails its route's first request (a 500) rather than the start; the schemas are
+// static, and the services' integration tests send requests through the routes that carry them.
 import AjvCompiler from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { FastifyServerOptions } from 'fastify';
