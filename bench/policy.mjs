@@ -44,6 +44,7 @@ const PROBE_LABELS = [...LABELS, 'quarantined'];
 
 const ok = (b) => (b ? 'met' : 'MISSED');
 const stallsText = (m) => `machine stalls ${m.per_second} /s, median ${m.median_us} µs`;
+const us = (r) => `${r.p50_us} / ${r.p99_us} µs`;
 const r2 = (x) => Math.round(x * 100) / 100;
 
 /** `caracal policy build bench/policy` into a temp file: the bundle's bytes and SHA-256. */
@@ -153,17 +154,9 @@ function pureWork(iterations) {
   FLOOR_DATA[256] = acc; // kept, so the loop is not optimised away
 }
 
-/** Iterations of pureWork that take `us` µs at the median here. */
+/** Iterations of pureWork that take `us` µs at the median here, timed as everything else is (timeKinds). */
 function calibrateFloor(us) {
-  const median = (n) => {
-    const v = [];
-    for (let k = 0; k < 2_000; k++) {
-      const t0 = process.hrtime.bigint();
-      pureWork(n);
-      v.push(Number(process.hrtime.bigint() - t0) / 1000);
-    }
-    return v.sort((a, b) => a - b)[v.length >> 1];
-  };
+  const median = (n) => micros(timeKinds({ floor: () => pureWork(n) }, 2_000, true).floor).p50_us;
   let n = 1_000;
   for (let round = 0; round < 4; round++) n = Math.max(1, Math.round((n * us) / median(n)));
   return n;
@@ -284,7 +277,6 @@ await runBench(async () => {
   const local = await inProcessRun(bundle);
   if (EVAL_ONLY) {
     console.log(JSON.stringify({ when: new Date().toISOString(), source: source(), machine: { ...machine(), loadavg_before: loadBefore }, in_process: local, set_p99_at_most_50us: local.set.p99_us <= TARGETS.p99Us }, null, 2));
-    const us = (r) => `${r.p50_us} / ${r.p99_us} µs`;
     console.log(`set ${us(local.set)}; module call ${us(local.set_module_only)}; pure computation of the same length ${us(local.same_length_pure_work)}; ${stallsText(local.machine_stalls)}`);
     return;
   }
@@ -312,7 +304,6 @@ await runBench(async () => {
   };
   console.log(JSON.stringify(result, null, 2));
   console.log('');
-  const us = (r) => `${r.p50_us} / ${r.p99_us} µs`;
   const ms = (rs) => `${r2(mean(rs.map((r) => r.p50_ms)))} / ${r2(mean(rs.map((r) => r.p99_ms)))} ms`;
   const rows = [
     ['measure', 'result', 'target', 'baseline (same run)', 'ratio'],

@@ -22,18 +22,23 @@ export function cliVersion(): string {
 export const migrationsDir = (root: string) => join(root, 'infra', 'postgres', 'migrations');
 
 /**
- * The file a service is started from: its bundle (dist/service.mjs, written by `pnpm run build` after tsc), or
- * dist/main.js when the tree has no bundle (a release built before bundles existed) or tsc wrote main.js after it.
+ * `bundle` (written by `pnpm run build` after tsc) when it exists and is not older than `main`, else `main`: a tree
+ * without bundles (a release built before them) runs its compiled modules, and so does one where tsc wrote `main`
+ * after the bundle, which would otherwise run older code. A release archive gives every file one time, so there the
+ * bundle runs. bin/caracal.js picks the CLI's entry with this too.
  */
-export function serviceEntry(root: string, service: string): string {
-  const dist = join(root, 'services', service, 'dist');
-  const main = join(dist, 'main.js');
-  const bundle = join(dist, 'service.mjs');
+export function freshestEntry(main: string, bundle: string): string {
   try {
     if (statSync(bundle).mtimeMs >= statSync(main).mtimeMs) return bundle;
   } catch {
-    // no bundle (or no main.js, which the caller reports)
+    // no bundle (or no main, which the caller reports)
   }
   return main;
+}
+
+/** The file a service is started from: its bundle, dist/service.mjs, or dist/main.js (freshestEntry). */
+export function serviceEntry(root: string, service: string): string {
+  const dist = join(root, 'services', service, 'dist');
+  return freshestEntry(join(dist, 'main.js'), join(dist, 'service.mjs'));
 }
 export const supervisorEntry = (root: string) => join(root, 'apps', 'runtime', 'dist', 'supervisor', 'main.js');

@@ -9,6 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serviceEntry } from '../../src/version.js';
 
 const LAUNCHER = fileURLToPath(new URL('../../bin/caracal.js', import.meta.url));
+// The launcher picks its entry with the compiled freshestEntry.
+const VERSION_JS = fileURLToPath(new URL('../../dist/version.js', import.meta.url));
 
 let dir: string;
 beforeEach(() => {
@@ -47,6 +49,7 @@ describe('bin/caracal.js', () => {
     mkdirSync(bin, { recursive: true });
     mkdirSync(dist, { recursive: true });
     copyFileSync(LAUNCHER, join(bin, 'caracal.js'));
+    copyFileSync(VERSION_JS, join(dist, 'version.js'));
     writeFileSync(join(dir, 'apps', 'runtime', 'package.json'), '{"type":"module"}');
     put(join(dist, 'main.js'), "console.log('main');", 60);
     const run = () => execFileSync(process.execPath, [join(bin, 'caracal.js')], { encoding: 'utf8' }).trim();
