@@ -5,9 +5,12 @@
 // A bundle is the JavaScript tsc emitted, without its whitespace and with shorter syntax (V8 reads and parses a
 // fifth less); identifiers, and so the names in stack traces, are kept.
 // @caracal/policy stays an import: it locates the opa-wasm SDK's files next to its own module.
+// A bundle is only ever replaced whole (replaceFile): builds run while processes start from these files (the
+// release build runs `pnpm run build` during the test suite), and one must never read a bundle half written.
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { replaceFile } from './lib/replace-file.mjs';
 
 const REPO = new URL('..', import.meta.url).pathname;
 
@@ -35,6 +38,7 @@ await Promise.all(
       banner: { js: "import { createRequire as caracalCreateRequire } from 'node:module';\nconst require = caracalCreateRequire(import.meta.url);" },
       external: ['@caracal/policy', 'pg-native'],
       logLevel: 'warning',
-    }),
+      write: false,
+    }).then((r) => replaceFile(to, r.outputFiles[0].contents)),
   ),
 );
