@@ -24,7 +24,7 @@ export interface AppendResult {
 
 /** The event's content hash: version 2 (covering `recordedAt`) when given the receipt time, else version 1. */
 export function contentSha256(e: LedgerEvent, recordedAt?: string): string {
-  return sha256Fields(contentFields(e, recordedAt));
+  return sha256Fields(contentFields(e, e.data, recordedAt));
 }
 
 /**

@@ -154,10 +154,10 @@ export type HashVersion = 1 | 2;
 export const HASH_VERSION: HashVersion = 2;
 
 /**
- * The content hash's fields, in their fixed order (R-AUD-2); absent values are empty strings. With `recordedAt`
- * (millisecond ISO 8601 UTC) the list is version 2's; without, version 1's.
+ * The content hash's fields, in their fixed order (R-AUD-2), `data` being the canonical JSON text; absent values are
+ * empty strings. With `recordedAt` (millisecond ISO 8601 UTC) the list is version 2's; without, version 1's.
  */
-export function contentFields(e: LedgerEvent, recordedAt?: string): string[] {
+export function contentFields(e: Omit<LedgerEvent, 'data'>, data: string, recordedAt?: string): string[] {
   const fields = [
     e.event_id,
     e.zone_id,
@@ -170,7 +170,7 @@ export function contentFields(e: LedgerEvent, recordedAt?: string): string[] {
     e.application_id ?? '',
     e.resource ?? '',
     e.subject ?? '',
-    e.data,
+    data,
   ];
   if (recordedAt !== undefined) fields.push(recordedAt);
   return fields;

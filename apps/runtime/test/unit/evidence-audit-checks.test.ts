@@ -4,15 +4,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chainHmac, chainKey, GENESIS } from '@caracal/db';
-import { canonicalJson, rowContentSha256, type StoredRow, type ZoneReport } from '@caracal/ledger';
-import { BinaryTupleReader, type Tuple } from '../../src/evidence/checks/audit-copy.js';
+import { BinaryTupleReader, canonicalJson, ChainHmac, ContentHasher, rowContentSha256, sha256Hex, storedRow, type StoredRow, type Tuple, type ZoneReport } from '@caracal/ledger';
 import type { EvidenceContext } from '../../src/evidence/check.js';
 import { AUDIT_CHECKS } from '../../src/evidence/checks/audit.js';
 import { auditChains, chainProblems } from '../../src/evidence/checks/audit-chains.js';
 import { auditContinuity, continuityRows, extendsHead } from '../../src/evidence/checks/audit-continuity.js';
 import type { LedgerScan, ZoneResult } from '../../src/evidence/checks/audit-ledger.js';
-import { ChainHmac, sha256Hex } from '../../src/evidence/checks/audit-hmac.js';
-import { ContentHasher, storedRow } from '../../src/evidence/checks/audit-zone-scan.js';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const header = () => Buffer.concat([SIGNATURE, Buffer.alloc(8)]);

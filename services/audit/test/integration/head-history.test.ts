@@ -57,7 +57,7 @@ describe('recorded_at under the content hash', () => {
       const parsed = canonicalEvent(h.event(z, { data: { seq } }));
       if (!parsed.ok) throw new Error(parsed.detail);
       const e = parsed.event;
-      const content = sha256Fields(contentFields(e));
+      const content = sha256Fields(contentFields(e, e.data));
       await sql(
         `INSERT INTO caracal.audit_events (event_id, zone_id, chain_seq, recorded_at, occurred_at, source, event_type, decision, reason, request_id, data, data_canonical, content_sha256, prev_content_sha256, chain_hmac)
          VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8, $9, $10::jsonb, $14::text, $11, $12, $13)`,

@@ -110,7 +110,7 @@ describe('tamper sweep', () => {
     const z = await chain();
     const row = (await h.rows(z))[4]!;
     const forged = { ...row, reason: 'rewritten', occurred_at: row.occurred_at.toISOString(), data: row.data_canonical } as any;
-    const hashed = sha256Fields(contentFields(forged, row.recorded_at.toISOString()));
+    const hashed = sha256Fields(contentFields(forged, forged.data, row.recorded_at.toISOString()));
     await sql("UPDATE caracal.audit_events SET reason = 'rewritten', content_sha256 = $2 WHERE zone_id = $1 AND chain_seq = 5", [z, hashed]);
     expect(await breaksOf(z)).toEqual([
       { zone_id: z, seq: 5, kind: 'hmac_mismatch' },

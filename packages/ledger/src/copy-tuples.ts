@@ -1,7 +1,10 @@
 // Streams `COPY (query) TO STDOUT (FORMAT binary)` through a pg client one tuple at a time, handing each tuple's
-// field offsets to a callback: no row objects, no text unescaping, so the audit chains are read at close to the
-// speed of the server producing them (issue 11's benchmark: the pack within 3x of reading every row once).
-import type { ClientBase } from 'pg';
+// field offsets to a callback: no row objects, no text unescaping, so a chain is read at close to the speed of the
+// server producing it.
+import type { PoolClient } from '@caracal/db';
+
+/** Any pg client: a pooled one, or a plain `pg.Client` of a worker thread. */
+export type CopyClient = Pick<PoolClient, 'query'>;
 
 /** The fields of the tuple being handed out: byte offsets into `buf` and lengths (-1 for NULL). */
 export interface Tuple {
@@ -120,7 +123,7 @@ class CopyOut {
 }
 
 /** Runs a binary COPY of `select` and feeds every tuple of its `fields` columns to `onTuple`. */
-export function copyTuples(client: ClientBase, select: string, fields: number, onTuple: (t: Tuple) => void): Promise<void> {
+export function copyTuples(client: CopyClient, select: string, fields: number, onTuple: (t: Tuple) => void): Promise<void> {
   const reader = new BinaryTupleReader(fields, onTuple);
   return new Promise((resolve, reject) => {
     const copy = new CopyOut(copyStatement(select), (chunk) => reader.push(chunk), (err) => {

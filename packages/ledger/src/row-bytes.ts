@@ -1,0 +1,117 @@
+// A zone's chain read as bytes (R-AUD-3): a binary COPY of its rows in chain order, each row's content hash and
+// chain_hmac recomputed from the streamed bytes, no row objects. `verifyZone` reads its windows this way, and the
+// evidence pack's audit-chains check reads whole zones with the same statement and the same checks.
+import type { KeyObject } from 'node:crypto';
+import { isoSql } from './columns.js';
+import { copyTuples, type CopyClient, type Tuple } from './copy-tuples.js';
+import { ChainHmac, sha256Hex } from './hmac-bytes.js';
+import { rowContentSha256, type StoredRow } from './verify-chain.js';
+
+// Column order: the content hash's own field order sits at 2..14 so a row hashes from one copy loop; the last
+// column is the jsonb text only for rows from before data_canonical (migration 0009). The ORDER BY names the
+// table's columns: the text alias `chain_seq` would sort 10 before 2.
+const ROW_FIELDS = `chain_seq::text, hash_version::text, event_id::text, zone_id::text, ${isoSql('occurred_at')}, source, event_type,
+  decision, reason, request_id, application_id, resource, subject, data_canonical, ${isoSql('recorded_at')},
+  content_sha256, prev_content_sha256, chain_hmac, CASE WHEN data_canonical IS NULL THEN data::text END`;
+
+/**
+ * The rows of the zone bound in `caracal.zone_id` (for RLS too), in chain order; `range` narrows them further
+ * (` AND chain_seq > 5000 AND chain_seq <= 10000`, numbers only: COPY takes no parameters).
+ */
+export const chainSelect = (range = '') =>
+  `SELECT ${ROW_FIELDS}
+  FROM caracal.audit_events WHERE zone_id = current_setting('caracal.zone_id')::uuid${range} ORDER BY audit_events.chain_seq, audit_events.recorded_at`;
+
+/**
+ * Run first in the transaction that reads: the primary key (zone_id, chain_seq, recorded_at) walked in order on each
+ * monthly partition, merged. Planner statistics describe the sequences of every zone of a partition together, so a
+ * range can look like a large part of it; left alone the planner reads all of the zone's rows through another index
+ * (or the whole partition) and sorts them, with parallel workers and JIT on top: work in proportion to the zone for
+ * every range, and about twice the server time for a whole 1M-row ledger.
+ */
+export const CHAIN_WALK =
+  'SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0';
+
+const FIELDS = 19;
+const F = { seq: 0, version: 1, first: 2, data: 13, recorded: 14, content: 15, prev: 16, hmac: 17, legacyData: 18 } as const;
+const SEP = 0x1f;
+const ASCII_1 = 0x31;
+const ASCII_2 = 0x32;
+const SHORT = 96;
+
+const text = (t: Tuple, f: number): string | null => (t.lens[f]! < 0 ? null : t.buf.toString('utf8', t.starts[f], t.starts[f]! + t.lens[f]!));
+
+/** The row as the ledger's generic code takes it: for rows the byte path does not cover. */
+export function storedRow(t: Tuple): StoredRow {
+  const legacy = text(t, F.legacyData);
+  return {
+    chain_seq: Number(text(t, F.seq)),
+    hash_version: Number(text(t, F.version)),
+    event_id: text(t, 2) ?? '',
+    zone_id: text(t, 3) ?? '',
+    occurred_at: text(t, 4) ?? '',
+    source: text(t, 5) ?? '',
+    event_type: text(t, 6) ?? '',
+    decision: text(t, 7),
+    reason: text(t, 8),
+    request_id: text(t, 9),
+    application_id: text(t, 10),
+    resource: text(t, 11),
+    subject: text(t, 12),
+    data_canonical: text(t, F.data),
+    data: legacy === null ? undefined : (JSON.parse(legacy) as unknown),
+    recorded_at: text(t, F.recorded) ?? '',
+    content_sha256: text(t, F.content) ?? '',
+    prev_content_sha256: text(t, F.prev) ?? '',
+    chain_hmac: text(t, F.hmac) ?? '',
+  };
+}
+
+/**
+ * The row's content hash straight from the COPY bytes: the fields in their fixed order, each followed by 0x1F,
+ * NULL as empty (exactly what rowContentSha256 hashes). Versions 1 and 2 with data_canonical only; anything else
+ * goes through the ledger's generic code.
+ */
+export class ContentHasher {
+  private scratch = Buffer.alloc(4096);
+
+  hash(t: Tuple): string {
+    const v = t.lens[F.version] === 1 ? t.buf[t.starts[F.version]!] : -1;
+    if ((v !== ASCII_1 && v !== ASCII_2) || t.lens[F.data]! < 0) return rowContentSha256(storedRow(t));
+    const last = v === ASCII_2 ? F.recorded : F.data;
+    let need = 0;
+    for (let f = F.first; f <= last; f++) need += Math.max(0, t.lens[f]!) + 1;
+    if (need > this.scratch.length) this.scratch = Buffer.alloc(need * 2);
+    const out = this.scratch;
+    const buf = t.buf;
+    let pos = 0;
+    for (let f = F.first; f <= last; f++) {
+      const n = t.lens[f]!;
+      // Short fields byte by byte: a Buffer#copy call costs more than copying a few dozen bytes.
+      if (n > SHORT) pos += buf.copy(out, pos, t.starts[f], t.starts[f]! + n);
+      else for (let i = t.starts[f]!, end = i + n; i < end; i++) out[pos++] = buf[i]!;
+      out[pos++] = SEP;
+    }
+    return sha256Hex(out.subarray(0, pos));
+  }
+}
+
+/** One row as read and checked: what `ChainVerifier.pushChecked` takes. */
+export type CheckedRow = (seq: number, contentSha256: string, prevContentSha256: string, contentOk: boolean, hmacOk: boolean) => void;
+
+/**
+ * Streams `chainSelect(range)` through `client` (in a transaction already bound to the zone, CHAIN_WALK run) and
+ * hands every row to `onRow` with its content hash and chain_hmac checked.
+ */
+export function copyChain(client: CopyClient, key: KeyObject, range: string, onRow: CheckedRow): Promise<void> {
+  const hasher = new ContentHasher();
+  const hmac = new ChainHmac(key);
+  return copyTuples(client, chainSelect(range), FIELDS, (t) => {
+    const { buf, starts, lens } = t;
+    const content = text(t, F.content) ?? '';
+    const prev = text(t, F.prev) ?? '';
+    const seq = Number(buf.toString('latin1', starts[F.seq], starts[F.seq]! + lens[F.seq]!));
+    const hmacOk = hmac.hex(buf, starts[F.content]!, lens[F.content]!, starts[F.prev]!, lens[F.prev]!, content, prev) === text(t, F.hmac);
+    onRow(seq, content, prev, hasher.hash(t) === content, hmacOk);
+  });
+}
