@@ -12,7 +12,7 @@ const schema = baseSchema(9090).extend({
   AUDIT_INFLIGHT_BATCHES: int(1, 16, 4),
   /** After a read of fewer than AUDIT_BATCH_SIZE events, wait this long (ms) before the next: live traffic is then
    * appended in groups of several events rather than one append per event. 0 reads again at once. */
-  AUDIT_LINGER_MS: int(0, 1000, 20),
+  AUDIT_LINGER_MS: int(0, 1000, 50),
   /** Largest `data` field accepted; larger events go to the DLQ as `oversized`. */
   AUDIT_MAX_EVENT_BYTES: int(1024, 1024 * 1024, 64 * 1024),
   AUDIT_MAX_DELIVERIES: int(1, 100, 5),

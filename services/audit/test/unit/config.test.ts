@@ -13,7 +13,7 @@ const env = (extra: Record<string, string | undefined> = {}) => ({
 
 describe('audit config', () => {
   it('has safe defaults', () => {
-    expect(loadConfig(env())).toMatchObject({ PORT: 9090, AUDIT_BATCH_SIZE: 1000, AUDIT_MAX_DELIVERIES: 5, AUDIT_RETENTION_MONTHS: 13, AUDIT_EXPORT_FORMATS: ['parquet', 'jsonl'], AUDIT_SWEEP_INTERVAL_S: 3600 });
+    expect(loadConfig(env())).toMatchObject({ PORT: 9090, AUDIT_BATCH_SIZE: 1000, AUDIT_LINGER_MS: 50, AUDIT_MAX_DELIVERIES: 5, AUDIT_RETENTION_MONTHS: 13, AUDIT_EXPORT_FORMATS: ['parquet', 'jsonl'], AUDIT_SWEEP_INTERVAL_S: 3600 });
   });
 
   it('refuses to start without the audit key, even in dev mode', () => {
