@@ -25,8 +25,11 @@ const BATCH = arg('--batch', 1000);
 const LIVE_RATE = arg('--live-rate', 1000);
 const LIVE_SECONDS = arg('--live-seconds', 10);
 const LIVE_ZONES = arg('--live-zones', 10);
-const TARGET_INGEST = 10_000;
-const TARGET_VERIFY = 100_000;
+// The speed issue's targets: ingest at 0.7x the same-run plain INSERT, live cost per event within 1.5x the drain's,
+// verification at 200,000 rows/s.
+const TARGET_INGEST_RATIO = 0.7;
+const TARGET_LIVE_RATIO = 1.5;
+const TARGET_VERIFY = 200_000;
 const BASE_URL = process.env.CARACAL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.CARACAL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const hex = (n = 32) => randomBytes(n).toString('hex');
@@ -280,14 +283,16 @@ await runBench(async () => {
   const kill = { events: EVENTS, killed_after_rows: killedAt, rows: Number(stats.n), distinct_ids: Number(stats.ids), lost: EVENTS - Number(stats.ids), duplicated: Number(stats.n) - Number(stats.ids), dlq, chains_verify: chainsOk, seconds: +((performance.now() - k0) / 1000).toFixed(2) };
   if (kill.lost || kill.duplicated || dlq || !chainsOk || killedAt < 0) throw new Misbehaviour(`kill run: ${JSON.stringify(kill)}`);
 
+  const liveRatio = +(perEvent(live) / perEvent(ingest)).toFixed(2);
+  const ingestRatio = +(ingest.events_per_s / reference.rows_per_s).toFixed(2);
   const result = {
     bench: 'audit',
     ...source(),
     machine: machine(),
-    ingest: { ...ingest, target: TARGET_INGEST, met: ingest.events_per_s >= TARGET_INGEST },
-    live: { ...live, cost_vs_drain: +(perEvent(live) / perEvent(ingest)).toFixed(2), postgres_cost_vs_drain: +(live.postgres_us_per_event / ingest.postgres_us_per_event).toFixed(2), target: 1.5 },
+    ingest,
+    live: { ...live, cost_vs_drain: liveRatio, postgres_cost_vs_drain: +(live.postgres_us_per_event / ingest.postgres_us_per_event).toFixed(2), target: TARGET_LIVE_RATIO, met: liveRatio <= TARGET_LIVE_RATIO },
     reference_plain_insert: reference,
-    ingest_vs_plain_insert: +(ingest.events_per_s / reference.rows_per_s).toFixed(2),
+    ingest_vs_plain_insert: { ratio: ingestRatio, target: TARGET_INGEST_RATIO, met: ingestRatio >= TARGET_INGEST_RATIO },
     verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY },
     reference_hash_loop: verifyReference,
     verify_vs_hash_loop: +(verify.rows_per_s / verifyReference.rows_per_s).toFixed(2),

@@ -151,21 +151,23 @@ export interface TipBatch {
 }
 
 /**
- * The one-statement append (migration 0022) for a caller that holds the tip its own last append left in each zone:
- * each zone's events, all new and distinct, are chained onto its tip here and inserted only if the zone's table
- * still ends exactly there, reaches every recorded head and holds none of their ids. Marks are recorded whatever
+ * The one-statement append (migration 0024: 0022's, each zone's ids looked up on their own) for a caller that holds
+ * the tip its own last append left in each zone: each zone's events, all new and distinct, are chained onto its tip
+ * here and inserted only if the zone's table still ends exactly there, reaches every recorded head and holds none of
+ * their ids. Marks are recorded whatever
  * happens to the rows. Returns each zone's result, or null for a zone that got nothing: the caller then takes
  * appendZoneBatch for it.
  */
 export async function appendFromTips(pool: Pool, key: KeyObject, batches: readonly TipBatch[], recordedAt: Date): Promise<Map<string, AppendResult | null>> {
   const chained = batches.map((b) => chainRows(key, b.events, b.tip, recordedAt));
   const res = await pool.query<{ zone: string; appended: number }>({
-    name: 'caracal_audit_append_zones',
-    text: 'SELECT zone, appended FROM caracal.audit_append_zones($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::json[], $6::json[])',
+    name: 'caracal_audit_append_zones_counted',
+    text: 'SELECT zone, appended FROM caracal.audit_append_zones($1::uuid[], $2::bigint[], $3::text[], $4::integer[], $5::uuid[], $6::json[], $7::json[])',
     values: [
       batches.map((b) => b.zoneId),
       batches.map((b) => String(b.tip.seq)),
       batches.map((b) => b.tip.content_sha256),
+      batches.map((b) => b.events.length),
       batches.flatMap((b) => b.events.map((e) => e.event_id)),
       chained.map((c) => c.json),
       batches.map((b) => b.mark && JSON.stringify({ seq: b.mark.seq, content_sha256: b.mark.content_sha256, published_at: b.mark.published_at, sig: b.mark.sig })),

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainKey, withZone } from '../../../../packages/db/dist/index.js';
-import { appendZoneBatch, canonicalEvent, verifyZone, type LedgerEvent } from '../../../../packages/ledger/dist/index.js';
+import { appendFromTips, appendZoneBatch, canonicalEvent, verifyZone, type LedgerEvent } from '../../../../packages/ledger/dist/index.js';
 import { adminQuery } from '../../../../test-support/db.js';
 import { createHarness, type Harness } from './harness.js';
 
@@ -112,12 +112,19 @@ describe('appending from the tip this process left', () => {
   });
 });
 
-describe('the statement itself (migration 0022), as the audit role', () => {
+// 0022's function is what the previous release calls during an upgrade; 0024's, with each zone's id count, is this one's.
+const SIGNATURES = {
+  '0022': { args: '$1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::json[], $6::json[]', counts: false, denied: "'{}', '{[]}', '{NULL}'" },
+  '0024': { args: '$1::uuid[], $2::bigint[], $3::text[], $4::integer[], $5::uuid[], $6::json[], $7::json[]', counts: true, denied: "'{0}', '{}', '{[]}', '{NULL}'" },
+} as const;
+
+describe.each(Object.entries(SIGNATURES))('the statement itself (migration %s), as the audit role', (_, sig) => {
   const call = (z: string, tipSeq: number, tipSha: string, ids: string[], mark: unknown = null) =>
-    adminQuery<{ zone: string; appended: number }>(h.db.roleUrl('audit'), 'SELECT * FROM caracal.audit_append_zones($1::uuid[], $2::bigint[], $3::text[], $4::uuid[], $5::json[], $6::json[])', [
+    adminQuery<{ zone: string; appended: number }>(h.db.roleUrl('audit'), `SELECT * FROM caracal.audit_append_zones(${sig.args})`, [
       [z],
       [tipSeq],
       [tipSha],
+      ...(sig.counts ? [[ids.length]] : []),
       ids,
       ['[]'],
       [mark === null ? null : JSON.stringify(mark)],
@@ -147,8 +154,48 @@ describe('the statement itself (migration 0022), as the audit role', () => {
   it('is the audit role’s alone: the API and STS roles may not call it', async () => {
     const z = await h.zone();
     for (const role of ['api', 'sts'] as const) {
-      await expect(adminQuery(h.db.roleUrl(role), "SELECT * FROM caracal.audit_append_zones(ARRAY[$1::uuid], '{0}', '{x}', '{}', '{[]}', '{NULL}')", [z])).rejects.toThrow(/permission denied/);
+      await expect(adminQuery(h.db.roleUrl(role), `SELECT * FROM caracal.audit_append_zones(ARRAY[$1::uuid], '{0}', '{x}', ${sig.denied})`, [z])).rejects.toThrow(/permission denied/);
     }
+  });
+});
+
+describe('each zone’s own ids (migration 0024)', () => {
+  const tipOf = async (z: string) => {
+    const last = (await h.rows(z)).at(-1)!;
+    return { seq: Number(last.chain_seq), content_sha256: last.content_sha256 as string, recorded_at: (last.recorded_at as Date).toISOString() };
+  };
+  const event = (z: string, id: string = randomUUID()) => {
+    const parsed = canonicalEvent({ ...h.event(z), id });
+    if (!parsed.ok) throw new Error(parsed.detail);
+    return parsed.event;
+  };
+
+  it('an id stored in one zone does not refuse another zone’s append that carries it as its own', async () => {
+    const [a, b] = [await h.zone(), await h.zone()];
+    await extend(a, 1);
+    await extend(b, 1);
+    const storedInA = (await h.rows(a))[0]!.event_id as string;
+    const result = await appendFromTips(svc.deps.pool, chainKey(h.hmacKey), [
+      { zoneId: a, events: [event(a)], tip: await tipOf(a), mark: null },
+      { zoneId: b, events: [event(b, storedInA)], tip: await tipOf(b), mark: null },
+    ], new Date());
+    // 0022 looked every id of the call up in every zone: zone a would have been refused for zone b's id.
+    expect(result.get(a)?.appended).toHaveLength(1);
+    expect(result.get(b)?.appended).toHaveLength(1);
+    expect(await seqs(a)).toEqual([1, 2]);
+    expect((await h.rows(b)).map((r) => r.event_id)).toEqual([expect.any(String), storedInA]);
+  });
+
+  it('refuses counts that do not add up to the ids given, before touching any zone', async () => {
+    const z = await h.zone();
+    await extend(z, 1);
+    const tip = await tipOf(z);
+    const call = (counts: Array<number | null>, ids: string[]) =>
+      adminQuery(h.db.roleUrl('audit'), `SELECT * FROM caracal.audit_append_zones(${SIGNATURES['0024'].args})`, [[z], [tip.seq], [tip.content_sha256], counts, ids, ['[]'], [null]]);
+    for (const [counts, ids] of [[[2], [randomUUID()]], [[0, 1], [randomUUID()]], [[null], []], [[-1], []]] as const) {
+      await expect(call([...counts], [...ids])).rejects.toMatchObject({ code: '22023' });
+    }
+    expect(await seqs(z)).toEqual([1]);
   });
 });
 

@@ -13,7 +13,7 @@ let h: Harness;
 let svc: Awaited<ReturnType<Harness['start']>>;
 let session: pg.Client;
 
-// The lookup of audit_append_zones (migration 0022), word for word.
+// The lookup of audit_append_zones (migrations 0022 and 0024; 0024 passes the zone's own slice of the ids).
 const LOOKUP = 'SELECT EXISTS (SELECT 1 FROM caracal.audit_events a WHERE a.zone_id = $1 AND a.event_id = ANY ($2::uuid[]))';
 
 beforeAll(async () => {
