@@ -75,6 +75,8 @@ export class BinaryTupleReader {
 class CopyOut {
   private error: Error | undefined;
   private finished = false;
+  /** Set by pg when the client has a query_timeout: calling it clears the timer pg started for this statement. */
+  callback?: (err?: Error) => void;
 
   constructor(
     readonly text: string,
@@ -118,6 +120,7 @@ class CopyOut {
   private finish(err?: Error): void {
     if (this.finished) return;
     this.finished = true;
+    this.callback?.(err);
     this.settle(err);
   }
 }

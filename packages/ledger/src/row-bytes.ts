@@ -14,16 +14,22 @@ const ROW_FIELDS = `chain_seq::text, hash_version::text, event_id::text, zone_id
   decision, reason, request_id, application_id, resource, subject, data_canonical, ${isoSql('recorded_at')},
   content_sha256, prev_content_sha256, chain_hmac, CASE WHEN data_canonical IS NULL THEN data::text END`;
 
-/**
- * The rows of the zone bound in `caracal.zone_id` (for RLS too), in chain order; `range` narrows them further
- * (` AND chain_seq > 5000 AND chain_seq <= 10000`, numbers only: COPY takes no parameters).
- */
-export const chainSelect = (range = '') =>
-  `SELECT ${ROW_FIELDS}
-  FROM caracal.audit_events WHERE zone_id = current_setting('caracal.zone_id')::uuid${range} ORDER BY audit_events.chain_seq, audit_events.recorded_at`;
+/** A window of sequences: the rows with after < chain_seq <= through. */
+export interface SeqRange {
+  after: bigint;
+  through: bigint;
+}
 
 /**
- * Run first in the transaction that reads: the primary key (zone_id, chain_seq, recorded_at) walked in order on each
+ * The rows of the zone bound in `caracal.zone_id` (for RLS too), in chain order, all of them or those of `range`
+ * (written into the text as integers: COPY takes no parameters).
+ */
+export const chainSelect = (range?: SeqRange) =>
+  `SELECT ${ROW_FIELDS}
+  FROM caracal.audit_events WHERE zone_id = current_setting('caracal.zone_id')::uuid${range ? ` AND chain_seq > ${BigInt(range.after)} AND chain_seq <= ${BigInt(range.through)}` : ''} ORDER BY audit_events.chain_seq, audit_events.recorded_at`;
+
+/**
+ * Run in the reading transaction before the COPY: the primary key (zone_id, chain_seq, recorded_at) walked in order on each
  * monthly partition, merged. Planner statistics describe the sequences of every zone of a partition together, so a
  * range can look like a large part of it; left alone the planner reads all of the zone's rows through another index
  * (or the whole partition) and sorts them, with parallel workers and JIT on top: work in proportion to the zone for
@@ -103,7 +109,7 @@ export type CheckedRow = (seq: number, contentSha256: string, prevContentSha256:
  * Streams `chainSelect(range)` through `client` (in a transaction already bound to the zone, CHAIN_WALK run) and
  * hands every row to `onRow` with its content hash and chain_hmac checked.
  */
-export function copyChain(client: CopyClient, key: KeyObject, range: string, onRow: CheckedRow): Promise<void> {
+export function copyChain(client: CopyClient, key: KeyObject, range: SeqRange | undefined, onRow: CheckedRow): Promise<void> {
   const hasher = new ContentHasher();
   const hmac = new ChainHmac(key);
   return copyTuples(client, chainSelect(range), FIELDS, (t) => {

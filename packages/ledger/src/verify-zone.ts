@@ -40,7 +40,7 @@ export async function readAnchor(pool: Pool, zoneId: string): Promise<ChainAncho
 function checkWindow(pool: Pool, key: KeyObject, zoneId: string, from: bigint, to: bigint, onRow: CheckedRow): Promise<void> {
   return withZone(pool, zoneId, async (c) => {
     await c.query(CHAIN_WALK);
-    await copyChain(c, key, ` AND chain_seq > ${from} AND chain_seq <= ${to}`, onRow);
+    await copyChain(c, key, { after: from, through: to }, onRow);
   });
 }
 

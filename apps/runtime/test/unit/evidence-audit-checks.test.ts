@@ -28,7 +28,7 @@ function tupleBytes(fields: ReadonlyArray<string | null>): Buffer {
 }
 const TRAILER = Buffer.from([0xff, 0xff]);
 
-/** The fields as ROW_SELECT orders them. */
+/** The fields as chainSelect (the ledger's byte path) orders them. */
 function rowFields(r: StoredRow & { data_text?: string | null }): Array<string | null> {
   return [
     String(r.chain_seq),

@@ -1,4 +1,4 @@
-// The one-statement append (migration 0022) and the two-step append it falls back to (R-AUD-2, R-AUD-3): the zones
+// The one-statement append (migration 0024; 0022's form, which the previous release calls) and the two-step append it falls back to (R-AUD-2, R-AUD-3): the zones
 // this process appended to continue from the tips it left, all in one statement, with the previous heads' marks;
 // a table that moved under it (another writer, deleted rows, a redelivered id) gets nothing inserted by that
 // statement and the two-step append continues the real chain; two services ingesting the same zones keep every

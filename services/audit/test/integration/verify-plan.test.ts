@@ -3,9 +3,10 @@
 // of 5,000 sequences looks to the planner like a quarter of the partition, and left to itself it reads the zone
 // through another index or the whole partition, then sorts. Each COPY verifyZone runs is planned here in the
 // transaction that runs it.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainKey, createPool, withZone, type Pool, type PoolClient } from '../../../../packages/db/dist/index.js';
-import { appendZoneBatch, canonicalEvent, verifyZone, type LedgerEvent } from '../../../../packages/ledger/dist/index.js';
+import { appendZoneBatch, canonicalEvent, copyTuples, verifyZone, type LedgerEvent } from '../../../../packages/ledger/dist/index.js';
 import { adminQuery } from '../../../../test-support/db.js';
 import { createHarness, type Harness } from './harness.js';
 
@@ -77,5 +78,21 @@ describe('the chain walk', () => {
     const first = plans[0]!;
     const unguided = await withZone(pool, zones[0]!, (c) => planOf(c, first.select));
     expect(nodes(unguided)).not.toEqual(['Index Scan', 'Merge Append']);
+  });
+
+  it('leaves no timer behind: pg starts its query_timeout timer for a COPY as for any statement, and the COPY ends it', async () => {
+    const client = new pg.Client({ connectionString: h.db.roleUrl('audit'), query_timeout: 60_000 });
+    await client.connect();
+    try {
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      const before = timers();
+      let rows = 0;
+      for (let i = 0; i < 5; i++) await copyTuples(client, 'SELECT 1', 1, () => rows++);
+      expect(rows).toBe(5);
+      // A timer left per COPY would be five more, each keeping the process alive for a minute.
+      expect(timers()).toBeLessThanOrEqual(before + 1);
+    } finally {
+      await client.end();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Evidence check `audit-chains` (R-EVD-1, R-AUD-3, R-AUD-5): every zone's audit chain and the admin-audit chain
 // verify over every row, and the chain heads read are signed into the manifest for the next pack's continuity.
+import { CHAIN_WALK } from '@caracal/ledger';
 import type { CheckDefinition, CheckOutcome, ChainHeads, EvidenceContext, RawOutput } from '../check.js';
 import { ledgerScan, type LedgerScan, type ZoneResult } from './audit-ledger.js';
 import { ANCHOR_SQL, LAST_SEQ_SQL, MARK_SQL, ZONES_SQL } from './audit-zone-meta.js';
@@ -48,7 +49,7 @@ function judge(scan: LedgerScan, keyPrefix: string): CheckOutcome {
         `HGETALL ${keyPrefix}caracal.audit.head.<zone_id> (and caracal.audit.anchor.<zone_id> when an anchor exists)`,
         ANCHOR_SQL,
         LAST_SEQ_SQL,
-        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('caracal.zone_id', <zone_id>, true); ${ROW_COPY}; COMMIT`,
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${CHAIN_WALK}; SELECT set_config('caracal.zone_id', <zone_id>, true); ${ROW_COPY}; COMMIT`,
       ].join('\n'),
       output: { zones: scan.zones.map(zoneRaw), rows_total: rows, worker_threads: scan.workers },
     },

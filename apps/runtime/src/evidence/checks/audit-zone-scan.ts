@@ -36,7 +36,7 @@ export async function scanZone(client: CopyClient, key: KeyObject, job: ZoneJob)
   try {
     await client.query(CHAIN_WALK);
     await client.query("SELECT set_config('caracal.zone_id', $1, true)", [job.zoneId]);
-    await copyChain(client, key, '', (seq, content, prev, contentOk, hmacOk) => {
+    await copyChain(client, key, undefined, (seq, content, prev, contentOk, hmacOk) => {
       verifier.pushChecked(seq, content, prev, contentOk, hmacOk);
       if (seq === job.watchSeq) watched = content;
     });
