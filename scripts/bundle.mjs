@@ -5,10 +5,13 @@
 // A bundle is the JavaScript tsc emitted, without its whitespace and with shorter syntax (V8 reads and parses a
 // fifth less); identifiers, and so the names in stack traces, are kept.
 // @caracal/policy stays an import: it locates the opa-wasm SDK's files next to its own module.
+// The bundles run on Node.js only, so pg's check for a Cloudflare Workers runtime is answered here: on Node 20 it
+// builds a fetch Response to find out, which loads Node's whole fetch implementation (some 20 ms of start-up CPU in
+// every process).
 // A bundle is only ever replaced whole (replaceFile): builds run while processes start from these files (the
 // release build runs `pnpm run build` during the test suite), and one must never read a bundle half written.
 import { build } from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replaceFile } from './lib/replace-file.mjs';
 
@@ -20,6 +23,19 @@ const bundles = [
   // The CLI's bundle lies beside version.js, so paths it derives from its own module stay right (version.ts).
   { from: join(REPO, 'apps', 'runtime', 'dist', 'main.js'), to: join(REPO, 'apps', 'runtime', 'dist', 'cli.mjs') },
 ];
+
+/** pg/lib/stream.js with isCloudflareRuntime() answering false; the build fails if pg no longer has that function. */
+const nodeOnlyPg = {
+  name: 'pg-node-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, ({ path }) => {
+      const source = readFileSync(path, 'utf8');
+      const probe = 'function isCloudflareRuntime() {';
+      if (!source.includes(probe)) throw new Error(`${path}: no ${probe} to answer for Node.js`);
+      return { contents: source.replace(probe, `${probe}\n  return false;`), loader: 'js' };
+    });
+  },
+};
 
 await Promise.all(
   bundles.map(({ from, to }) =>
@@ -37,6 +53,7 @@ await Promise.all(
       // CommonJS dependencies call require(); an ES module has none of its own.
       banner: { js: "import { createRequire as caracalCreateRequire } from 'node:module';\nconst require = caracalCreateRequire(import.meta.url);" },
       external: ['@caracal/policy', 'pg-native'],
+      plugins: [nodeOnlyPg],
       logLevel: 'warning',
       write: false,
     }).then((r) => replaceFile(to, r.outputFiles[0].contents)),

@@ -11,9 +11,12 @@ export interface PortHolder {
 
 const LISTEN = '0A';
 
-/** The inodes of the TCP sockets (IPv4 and IPv6) whose local port, remote port and state `match`. */
-export function tcpSocketInodes(match: (localPort: number, remotePort: number, state: string) => boolean): Set<string> {
-  const inodes = new Set<string>();
+/**
+ * The inodes of the TCP sockets (IPv4 and IPv6) whose local port, remote port and state `match`, each with its
+ * local port. The kernel builds these tables on every read, which costs milliseconds: read them once per question.
+ */
+export function tcpSocketInodes(match: (localPort: number, remotePort: number, state: string) => boolean): Map<string, number> {
+  const inodes = new Map<string, number>();
   const port = (addr: string) => Number.parseInt(addr.slice(addr.lastIndexOf(':') + 1), 16);
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
@@ -25,7 +28,9 @@ export function tcpSocketInodes(match: (localPort: number, remotePort: number, s
     for (const line of text.split('\n').slice(1)) {
       // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
       const f = line.trim().split(/\s+/);
-      if (f.length >= 10 && match(port(f[1]!), port(f[2]!), f[3]!)) inodes.add(f[9]!);
+      if (f.length < 10) continue;
+      const local = port(f[1]!);
+      if (match(local, port(f[2]!), f[3]!)) inodes.set(f[9]!, local);
     }
   }
   return inodes;
@@ -39,17 +44,18 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
-/** The processes holding a listening socket on `port`. */
-export function portHolders(port: number): PortHolder[] {
-  const inodes = tcpSocketInodes((local, _remote, state) => local === port && state === LISTEN);
-  if (inodes.size === 0) return [];
-  const links = new Set([...inodes].map((i) => `socket:[${i}]`));
-  const holders: PortHolder[] = [];
+/** The processes holding a listening socket on each of `ports` (a port nobody listens on maps to an empty list). */
+export function portHolders(ports: readonly number[]): Map<number, PortHolder[]> {
+  const holders = new Map<number, PortHolder[]>(ports.map((p) => [p, []]));
+  const wanted = new Set(ports);
+  const inodes = tcpSocketInodes((local, _remote, state) => wanted.has(local) && state === LISTEN);
+  if (inodes.size === 0) return holders;
+  const links = new Map([...inodes].map(([inode, port]) => [`socket:[${inode}]`, port]));
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
-    return [];
+    return holders;
   }
   for (const p of pids) {
     let fds: string[];
@@ -58,14 +64,18 @@ export function portHolders(port: number): PortHolder[] {
     } catch {
       continue; // gone, or not ours to inspect
     }
-    const holds = fds.some((fd) => {
+    const held = new Set<number>();
+    for (const fd of fds) {
       try {
-        return links.has(readlinkSync(`/proc/${p}/fd/${fd}`));
+        const port = links.get(readlinkSync(`/proc/${p}/fd/${fd}`));
+        if (port !== undefined) held.add(port);
       } catch {
-        return false;
+        // closed meanwhile
       }
-    });
-    if (holds) holders.push({ pid: Number(p), command: readOr(`/proc/${p}/cmdline`, '').split('\0').join(' ').trim() });
+    }
+    if (held.size === 0) continue;
+    const command = readOr(`/proc/${p}/cmdline`, '').split('\0').join(' ').trim();
+    for (const port of held) holders.get(port)!.push({ pid: Number(p), command });
   }
   return holders;
 }
@@ -82,7 +92,7 @@ export function processEnv(pid: number): Map<string, string> {
 
 /** "port 8080 (api) already in use by PID 123 (node main.js)" — the holders named when they can be seen. */
 export function describeBusyPort(port: number, label: string): string {
-  const holders = portHolders(port);
+  const holders = portHolders([port]).get(port)!;
   const by = holders.length === 0 ? '' : ` by ${holders.map((h) => `PID ${h.pid}${h.command ? ` (${h.command})` : ''}`).join(', ')}`;
   return `port ${port} (${label}) already in use${by}`;
 }

@@ -105,8 +105,10 @@ async function terminate(pid: number, needle: string, graceMs: number): Promise<
  * secrets from this home.
  */
 function unlistedHolders(home: HomeLayout, ports: Partial<Record<ServiceName, number>>, listed: Set<number>): { pid: number; needle: string }[] {
+  const holders = portHolders(Object.values(ports));
   return Object.entries(ports).flatMap(([name, port]) =>
-    portHolders(port!)
+    holders
+      .get(port!)!
       .filter((h) => !listed.has(h.pid) && h.command.includes(join('services', name)))
       .filter((h) => processEnv(h.pid).get('REDIS_URL_FILE')?.startsWith(home.secretsDir + sep) === true)
       .map((h) => ({ pid: h.pid, needle: join('services', name) })),

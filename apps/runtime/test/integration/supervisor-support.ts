@@ -206,7 +206,7 @@ export function keepAliveTraffic(base: string, call: () => Call, connections = 8
 
 /** The socket inode of the server side of a TCP connection: local port `serverPort`, remote port `clientPort`. */
 function serverSideInode(serverPort: number, clientPort: number): string | undefined {
-  return [...tcpSocketInodes((local, remote) => local === serverPort && remote === clientPort)][0];
+  return [...tcpSocketInodes((local, remote) => local === serverPort && remote === clientPort).keys()][0];
 }
 
 export interface Answer {
