@@ -22,6 +22,8 @@ const bundles = [
   ...services.map((s) => ({ from: join(REPO, 'services', s, 'dist', 'main.js'), to: join(REPO, 'services', s, 'dist', 'service.mjs') })),
   // The CLI's bundle lies beside version.js, so paths it derives from its own module stay right (version.ts).
   { from: join(REPO, 'apps', 'runtime', 'dist', 'main.js'), to: join(REPO, 'apps', 'runtime', 'dist', 'cli.mjs') },
+  // The supervisor's too (dist/supervisor.mjs), beside version.js for the same reason; `caracal up` waits for it.
+  { from: join(REPO, 'apps', 'runtime', 'dist', 'supervisor', 'main.js'), to: join(REPO, 'apps', 'runtime', 'dist', 'supervisor.mjs') },
 ];
 
 /** pg/lib/stream.js with isCloudflareRuntime() answering false; the build fails if pg no longer has that function. */

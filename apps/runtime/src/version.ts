@@ -41,4 +41,8 @@ export function serviceEntry(root: string, service: string): string {
   const dist = join(root, 'services', service, 'dist');
   return freshestEntry(join(dist, 'main.js'), join(dist, 'service.mjs'));
 }
-export const supervisorEntry = (root: string) => join(root, 'apps', 'runtime', 'dist', 'supervisor', 'main.js');
+/** The supervisor's: its bundle, dist/supervisor.mjs, or dist/supervisor/main.js (freshestEntry). */
+export function supervisorEntry(root: string): string {
+  const dist = join(root, 'apps', 'runtime', 'dist');
+  return freshestEntry(join(dist, 'supervisor', 'main.js'), join(dist, 'supervisor.mjs'));
+}

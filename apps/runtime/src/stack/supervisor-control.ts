@@ -101,7 +101,8 @@ export function readSupervisorState(home: HomeLayout): SupervisorState | undefin
   }
 }
 
-export const SUPERVISOR_NEEDLE = join('supervisor', 'main.js');
+/** What a supervisor's command line holds, whichever entry it runs (supervisorEntry): dist/supervisor.mjs or dist/supervisor/main.js. */
+export const SUPERVISOR_NEEDLE = join('dist', 'supervisor');
 
 /** The recorded state, when the supervisor that wrote it still runs. */
 export function runningSupervisor(home: HomeLayout): SupervisorState | undefined {

@@ -7,17 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, caracal, tempHome } from '../../../../test-support/cli.js';
 import { freePort } from '../../../../test-support/deps.js';
 import { portFree } from '../../src/managed/ports.js';
+// A stopped process whose parent (here PID 1, once its supervisor died) has not reaped it yet counts as gone.
+import { alive } from './supervisor-support.js';
 
 const SERVICES = ['api', 'coordinator', 'sts', 'gateway', 'audit'];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('managed local runtime', () => {
   const home = tempHome('managed');

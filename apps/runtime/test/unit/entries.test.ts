@@ -1,4 +1,4 @@
-// Which file a service, and the CLI, start from: the bundle `pnpm run build` writes, unless the tree has none or tsc
+// Which file a service, the supervisor and the CLI start from: the bundle `pnpm run build` writes, unless the tree has none or tsc
 // wrote main.js after it (then the bundle would run older code).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { serviceEntry } from '../../src/version.js';
+import { serviceEntry, supervisorEntry } from '../../src/version.js';
+import { SUPERVISOR_NEEDLE } from '../../src/stack/supervisor-control.js';
 
 const LAUNCHER = fileURLToPath(new URL('../../bin/caracal.js', import.meta.url));
 // The launcher picks its entry with the compiled freshestEntry.
@@ -39,6 +40,26 @@ describe('serviceEntry', () => {
 
   it('names main.js for a tree without the service, so the caller reports that file missing', () => {
     expect(serviceEntry(dir, 'gateway')).toBe(join(dir, 'services', 'gateway', 'dist', 'main.js'));
+  });
+});
+
+describe('supervisorEntry', () => {
+  it('takes dist/supervisor.mjs when it is as new as dist/supervisor/main.js or newer, and main.js otherwise', () => {
+    const dist = join(dir, 'apps', 'runtime', 'dist');
+    mkdirSync(join(dist, 'supervisor'), { recursive: true });
+    put(join(dist, 'supervisor', 'main.js'), '', 60);
+    expect(supervisorEntry(dir)).toBe(join(dist, 'supervisor', 'main.js'));
+    put(join(dist, 'supervisor.mjs'), '', 30);
+    expect(supervisorEntry(dir)).toBe(join(dist, 'supervisor.mjs'));
+    put(join(dist, 'supervisor', 'main.js'), '', 10);
+    expect(supervisorEntry(dir)).toBe(join(dist, 'supervisor', 'main.js'));
+  });
+
+  it('either entry is recognised as a supervisor by its command line, a service entry is not', () => {
+    const dist = join(dir, 'apps', 'runtime', 'dist');
+    expect(join(dist, 'supervisor.mjs')).toContain(SUPERVISOR_NEEDLE);
+    expect(join(dist, 'supervisor', 'main.js')).toContain(SUPERVISOR_NEEDLE);
+    expect(join(dir, 'services', 'sts', 'dist', 'service.mjs')).not.toContain(SUPERVISOR_NEEDLE);
   });
 });
 
