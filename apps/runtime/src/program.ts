@@ -65,7 +65,7 @@ export function buildProgram(io: Io, result: ProgramResult): Command {
 
   program
     .command('up')
-    .description('initialise if needed, start Postgres/Redis, migrate, start services, wait until ready')
+    .description('initialise if needed, start the services held, start Postgres/Redis, migrate, release the services, wait until ready')
     .option('--no-install', 'never install missing Postgres/Redis packages; print the command instead')
     .option('--timeout <seconds>', 'readiness deadline (default 120)', nonNegativeInt('--timeout'))
     .option('--json', 'print endpoints as JSON')

@@ -21,7 +21,7 @@ export { outboxKeys, outboxProblems, createOutboxRelay, type Outbox, type Outbox
 export { buildStandardApp, type StandardApp, type StandardAppOptions } from './standard-app.js';
 export { runService, serviceMain, StartupError, type Runnable, type RunServiceOptions } from './run-service.js';
 export { HttpDrain, type DrainResult } from './http-drain.js';
-export { processIpc, announceReady, type WorkerIpc, type WorkerMessage } from './worker-ipc.js';
+export { processIpc, announceReady, awaitStart, HeldStartError, type StartMessage, type WorkerIpc, type WorkerMessage } from './worker-ipc.js';
 export { instanceId } from './instance-id.js';
 export { broadcastHooks } from './broadcast-hooks.js';
 export { hitRateLimit, type RateVerdict } from './rate-limit.js';

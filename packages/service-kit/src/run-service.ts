@@ -9,7 +9,7 @@ import { closeDeps, connectDeps, startConnecting, type ServiceDeps } from './con
 import { HttpDrain } from './http-drain.js';
 import { SECRET_KEYS, type BaseConfig } from './service-config.js';
 import { evictionPolicy } from './standard-checks.js';
-import { announceReady, processIpc, type WorkerIpc } from './worker-ipc.js';
+import { announceReady, awaitStart, HeldStartError, processIpc, type WorkerIpc } from './worker-ipc.js';
 
 export interface Runnable {
   /** Built with buildServiceApp (its readiness ladder is polled for the supervisor). */
@@ -127,17 +127,21 @@ async function prepareRedis(deps: ServiceDeps, groups: readonly GroupSpec[], log
 
 /** The whole of a service's main.ts: run, wire signals, and report startup failures. Exiting is left to `exit`. */
 export function serviceMain<C extends BaseConfig>(opts: RunServiceOptions<C>, exit: (code: number) => void): void {
-  runService(opts).then(
-    (shutdown) => {
-      const onSignal = () => void shutdown().then(() => exit(0), () => exit(1));
-      // Every SIGTERM joins the one drain (a repeated one must not kill the process mid-drain); a second Ctrl-C
-      // at a terminal still ends it at once.
-      process.on('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof StartupError ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
-      exit(1);
-    },
-  );
+  // A worker started held has no SIGTERM handler yet: a supervisor stopping it meanwhile ends it at once.
+  awaitStart(opts.env)
+    .then(() => runService(opts))
+    .then(
+      (shutdown) => {
+        const onSignal = () => void shutdown().then(() => exit(0), () => exit(1));
+        // Every SIGTERM joins the one drain (a repeated one must not kill the process mid-drain); a second Ctrl-C
+        // at a terminal still ends it at once.
+        process.on('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+      },
+      (err: unknown) => {
+        const message = err instanceof StartupError ? err.message : err instanceof HeldStartError ? `${opts.service}: ${err.message}` : ((err as Error)?.stack ?? String(err));
+        process.stderr.write(`${message}\n`);
+        exit(1);
+      },
+    );
 }

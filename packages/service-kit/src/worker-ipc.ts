@@ -1,8 +1,47 @@
 // Messages to the supervisor that started this process, over its IPC channel when there is one: `ready` once the
 // readiness ladder passes (the supervisor waits for it before draining an older worker), `draining` when the
-// drain starts. A channel that is missing or gone is never an error: the process keeps serving.
+// drain starts. A channel that is missing or gone is never an error: the process keeps serving. Before any of that,
+// a worker started held (CARACAL_START_HELD=1) says `held` and waits for the supervisor's `start` (awaitStart).
 
-export type WorkerMessage = { type: 'ready'; instance: string } | { type: 'draining'; instance: string };
+export type WorkerMessage = { type: 'ready'; instance: string } | { type: 'draining'; instance: string } | { type: 'held' };
+
+/** The only message a supervisor sends a worker: the start it held back may go ahead. */
+export interface StartMessage {
+  type: 'start';
+}
+
+/** Why a held worker could not be started. */
+export class HeldStartError extends Error {}
+
+/**
+ * With CARACAL_START_HELD=1 (set by a supervisor that `caracal up` started before migrating), resolves once the
+ * supervisor sends `start`: until then the process has its code loaded and has done nothing else (no configuration
+ * read, no connection, no request taken). Rejects when there is no channel to be released over, or when it closes
+ * first (the supervisor is gone: nobody will release this process). Without the variable it resolves at once.
+ */
+export function awaitStart(env: NodeJS.ProcessEnv, proc: NodeJS.Process = process): Promise<void> {
+  if (env.CARACAL_START_HELD !== '1') return Promise.resolve();
+  if (typeof proc.send !== 'function' || !proc.connected) return Promise.reject(new HeldStartError('CARACAL_START_HELD=1, but no supervisor channel to be started over'));
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown) => {
+      if ((m as Partial<StartMessage> | null)?.type !== 'start') return;
+      done();
+      resolve();
+    };
+    const onDisconnect = () => {
+      done();
+      reject(new HeldStartError('the supervisor went away before it started this worker'));
+    };
+    const done = () => {
+      proc.off('message', onMessage);
+      proc.off('disconnect', onDisconnect);
+    };
+    proc.on('message', onMessage);
+    proc.on('disconnect', onDisconnect);
+    // Asked only once listening: a `start` cannot arrive before this process is ready to hear it.
+    proc.send!({ type: 'held' } satisfies WorkerMessage, undefined, undefined, () => undefined);
+  });
+}
 
 export interface WorkerIpc {
   /** Whether a supervisor listens at all; without one nothing is polled or sent. */

@@ -20,7 +20,7 @@ import { renderDerivedFiles, rolePasswords } from '../stack/derived.js';
 import { checkPorts, checkSecretModes, ensureBinaries } from '../stack/preflight.js';
 import { READY_POLL_MS, waitForAll, type ProbeResult } from '../stack/probe.js';
 import { pickRoot } from '../stack/install-root.js';
-import { runningSupervisor, waitForWorkers } from '../stack/supervisor-control.js';
+import { releaseSupervisor, runningSupervisor, waitForWorkers } from '../stack/supervisor-control.js';
 import { startSupervisor, stopSupervisor } from '../stack/supervisor-process.js';
 import { cliVersion, migrationsDir } from '../version.js';
 import { docker } from './doctor.js';
@@ -78,29 +78,9 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
     }
   });
 
-  if (ctx.settings.CARACAL_DATABASE === 'managed') {
-    const p = managedPostgres(ctx);
-    await out.step('managed Postgres', async () => {
-      if (await initCluster(p)) out.info(`  created cluster in ${p.dataDir}`);
-      await startCluster(p);
-    });
-  } else {
-    await out.step('external Postgres', () => checkPostgres(adminDatabaseUrl(ctx)));
-  }
-  if (ctx.settings.CARACAL_REDIS === 'managed') await out.step('managed Redis', () => startRedis(managedRedis(ctx)));
-  else await out.step('external Redis', () => checkRedis(readSecret(ctx.home.secretsDir, 'redisUrl')));
-
+  // A supervisor this run starts is started held, before Postgres and the migrations: its workers load their code
+  // meanwhile, and only once the schema is current do they read their configuration, connect and take requests.
   renderDerivedFiles(ctx);
-  const migrated = await out.step('migrations (expand)', () =>
-    runMigrations({
-      adminUrl: adminDatabaseUrl(ctx),
-      files: loadMigrations(migrationsDir(ctx.root)),
-      rolePrefix: ctx.settings.CARACAL_DB_ROLE_PREFIX,
-      rolePasswords: rolePasswords(ctx),
-    }),
-  );
-  if (migrated.pendingContract.length > 0) out.warn(`contract migrations are pending (the contract step of \`caracal upgrade\` applies them): ${migrated.pendingContract.join(', ')}`);
-
   const running = runningSupervisor(ctx.home);
   if (running) {
     out.info(`services already supervised (PID ${running.pid})`);
@@ -110,8 +90,19 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
     }
   } else {
     if (picked.fromRuntimeJson) out.info(`starting ${picked.version} from ${picked.root} (runtime.json; newer than this CLI's ${cliVersion()})`);
-    await out.step('start services', () => startSupervisor(ctx));
+    await out.step('start services (held until migrated)', () => startSupervisor(ctx, { held: true }));
   }
+  let migrated: Awaited<ReturnType<typeof runMigrations>>;
+  try {
+    migrated = await prepareData(ctx, io);
+  } catch (err) {
+    // Nothing this run started is left behind: its held workers never connected or took a request.
+    if (!running) await stopSupervisor(ctx.home, { ports: ctx.settings.ports }).catch(() => undefined);
+    throw err;
+  }
+  if (migrated.pendingContract.length > 0) out.warn(`contract migrations are pending (the contract step of \`caracal upgrade\` applies them): ${migrated.pendingContract.join(', ')}`);
+  // Also releases a supervisor an earlier `up` started held and did not get to release (it was interrupted).
+  if (runningSupervisor(ctx.home)?.held) await out.step('release services', () => releaseHeld(ctx));
 
   const targets = services.map((service) => ({ service, url: serviceUrl(ctx, service) }));
   const deadlineMs = (opts.timeout ?? 120) * 1000;
@@ -146,6 +137,35 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
     migrations: { applied: migrated.applied, pendingContract: migrated.pendingContract },
     elapsedMs: Date.now() - started,
   };
+}
+
+/** Postgres and Redis started (managed) or checked (external), then the expand migrations. */
+async function prepareData(ctx: StackContext, io: Io) {
+  const { out } = io;
+  if (ctx.settings.CARACAL_DATABASE === 'managed') {
+    const p = managedPostgres(ctx);
+    await out.step('managed Postgres', async () => {
+      if (await initCluster(p)) out.info(`  created cluster in ${p.dataDir}`);
+      await startCluster(p);
+    });
+  } else {
+    await out.step('external Postgres', () => checkPostgres(adminDatabaseUrl(ctx)));
+  }
+  if (ctx.settings.CARACAL_REDIS === 'managed') await out.step('managed Redis', () => startRedis(managedRedis(ctx)));
+  else await out.step('external Redis', () => checkRedis(readSecret(ctx.home.secretsDir, 'redisUrl')));
+  return out.step('migrations (expand)', () =>
+    runMigrations({
+      adminUrl: adminDatabaseUrl(ctx),
+      files: loadMigrations(migrationsDir(ctx.root)),
+      rolePrefix: ctx.settings.CARACAL_DB_ROLE_PREFIX,
+      rolePasswords: rolePasswords(ctx),
+    }),
+  );
+}
+
+async function releaseHeld(ctx: StackContext): Promise<void> {
+  const reply = await releaseSupervisor(ctx.home);
+  if (!reply.ok) throw new CliError(`the supervisor did not let its workers start: ${reply.detail}`, 1, 'see `caracal logs supervisor`; `caracal down` stops the stack');
 }
 
 function describe(pending: ProbeResult[]): string {

@@ -70,9 +70,10 @@ export async function startRedis(r: ManagedRedis, run: Runner = runProcess): Pro
   writeRedisConfig(r);
   const res = await run(r.server, [confPath(r)]);
   if (res.exitCode !== 0) throw new CliError(`redis-server did not start (see ${r.logFile}): ${res.stderr.trim().split('\n').pop() ?? ''}`);
-  for (let i = 0; i < 100; i++) {
+  // Asked every 10 ms: it usually answers within a few, and `caracal up` waits on this.
+  for (let i = 0; i < 1000; i++) {
     if (await pingOnce(r)) return 'started';
-    await new Promise((res2) => setTimeout(res2, 100));
+    await new Promise((res2) => setTimeout(res2, 10));
   }
   throw new CliError(`redis-server did not answer on port ${r.port} within 10 s (see ${r.logFile})`);
 }

@@ -8,6 +8,7 @@
 //       | {ok:true, service, unchanged:true, version}                 it already ran from `root` (and no `restart`)
 //       | {ok:false, service, error:'not_ready'|'exited'|…, detail}   new workers killed, the old ones still serve
 //   {type:'handover', root, version}                  → {ok:true, pid: <new supervisor>} | {ok:false, error, detail}
+//   {type:'release'}                                  → {ok:true, released}   workers started held may start
 // A roll or handover is carried through even if the client goes away; a reply timeout here does not cancel it
 // (ask `status` to see where it got to). `root` must hold `version` (apps/runtime/package.json) or the request is
 // refused with `bad_request`.
@@ -15,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import type { HomeLayout } from '../home/paths.js';
-import type { ControlReply, ControlRequest, HandoverReply, HandoverRequest, RollReply, RollRequest, StatusReply } from '../supervisor/protocol.js';
+import type { ControlReply, ControlRequest, HandoverReply, HandoverRequest, ReleaseReply, RollReply, RollRequest, StatusReply } from '../supervisor/protocol.js';
 import type { SupervisorState } from '../supervisor/state.js';
 import { pidRuns } from '../supervisor/worker-process.js';
 import { READY_POLL_MS } from './probe.js';
@@ -91,6 +92,11 @@ export async function rollService(home: HomeLayout, req: Omit<RollRequest, 'type
 /** Moves the supervisor to `root`'s code; no socket closes and every worker keeps running. */
 export async function handoverSupervisor(home: HomeLayout, req: Omit<HandoverRequest, 'type'>, timeoutMs = HANDOVER_TIMEOUT_MS): Promise<HandoverReply> {
   return (await supervisorRequest(home, { type: 'handover', ...req }, timeoutMs)) as HandoverReply;
+}
+
+/** Lets the workers of a supervisor started held (startSupervisor) start; one not holding is left as it is. */
+export async function releaseSupervisor(home: HomeLayout, timeoutMs = 5000): Promise<ReleaseReply> {
+  return (await supervisorRequest(home, { type: 'release' }, timeoutMs)) as ReleaseReply;
 }
 
 export function readSupervisorState(home: HomeLayout): SupervisorState | undefined {

@@ -19,8 +19,12 @@ import { pidRuns, readSupervisorState, runningSupervisor, SUPERVISOR_NEEDLE, sup
 /** The supervisor finds the sockets on fds 3.. in service order. */
 const SUPERVISOR_FDS = Object.fromEntries(SERVICE_NAMES.map((s, i) => [s, 3 + i])) as ServiceFds;
 
-/** Binds every service's socket (a busy port is named), starts the supervisor holding them; returns its PID. */
-export async function startSupervisor(ctx: StackContext): Promise<number> {
+/**
+ * Binds every service's socket (a busy port is named), starts the supervisor holding them; returns its PID.
+ * `held`: its workers load their code and wait for releaseSupervisor before they read configuration, connect or
+ * take a request (`caracal up` migrates meanwhile).
+ */
+export async function startSupervisor(ctx: StackContext, opts: { held?: boolean } = {}): Promise<number> {
   mkdirSync(ctx.home.logsDir, { recursive: true, mode: 0o700 });
   mkdirSync(ctx.home.dataDir, { recursive: true, mode: 0o700 });
   const overrides = Object.fromEntries(SERVICE_NAMES.map(workersKey).flatMap((k) => (ctx.env[k] === undefined ? [] : [[k, ctx.env[k]!]])));
@@ -29,6 +33,7 @@ export async function startSupervisor(ctx: StackContext): Promise<number> {
     CARACAL_HOME: ctx.home.root,
     CARACAL_INSTALL_ROOT: ctx.root,
     CARACAL_SUPERVISOR_FDS: formatFds(SUPERVISOR_FDS),
+    ...(opts.held ? { CARACAL_SUPERVISOR_HOLD: '1' } : {}),
     ...overrides,
   };
   const log = openSync(join(ctx.home.logsDir, 'supervisor.log'), 'a', 0o600);

@@ -1,4 +1,4 @@
-// Turns control requests into supervisor operations: `status` at once; `roll` and `handover` one at a time, in the
+// Turns control requests into supervisor operations: `status` and `release` at once; `roll` and `handover` one at a time, in the
 // order they arrived, each carried through even when its client has gone.
 import { controlRequest } from './protocol.js';
 import type { Handled, Handler } from './control-server.js';
@@ -22,6 +22,11 @@ export function dispatcher(sup: Supervisor, rollDeps: RollDeps, handoverDeps: Ha
     }
     const req = parsed.data;
     if (req.type === 'status') return { reply: { ok: true, state: sup.snapshot() } };
+    if (req.type === 'release') {
+      const held = sup.snapshot().held === true;
+      sup.release();
+      return { reply: { ok: true, released: held } };
+    }
     if (req.type === 'roll') return serial(async () => ({ reply: await roll(sup, req, rollDeps) }));
     return serial(async () => {
       const out = await handover(sup, req, handoverDeps);

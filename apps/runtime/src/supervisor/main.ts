@@ -51,10 +51,11 @@ function launchSpecs(ctx: StackContext) {
 }
 
 function spawnWorker(fds: ServiceFds) {
-  return (spec: LaunchSpec, instance: string) => {
+  return (spec: LaunchSpec, instance: string, held: boolean) => {
     const log = openSync(spec.logFile, 'a', 0o600);
     try {
-      const env = { ...spec.env, CARACAL_LISTEN_FD: String(WORKER_LISTEN_FD), CARACAL_INSTANCE_ID: instance };
+      const env: Record<string, string> = { ...spec.env, CARACAL_LISTEN_FD: String(WORKER_LISTEN_FD), CARACAL_INSTANCE_ID: instance };
+      if (held) env.CARACAL_START_HELD = '1';
       return childWorker(spawn(process.execPath, [spec.entry], { env, stdio: workerStdio(fds, spec.service as ServiceName, log), cwd: spec.root }));
     } finally {
       closeSync(log);
@@ -66,11 +67,13 @@ async function main(): Promise<void> {
   const ctx = loadContext(process.env);
   const fds = parseFds(process.env.CARACAL_SUPERVISOR_FDS);
   const adopting = process.env.CARACAL_SUPERVISOR_ADOPT === '1';
+  // Started by `caracal up` before it migrated: the workers load their code and wait for its `release`.
+  const held = !adopting && process.env.CARACAL_SUPERVISOR_HOLD === '1';
   // The version of the tree it runs from (what a roll or handover names), not of wherever this code was built.
   const version = rootVersion(ctx.root);
   const launchSpec = launchSpecs(ctx);
   const adoptPath = adoptionFile(ctx.home);
-  const sup = new Supervisor({ logger, version, root: ctx.root, spawn: spawnWorker(fds), writeState: (s) => writeJsonAtomic(ctx.home.supervisorState, s) });
+  const sup = new Supervisor({ logger, version, root: ctx.root, held, spawn: spawnWorker(fds), writeState: (s) => writeJsonAtomic(ctx.home.supervisorState, s) });
   let control: ControlServer | undefined;
 
   const handler = dispatcher(
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
         return { spec, desired: counts[name] };
       }),
     );
-    logger.info({ version, root: ctx.root, workers: counts }, 'supervisor started');
+    logger.info({ version, root: ctx.root, workers: counts, held }, held ? 'supervisor started; workers wait for release' : 'supervisor started');
   }
 
   let stopping = false;

@@ -21,6 +21,7 @@ export const controlRequest = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('handover'), root: absolute, version }).strict(),
+  z.object({ type: z.literal('release') }).strict(),
 ]);
 
 export type ControlRequest = z.infer<typeof controlRequest>;
@@ -51,7 +52,10 @@ export type RollReply =
 
 export type HandoverReply = { ok: true; pid: number } | FailedReply;
 
-export type ControlReply = StatusReply | RollReply | HandoverReply;
+/** `released`: whether this request ended a hold (false: there was none, or it had ended already). */
+export type ReleaseReply = { ok: true; released: boolean } | FailedReply;
+
+export type ControlReply = StatusReply | RollReply | HandoverReply | ReleaseReply;
 
 /** The line a successor sends its predecessor over IPC once it owns the control socket and the state file. */
 export interface AdoptedMessage {

@@ -38,5 +38,7 @@ export interface SupervisorState {
   /** Version and install root of the supervisor's own code. */
   version: string;
   root: string;
+  /** Present while the supervisor holds its workers' start (started by `caracal up`, which releases it once migrated). */
+  held?: true;
   services: Record<string, ServiceState>;
 }

@@ -8,7 +8,10 @@ import { DEFAULT_BACKOFF, WorkerSlot, type Backoff, type LaunchSpec, type SlotDe
 export { DEFAULT_BACKOFF, restartDelay, type Backoff, type LaunchSpec } from './worker-slot.js';
 
 export interface SupervisorDeps {
-  spawn: (spec: LaunchSpec, instance: string) => WorkerProcess;
+  /** `held`: the worker is to load its code and wait for `start` (CARACAL_START_HELD) before doing anything else. */
+  spawn: (spec: LaunchSpec, instance: string, held: boolean) => WorkerProcess;
+  /** Start held: workers launched before `release` wait for it (while `caracal up` migrates the database). */
+  held?: boolean;
   writeState: (state: SupervisorState) => void;
   logger: Logger;
   /** Version and install root of the supervisor's own code. */
@@ -44,6 +47,7 @@ export class Supervisor {
   private readonly startedAt: string;
   private seq = 0;
   private paused = false;
+  private holding: boolean;
   stopping = false;
 
   constructor(
@@ -51,6 +55,7 @@ export class Supervisor {
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {
     this.now = deps.now ?? Date.now;
+    this.holding = deps.held ?? false;
     this.pid = deps.pid ?? process.pid;
     this.startedAt = new Date(this.now()).toISOString();
   }
@@ -106,7 +111,8 @@ export class Supervisor {
 
   private slot(run: ServiceRun, spec: LaunchSpec, keep: boolean): WorkerSlot {
     const deps: SlotDeps = {
-      spawn: this.deps.spawn,
+      spawn: (sp, instance) => this.deps.spawn(sp, instance, this.holding),
+      released: () => !this.holding,
       instanceId: (sp) => `${sp.service}-${sp.version}-${this.pid}-${++this.seq}`,
       logger: this.deps.logger,
       now: this.now,
@@ -150,6 +156,17 @@ export class Supervisor {
     return [...this.runs.values()].every((r) => r.slots.every((s) => s.info.status === 'ready' || (s.info.status === 'backoff' && !s.running)));
   }
 
+  /**
+   * Ends the hold: every worker waiting is told to start, one that says it is held later (it was still loading) is
+   * told at once, and workers launched from now on (restarts, rolls) are not held. Doing it again changes nothing.
+   */
+  release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    for (const s of this.allSlots()) s.release();
+    this.changed();
+  }
+
   /** Stops launching and recording (a successor is about to take over); `resume` undoes it. */
   pause(): void {
     this.paused = true;
@@ -168,6 +185,7 @@ export class Supervisor {
       startedAt: this.startedAt,
       version: this.deps.version,
       root: this.deps.root,
+      ...(this.holding ? { held: true } : {}),
       services: Object.fromEntries(
         [...this.runs.entries()].map(([name, run]) => [
           name,

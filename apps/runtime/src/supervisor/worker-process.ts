@@ -13,6 +13,8 @@ export interface WorkerProcess {
   /** Called once, when the process has exited (or could not be started). */
   onExit: (listener: ExitListener) => void;
   onMessage: (listener: (message: unknown) => void) => void;
+  /** Sends over the process's IPC channel; nothing happens when there is none (an adopted worker) or it closed. */
+  send: (message: unknown) => void;
 }
 
 /** A PID counts only while it is alive and still runs the program we expect: PIDs get reused, zombies linger. */
@@ -66,6 +68,14 @@ export function childWorker(child: ChildProcess): WorkerProcess {
     kill: (signal) => child.exitCode === null && child.signalCode === null && child.kill(signal),
     onExit: exit.add,
     onMessage: (l) => void child.on('message', l),
+    send: (m) => {
+      if (!child.connected) return;
+      try {
+        child.send(m as object, () => undefined); // a failed send is reported to the callback, not thrown
+      } catch {
+        // the channel closed meanwhile
+      }
+    },
   };
 }
 
@@ -89,5 +99,6 @@ export function adoptedWorker(pid: number, entry: string, pollMs = 200, runs: (p
     },
     onExit: exit.add,
     onMessage: () => undefined,
+    send: () => undefined,
   };
 }

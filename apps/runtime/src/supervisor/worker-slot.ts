@@ -1,4 +1,5 @@
 // One worker of a service: launches its process, follows its IPC readiness (`{type:'ready'}`, `{type:'draining'}`),
+// answers a worker started held (`{type:'held'}`) with `{type:'start'}` once the supervisor releases the start,
 // restarts it after a crash — at once, then with doubling backoff while it keeps crashing (R-RT-1) — and drains it
 // on request (SIGTERM, SIGKILL after the grace).
 import type { Logger } from '@caracal/logging';
@@ -32,6 +33,8 @@ export function restartDelay(consecutiveFailures: number, backoff: Backoff): num
 
 export interface SlotDeps {
   spawn: (spec: LaunchSpec, instance: string) => WorkerProcess;
+  /** Whether a worker that says it is held may start now (see Supervisor.release). */
+  released: () => boolean;
   instanceId: (spec: LaunchSpec) => string;
   logger: Logger;
   now: () => number;
@@ -54,6 +57,8 @@ export class WorkerSlot {
   private startedMs = 0;
   private paused = false;
   private launchWhenResumed = false;
+  /** The process said `held` and has not been told to start. */
+  private waiting = false;
 
   /** `keep`: restart after an exit. Off for a roll's new worker until it is promoted, and once draining. */
   constructor(
@@ -97,6 +102,7 @@ export class WorkerSlot {
 
   private attach(proc: WorkerProcess): void {
     this.proc = proc;
+    this.waiting = false;
     this.info.pid = proc.pid ?? null;
     proc.onMessage((m) => this.message(m));
     proc.onExit((code, signal) => {
@@ -108,6 +114,11 @@ export class WorkerSlot {
 
   private message(m: unknown): void {
     const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
+    if (type === 'held') {
+      this.waiting = true;
+      if (this.deps.released()) this.release();
+      return;
+    }
     if (type === 'ready' && this.info.status === 'starting') {
       this.info.status = 'ready';
       this.deps.logger.info({ worker: this.info.instance, workerPid: this.info.pid }, 'worker ready');
@@ -135,6 +146,13 @@ export class WorkerSlot {
     this.info.restarts += 1;
     this.deps.changed();
     this.timer = setTimeout(() => this.launch(), restartDelay(n, this.deps.backoff));
+  }
+
+  /** Tells a worker that is waiting for it to start (once; a worker not waiting is left alone). */
+  release(): void {
+    if (!this.waiting || !this.proc) return;
+    this.waiting = false;
+    this.proc.send({ type: 'start' });
   }
 
   /** While paused (a handover in progress) nothing is launched; a restart that falls due waits for `resume`. */

@@ -173,6 +173,27 @@ describe('managed local runtime', () => {
     expect(JSON.parse(status.stdout).services.every((s: { reason: string }) => s.reason === 'not_listening')).toBe(true);
   });
 
+  it('an up that cannot start Redis stops the services it started held: nothing of them is left', async () => {
+    const log = (name: string) => join(env.CARACAL_HOME, 'logs', `${name}.log`);
+    const sizes = Object.fromEntries(['supervisor', ...SERVICES].map((n) => [n, existsSync(log(n)) ? readFileSync(log(n)).length : 0]));
+    const added = (name: string) => (existsSync(log(name)) ? readFileSync(log(name)).subarray(sizes[name]).toString('utf8') : '');
+    const blocker = net.createServer().listen(ports.redis, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const r = await caracal(['up'], env);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`port ${ports.redis} (managed Redis) is already in use`);
+      // The supervisor was started (held) before Postgres and Redis, and stopped again with its workers.
+      expect(added('supervisor')).toMatch(/workers wait for release[^]*"msg":"supervisor stopped"/);
+      expect(existsSync(join(env.CARACAL_HOME, 'data', 'supervisor.json'))).toBe(false);
+      for (const s of SERVICES) expect(await portFree(ports[s]!), `${s} port`).toBe(true);
+      // The workers never read their configuration, connected or listened: none logged a line.
+      for (const s of SERVICES) expect(added(s), s).toBe('');
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
   it('a warm up after down reuses the cluster and data', async () => {
     const r = await caracal(['up'], env);
     expect(r.exitCode).toBe(0);

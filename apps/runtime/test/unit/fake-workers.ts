@@ -7,12 +7,16 @@ import type { WorkerProcess } from '../../src/supervisor/worker-process.js';
 
 export class FakeWorker extends EventEmitter implements WorkerProcess {
   signals: string[] = [];
+  /** What the supervisor sent it over IPC. */
+  received: unknown[] = [];
   alive = true;
   constructor(
     readonly pid: number,
     readonly spec: LaunchSpec,
     readonly instance: string,
     private readonly ignoreTerm = false,
+    /** Spawned to wait for `start` (CARACAL_START_HELD). */
+    readonly held = false,
   ) {
     super();
   }
@@ -32,6 +36,7 @@ export class FakeWorker extends EventEmitter implements WorkerProcess {
   }
   onExit = (l: (code: number | null, signal: NodeJS.Signals | null) => void) => void this.once('exit', l);
   onMessage = (l: (m: unknown) => void) => void this.on('message', l);
+  send = (m: unknown) => void (this.alive && this.received.push(m));
 }
 
 export const spec = (service: string, root = '/r1', version = '1.0.0'): LaunchSpec => ({ service, root, version, entry: `${root}/services/${service}/dist/main.js`, env: {}, logFile: `/tmp/${service}.log` });
@@ -43,7 +48,7 @@ export interface Harness {
   ignoreTerm: { value: boolean };
 }
 
-export function harness(now: () => number = Date.now): Harness {
+export function harness(now: () => number = Date.now, held = false): Harness {
   const workers: FakeWorker[] = [];
   const states: SupervisorState[] = [];
   const ignoreTerm = { value: false };
@@ -55,9 +60,10 @@ export function harness(now: () => number = Date.now): Harness {
       pid: 1,
       version: '1.0.0',
       root: '/r1',
+      held,
       writeState: (s) => states.push(structuredClone(s)),
-      spawn: (sp, instance) => {
-        const w = new FakeWorker(++pid, sp, instance, ignoreTerm.value);
+      spawn: (sp, instance, heldWorker) => {
+        const w = new FakeWorker(++pid, sp, instance, ignoreTerm.value, heldWorker);
         workers.push(w);
         return w;
       },

@@ -41,6 +41,50 @@ describe('Supervisor', () => {
     expect(h.sup.settled()).toBe(true);
   });
 
+  it('started held, it spawns every worker held and tells each to start only once released', () => {
+    const held = harness(() => now, true);
+    held.sup.start([{ spec: spec('api'), desired: 1 }, { spec: spec('sts'), desired: 2 }]);
+    expect(held.workers.map((w) => w.held)).toEqual([true, true, true]);
+    expect(held.sup.snapshot().held).toBe(true);
+    expect(held.states.at(-1)?.held).toBe(true);
+    const [api, sts1, sts2] = held.workers as [FakeWorker, FakeWorker, FakeWorker];
+    api.emit('message', { type: 'held' });
+    sts1.emit('message', { type: 'held' });
+    expect(api.received).toEqual([]);
+    // A crash while held: the restart is held too.
+    sts1.die(1);
+    vi.advanceTimersByTime(0);
+    expect(held.workers).toHaveLength(4);
+    expect(held.workers[3]!.held).toBe(true);
+    held.workers[3]!.emit('message', { type: 'held' });
+
+    held.sup.release();
+    expect(api.received).toEqual([{ type: 'start' }]);
+    expect(held.workers[3]!.received).toEqual([{ type: 'start' }]);
+    expect(sts1.received).toEqual([]); // dead before the release
+    // Still loading when released: told at once when it asks.
+    expect(sts2.received).toEqual([]);
+    sts2.emit('message', { type: 'held' });
+    expect(sts2.received).toEqual([{ type: 'start' }]);
+    expect(held.sup.snapshot().held).toBeUndefined();
+    expect(held.states.at(-1)?.held).toBeUndefined();
+    // Once only: a second release, or a repeated `held`, sends nothing more.
+    held.sup.release();
+    expect(api.received).toHaveLength(1);
+    // Launched after the release: not held.
+    api.die(1);
+    vi.advanceTimersByTime(0);
+    expect(held.workers.at(-1)!.held).toBe(false);
+  });
+
+  it('a supervisor not started held never holds a worker', () => {
+    h.sup.start([{ spec: spec('api'), desired: 1 }]);
+    expect(h.workers[0]!.held).toBe(false);
+    expect(h.sup.snapshot().held).toBeUndefined();
+    h.workers[0]!.emit('message', { type: 'held' }); // a worker started with the variable by hand
+    expect(h.workers[0]!.received).toEqual([{ type: 'start' }]);
+  });
+
   /** Kills the newest worker of api and returns how long (fake ms) the supervisor waited before spawning the next. */
   const crashAndTimeRestart = (): number => {
     const before = h.workers.length;

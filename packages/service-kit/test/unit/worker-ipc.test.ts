@@ -1,7 +1,8 @@
 // The IPC side of a worker: `ready` sent once and only after readiness passed, polling that stops with the drain,
 // and a channel that is missing or gone never throwing.
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { announceReady, processIpc, type WorkerMessage } from '../../src/worker-ipc.js';
+import { announceReady, awaitStart, HeldStartError, processIpc, type WorkerMessage } from '../../src/worker-ipc.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,5 +71,52 @@ describe('processIpc', () => {
       },
     } as unknown as NodeJS.Process);
     expect(() => throwing.send(msg)).not.toThrow();
+  });
+});
+
+describe('awaitStart', () => {
+  /** A process with an IPC channel: records what it sends, and can be sent messages or lose the channel. */
+  const channel = () => {
+    const proc = new EventEmitter() as EventEmitter & { connected: boolean; sent: unknown[]; send: (m: unknown, ...rest: unknown[]) => boolean };
+    proc.connected = true;
+    proc.sent = [];
+    proc.send = (m) => (proc.sent.push(m), true);
+    return proc;
+  };
+  const asProcess = (p: unknown) => p as NodeJS.Process;
+
+  it('resolves at once without CARACAL_START_HELD, and sends nothing', async () => {
+    const proc = channel();
+    await awaitStart({}, asProcess(proc));
+    await awaitStart({ CARACAL_START_HELD: '0' }, asProcess(proc));
+    expect(proc.sent).toEqual([]);
+  });
+
+  it('says held, ignores other messages, and resolves on start; then stops listening', async () => {
+    const proc = channel();
+    let started = false;
+    const wait = awaitStart({ CARACAL_START_HELD: '1' }, asProcess(proc)).then(() => (started = true));
+    expect(proc.sent).toEqual([{ type: 'held' }]);
+    proc.emit('message', { type: 'stop' });
+    proc.emit('message', 'start');
+    await new Promise((r) => setImmediate(r));
+    expect(started).toBe(false);
+    proc.emit('message', { type: 'start' });
+    await wait;
+    expect(started).toBe(true);
+    expect(proc.listenerCount('message')).toBe(0);
+    expect(proc.listenerCount('disconnect')).toBe(0);
+  });
+
+  it('fails when the channel closes first (nobody is left to start it)', async () => {
+    const proc = channel();
+    const wait = awaitStart({ CARACAL_START_HELD: '1' }, asProcess(proc));
+    proc.emit('disconnect');
+    await expect(wait).rejects.toBeInstanceOf(HeldStartError);
+    await expect(wait).rejects.toThrow(/went away before it started/);
+  });
+
+  it('fails at once when held without a channel', async () => {
+    await expect(awaitStart({ CARACAL_START_HELD: '1' }, asProcess({ connected: false }))).rejects.toThrow(/no supervisor channel/);
   });
 });
