@@ -163,7 +163,10 @@ export class Supervisor {
   release(): void {
     if (!this.holding) return;
     this.holding = false;
-    for (const s of this.allSlots()) s.release();
+    const slots = this.allSlots();
+    const waiting = slots.filter((s) => s.release()).length;
+    // `loading`: still loading their code; each is told to start as soon as it says it is held.
+    this.deps.logger.info({ waiting, loading: slots.filter((s) => s.running).length - waiting }, 'workers released');
     this.changed();
   }
 

@@ -148,11 +148,12 @@ export class WorkerSlot {
     this.timer = setTimeout(() => this.launch(), restartDelay(n, this.deps.backoff));
   }
 
-  /** Tells a worker that is waiting for it to start (once; a worker not waiting is left alone). */
-  release(): void {
-    if (!this.waiting || !this.proc) return;
+  /** Tells a worker that is waiting for it to start (once; a worker not waiting is left alone); whether it was. */
+  release(): boolean {
+    if (!this.waiting || !this.proc) return false;
     this.waiting = false;
     this.proc.send({ type: 'start' });
+    return true;
   }
 
   /** While paused (a handover in progress) nothing is launched; a restart that falls due waits for `resume`. */
