@@ -100,7 +100,8 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
   const leader = new Leadership(deps.pool);
   const housekeeping = () => maintain({ pool: deps.pool, redis: deps.redis, keys: deps.keys, key, config, zones, leader, metrics, logger });
   const timers: NodeJS.Timeout[] = [];
-  const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+  /** Runs `fn` every `ms` (never two at once); `now`: also once at once. */
+  const every = (ms: number, what: string, fn: () => Promise<unknown>, now = true) => {
     let busy = false;
     const tick = () => {
       if (busy || stopping) return;
@@ -109,7 +110,7 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
         .catch((err: Error) => logger.warn({ err: { message: err.message } }, `${what} failed; retrying on schedule`))
         .finally(() => (busy = false));
     };
-    setImmediate(tick);
+    if (now) setImmediate(tick);
     if (ms > 0) timers.push(setInterval(tick, ms).unref());
   };
 
@@ -117,7 +118,9 @@ export async function buildApp(config: AuditConfig, deps: ServiceDeps, logger: L
     consumer.start();
     every(config.AUDIT_SWEEP_INTERVAL_S * 1000, 'tamper sweep', () => sweep.run());
     every(config.AUDIT_MAINTENANCE_INTERVAL_S * 1000, 'ledger housekeeping', housekeeping);
-    every(5000, 'stream trim', () => trimAcknowledged(deps.redis, deps.keys.key(STREAMS.auditEvents), GROUP));
+    // Not at once: Redis may not be connected yet as the service starts (the trim would only fail and warn); the
+    // first trim, 5 s in, finds what an earlier run acknowledged just as well.
+    every(5000, 'stream trim', () => trimAcknowledged(deps.redis, deps.keys.key(STREAMS.auditEvents), GROUP), false);
   });
 
   return {
