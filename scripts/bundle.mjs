@@ -26,7 +26,11 @@ const bundles = [
   { from: join(REPO, 'apps', 'runtime', 'dist', 'supervisor', 'main.js'), to: join(REPO, 'apps', 'runtime', 'dist', 'supervisor.mjs') },
 ];
 
-/** pg/lib/stream.js with isCloudflareRuntime() answering false; the build fails if pg no longer has that function. */
+/**
+ * pg/lib/stream.js with isCloudflareRuntime() answering false. The build fails if pg no longer has that function,
+ * or if no bundle met the file at all (pg moved it).
+ */
+let pgStreamsAnswered = 0;
 const nodeOnlyPg = {
   name: 'pg-node-only',
   setup(b) {
@@ -34,6 +38,7 @@ const nodeOnlyPg = {
       const source = readFileSync(path, 'utf8');
       const probe = 'function isCloudflareRuntime() {';
       if (!source.includes(probe)) throw new Error(`${path}: no ${probe} to answer for Node.js`);
+      pgStreamsAnswered += 1;
       return { contents: source.replace(probe, `${probe}\n  return false;`), loader: 'js' };
     });
   },
@@ -61,3 +66,4 @@ await Promise.all(
     }).then((r) => replaceFile(to, r.outputFiles[0].contents)),
   ),
 );
+if (pgStreamsAnswered === 0) throw new Error('no bundle holds pg/lib/stream.js: its Cloudflare Workers check is no longer answered at build time');

@@ -46,3 +46,14 @@ export function supervisorEntry(root: string): string {
   const dist = join(root, 'apps', 'runtime', 'dist');
   return freshestEntry(join(dist, 'supervisor', 'main.js'), join(dist, 'supervisor.mjs'));
 }
+
+/**
+ * The arguments a supervisor is started with: its entry, and when that is the bundle, the compiled entry's path as
+ * well, which the supervisor ignores. Every CLI, those of earlier releases included, recognises a supervisor by
+ * `supervisor/main.js` in its command line (SUPERVISOR_NEEDLE).
+ */
+export function supervisorArgs(root: string): string[] {
+  const entry = supervisorEntry(root);
+  const compiled = join(root, 'apps', 'runtime', 'dist', 'supervisor', 'main.js');
+  return entry === compiled ? [entry] : [entry, compiled];
+}

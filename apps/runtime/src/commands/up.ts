@@ -102,7 +102,9 @@ async function upLocked(cliCtx: StackContext, opts: UpOptions, io: Io, started: 
   }
   if (migrated.pendingContract.length > 0) out.warn(`contract migrations are pending (the contract step of \`caracal upgrade\` applies them): ${migrated.pendingContract.join(', ')}`);
   // Also releases a supervisor an earlier `up` started held and did not get to release (it was interrupted).
-  if (runningSupervisor(ctx.home)?.held) await out.step('release services', () => releaseHeld(ctx));
+  const supervisor = runningSupervisor(ctx.home);
+  if (!supervisor) throw new CliError('the supervisor stopped while Postgres, Redis and the migrations were prepared', 1, `see ${join(ctx.home.logsDir, 'supervisor.log')}; \`caracal up\` starts it again`);
+  if (supervisor.held) await out.step('release services', () => releaseHeld(ctx));
 
   const targets = services.map((service) => ({ service, url: serviceUrl(ctx, service) }));
   const deadlineMs = (opts.timeout ?? 120) * 1000;

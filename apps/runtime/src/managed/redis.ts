@@ -73,7 +73,7 @@ export async function startRedis(r: ManagedRedis, run: Runner = runProcess): Pro
   // Asked every 10 ms: it usually answers within a few, and `caracal up` waits on this. A connection attempt gives up
   // after 250 ms rather than 1 s: one was seen to hang the full second while the held workers loaded beside it, and
   // a new attempt is cheaper than waiting that out.
-  for (let i = 0; i < 1000; i++) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
     if (await pingOnce(r, 250)) return 'started';
     await new Promise((res2) => setTimeout(res2, 10));
   }

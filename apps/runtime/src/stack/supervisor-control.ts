@@ -9,6 +9,7 @@
 //       | {ok:false, service, error:'not_ready'|'exited'|…, detail}   new workers killed, the old ones still serve
 //   {type:'handover', root, version}                  → {ok:true, pid: <new supervisor>} | {ok:false, error, detail}
 //   {type:'release'}                                  → {ok:true, released}   workers started held may start
+// While held (until `release`), roll and handover answer {ok:false, error:'held', detail}.
 // A roll or handover is carried through even if the client goes away; a reply timeout here does not cancel it
 // (ask `status` to see where it got to). `root` must hold `version` (apps/runtime/package.json) or the request is
 // refused with `bad_request`.
@@ -107,8 +108,8 @@ export function readSupervisorState(home: HomeLayout): SupervisorState | undefin
   }
 }
 
-/** What a supervisor's command line holds, whichever entry it runs (supervisorEntry): dist/supervisor.mjs or dist/supervisor/main.js. */
-export const SUPERVISOR_NEEDLE = join('dist', 'supervisor');
+/** What a supervisor's command line holds, whichever entry it runs (supervisorArgs). */
+export const SUPERVISOR_NEEDLE = join('supervisor', 'main.js');
 
 /** The recorded state, when the supervisor that wrote it still runs. */
 export function runningSupervisor(home: HomeLayout): SupervisorState | undefined {

@@ -9,7 +9,7 @@ import { portFree } from '../managed/ports.js';
 import type { HomeLayout } from '../home/paths.js';
 import { workersKey } from '../home/settings.js';
 import { formatFds, type ServiceFds } from '../supervisor/fds.js';
-import { supervisorEntry } from '../version.js';
+import { supervisorArgs } from '../version.js';
 import type { StackContext } from './context.js';
 import { listenServiceSockets } from './listen-sockets.js';
 import { portHolders, processEnv } from './port-holders.js';
@@ -42,7 +42,7 @@ export async function startSupervisor(ctx: StackContext, opts: { held?: boolean 
     const sockets = await listenServiceSockets(ctx);
     try {
       const stdio: StdioOptions = ['ignore', log, log, ...SERVICE_NAMES.map((s) => sockets.fds[s])];
-      const child = spawn(process.execPath, [supervisorEntry(ctx.root)], { detached: true, stdio, env, cwd: ctx.root });
+      const child = spawn(process.execPath, supervisorArgs(ctx.root), { detached: true, stdio, env, cwd: ctx.root });
       pid = child.pid;
       child.unref();
     } finally {
@@ -56,6 +56,8 @@ export async function startSupervisor(ctx: StackContext, opts: { held?: boolean 
     if (!pid || !pidAlive(pid)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Not left running unrecorded: it drains whatever workers it started (a held one ends at once).
+  if (pid && pidAlive(pid)) await terminate(pid, SUPERVISOR_NEEDLE, 25_000);
   throw new Error(`the supervisor did not start (see ${join(ctx.home.logsDir, 'supervisor.log')})`);
 }
 

@@ -22,6 +22,11 @@ export function dispatcher(sup: Supervisor, rollDeps: RollDeps, handoverDeps: Ha
     }
     const req = parsed.data;
     if (req.type === 'status') return { reply: { ok: true, state: sup.snapshot() } };
+    // Held workers have not started, and migrations may not have run: nothing is rolled or handed over until the
+    // hold ends (a roll's new workers would wait for a start that never comes).
+    if (req.type !== 'release' && sup.snapshot().held) {
+      return { reply: { ok: false, error: 'held', detail: 'the workers wait for `caracal up` to release them (an up was interrupted): run `caracal up` first' } };
+    }
     if (req.type === 'release') {
       const held = sup.snapshot().held === true;
       sup.release();

@@ -11,7 +11,7 @@ import { loadContext, type StackContext } from '../stack/context.js';
 import { rootVersion } from '../stack/install-root.js';
 import { serviceEnv } from '../stack/service-env.js';
 import { adoptionFile, supervisorSocket } from '../stack/supervisor-control.js';
-import { serviceEntry, supervisorEntry } from '../version.js';
+import { serviceEntry, supervisorArgs, supervisorEntry } from '../version.js';
 import { readAdoption, removeAdoption, writeAdoption } from './adoption.js';
 import { listenControl, type ControlServer } from './control-server.js';
 import { dispatcher } from './dispatch.js';
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       writeAdoption: (state) => writeAdoption(adoptPath, state),
       removeAdoption: () => removeAdoption(adoptPath),
       spawnSuccessor: (root) =>
-        spawn(process.execPath, [supervisorEntry(root)], {
+        spawn(process.execPath, supervisorArgs(root), {
           detached: true,
           stdio: successorStdio(fds),
           cwd: root,

@@ -30,11 +30,12 @@ export type HandoverRequest = Extract<ControlRequest, { type: 'handover' }>;
 
 /**
  * Why a request failed: `bad_request` (malformed, unknown service, a root without that version), `stopping` (the
- * supervisor is shutting down), `busy` (a worker was still starting when a handover was asked for), `not_ready` /
+ * supervisor is shutting down), `busy` (a worker was still starting when a handover was asked for), `held` (a roll
+ * or handover while the workers wait for `caracal up` to release them), `not_ready` /
  * `exited` (a roll's new workers), `handover_failed` (the successor did not take over; nothing changed),
  * `internal` (an unexpected failure, logged).
  */
-export type ControlError = 'bad_request' | 'stopping' | 'busy' | 'not_ready' | 'exited' | 'handover_failed' | 'internal';
+export type ControlError = 'bad_request' | 'stopping' | 'busy' | 'held' | 'not_ready' | 'exited' | 'handover_failed' | 'internal';
 
 export interface FailedReply {
   ok: false;

@@ -59,6 +59,8 @@ export class WorkerSlot {
   private launchWhenResumed = false;
   /** The process said `held` and has not been told to start. */
   private waiting = false;
+  /** The process has been told to start (a repeated `held` is not answered again). */
+  private told = false;
 
   /** `keep`: restart after an exit. Off for a roll's new worker until it is promoted, and once draining. */
   constructor(
@@ -103,6 +105,7 @@ export class WorkerSlot {
   private attach(proc: WorkerProcess): void {
     this.proc = proc;
     this.waiting = false;
+    this.told = false;
     this.info.pid = proc.pid ?? null;
     proc.onMessage((m) => this.message(m));
     proc.onExit((code, signal) => {
@@ -115,6 +118,7 @@ export class WorkerSlot {
   private message(m: unknown): void {
     const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
     if (type === 'held') {
+      if (this.told) return;
       this.waiting = true;
       if (this.deps.released()) this.release();
       return;
@@ -152,6 +156,7 @@ export class WorkerSlot {
   release(): boolean {
     if (!this.waiting || !this.proc) return false;
     this.waiting = false;
+    this.told = true;
     this.proc.send({ type: 'start' });
     return true;
   }

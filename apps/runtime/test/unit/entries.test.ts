@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { serviceEntry, supervisorEntry } from '../../src/version.js';
+import { serviceEntry, supervisorArgs, supervisorEntry } from '../../src/version.js';
 import { SUPERVISOR_NEEDLE } from '../../src/stack/supervisor-control.js';
 
 const LAUNCHER = fileURLToPath(new URL('../../bin/caracal.js', import.meta.url));
@@ -55,10 +55,16 @@ describe('supervisorEntry', () => {
     expect(supervisorEntry(dir)).toBe(join(dist, 'supervisor', 'main.js'));
   });
 
-  it('either entry is recognised as a supervisor by its command line, a service entry is not', () => {
+  it('started from either entry, a supervisor is recognised by supervisor/main.js in its command line, as every release has looked for it', () => {
     const dist = join(dir, 'apps', 'runtime', 'dist');
-    expect(join(dist, 'supervisor.mjs')).toContain(SUPERVISOR_NEEDLE);
-    expect(join(dist, 'supervisor', 'main.js')).toContain(SUPERVISOR_NEEDLE);
+    mkdirSync(join(dist, 'supervisor'), { recursive: true });
+    put(join(dist, 'supervisor', 'main.js'), '', 60);
+    expect(supervisorArgs(dir)).toEqual([join(dist, 'supervisor', 'main.js')]);
+    put(join(dist, 'supervisor.mjs'), '', 30);
+    // The bundle runs; the compiled entry's path is an argument it ignores.
+    expect(supervisorArgs(dir)).toEqual([join(dist, 'supervisor.mjs'), join(dist, 'supervisor', 'main.js')]);
+    expect(SUPERVISOR_NEEDLE).toBe(join('supervisor', 'main.js'));
+    expect(supervisorArgs(dir).join(' ')).toContain(SUPERVISOR_NEEDLE);
     expect(join(dir, 'services', 'sts', 'dist', 'service.mjs')).not.toContain(SUPERVISOR_NEEDLE);
   });
 });

@@ -227,4 +227,27 @@ describe('dispatcher', () => {
     h.workers[2]!.ready();
     expect((await second).reply).toMatchObject({ ok: true, from: { version: '2.0.0' }, to: { version: '3.0.0' } });
   });
+
+  it('while held, refuses roll and handover with held (nothing is spawned) until release, which it answers', async () => {
+    const h = harness(Date.now, true);
+    h.sup.start([{ spec: spec('sts'), desired: 1 }]);
+    const rollDeps: RollDeps = { logger, now: Date.now, launchSpec: (s, root, v) => spec(s, root, v), drainGraceMs: 100, failedGraceMs: 100 };
+    const handle = dispatcher(h.sup, rollDeps, {} as HandoverDeps);
+    const roll = { type: 'roll', service: 'sts', root: '/r2', version: '2.0.0', readyTimeoutMs: 5000 };
+    expect((await handle(roll)).reply).toMatchObject({ ok: false, error: 'held', detail: expect.stringContaining('caracal up') });
+    expect((await handle({ type: 'handover', root: '/r2', version: '2.0.0' })).reply).toMatchObject({ ok: false, error: 'held' });
+    expect(h.workers).toHaveLength(1);
+    expect((await handle({ type: 'release', now: true })).reply).toMatchObject({ ok: false, error: 'bad_request' });
+    expect((await handle({ type: 'release' })).reply).toEqual({ ok: true, released: true });
+    expect((await handle({ type: 'release' })).reply).toEqual({ ok: true, released: false });
+    h.workers[0]!.ready();
+    const rolled = handle(roll);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.workers.map((w) => [w.spec.root, w.held])).toEqual([
+      ['/r1', true],
+      ['/r2', false],
+    ]);
+    h.workers[1]!.ready();
+    expect((await rolled).reply).toMatchObject({ ok: true, to: { version: '2.0.0' } });
+  });
 });

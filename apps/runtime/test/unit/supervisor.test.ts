@@ -70,6 +70,7 @@ describe('Supervisor', () => {
     expect(held.states.at(-1)?.held).toBeUndefined();
     // Once only: a second release, or a repeated `held`, sends nothing more.
     held.sup.release();
+    api.emit('message', { type: 'held' });
     expect(api.received).toHaveLength(1);
     // Launched after the release: not held.
     api.die(1);
