@@ -41,10 +41,11 @@ export function serviceEntry(root: string, service: string): string {
   const dist = join(root, 'services', service, 'dist');
   return freshestEntry(join(dist, 'main.js'), join(dist, 'service.mjs'));
 }
+const supervisorCompiled = (root: string) => join(root, 'apps', 'runtime', 'dist', 'supervisor', 'main.js');
+
 /** The supervisor's: its bundle, dist/supervisor.mjs, or dist/supervisor/main.js (freshestEntry). */
 export function supervisorEntry(root: string): string {
-  const dist = join(root, 'apps', 'runtime', 'dist');
-  return freshestEntry(join(dist, 'supervisor', 'main.js'), join(dist, 'supervisor.mjs'));
+  return freshestEntry(supervisorCompiled(root), join(root, 'apps', 'runtime', 'dist', 'supervisor.mjs'));
 }
 
 /**
@@ -54,6 +55,6 @@ export function supervisorEntry(root: string): string {
  */
 export function supervisorArgs(root: string): string[] {
   const entry = supervisorEntry(root);
-  const compiled = join(root, 'apps', 'runtime', 'dist', 'supervisor', 'main.js');
+  const compiled = supervisorCompiled(root);
   return entry === compiled ? [entry] : [entry, compiled];
 }

@@ -24,13 +24,9 @@ export function dispatcher(sup: Supervisor, rollDeps: RollDeps, handoverDeps: Ha
     if (req.type === 'status') return { reply: { ok: true, state: sup.snapshot() } };
     // Held workers have not started, and migrations may not have run: nothing is rolled or handed over until the
     // hold ends (a roll's new workers would wait for a start that never comes).
-    if (req.type !== 'release' && sup.snapshot().held) {
+    if (req.type === 'release') return { reply: { ok: true, released: sup.release() } };
+    if (sup.held) {
       return { reply: { ok: false, error: 'held', detail: 'the workers wait for `caracal up` to release them (an up was interrupted): run `caracal up` first' } };
-    }
-    if (req.type === 'release') {
-      const held = sup.snapshot().held === true;
-      sup.release();
-      return { reply: { ok: true, released: held } };
     }
     if (req.type === 'roll') return serial(async () => ({ reply: await roll(sup, req, rollDeps) }));
     return serial(async () => {

@@ -159,15 +159,22 @@ export class Supervisor {
   /**
    * Ends the hold: every worker waiting is told to start, one that says it is held later (it was still loading) is
    * told at once, and workers launched from now on (restarts, rolls) are not held. Doing it again changes nothing.
+   * Returns whether this call ended a hold.
    */
-  release(): void {
-    if (!this.holding) return;
+  release(): boolean {
+    if (!this.holding) return false;
     this.holding = false;
     const slots = this.allSlots();
     const waiting = slots.filter((s) => s.release()).length;
     // `loading`: still loading their code; each is told to start as soon as it says it is held.
     this.deps.logger.info({ waiting, loading: slots.filter((s) => s.running).length - waiting }, 'workers released');
     this.changed();
+    return true;
+  }
+
+  /** Whether the workers' start is still held (see release). */
+  get held(): boolean {
+    return this.holding;
   }
 
   /** Stops launching and recording (a successor is about to take over); `resume` undoes it. */
