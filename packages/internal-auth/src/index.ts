@@ -1,6 +1,9 @@
 // Gateway → STS request signatures (R-GW-2): HMAC-SHA256 over timestamp, nonce, method, path and body hash,
 // accepted within ±60 s; the verifier's caller makes each nonce single-use.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { randomHex } from './random-hex.js';
+
+export { RandomPool, randomHex } from './random-hex.js';
 
 export const HEADER = { timestamp: 'x-caracal-timestamp', nonce: 'x-caracal-nonce', signature: 'x-caracal-signature' } as const;
 export const MAX_SKEW_SECONDS = 60;
@@ -25,7 +28,7 @@ function mac(key: string, text: string): Buffer {
 
 export function signRequest(input: SignInput): Record<string, string> {
   const ts = String(input.nowSeconds ?? Math.floor(Date.now() / 1000));
-  const nonce = input.nonce ?? randomBytes(16).toString('hex');
+  const nonce = input.nonce ?? randomHex(16);
   return {
     [HEADER.timestamp]: ts,
     [HEADER.nonce]: nonce,

@@ -1,5 +1,5 @@
 // Request and response header rewriting between caller and upstream: hop-by-hop, identity and tracing (R-GW-4).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '@caracal/internal-auth';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -13,7 +13,7 @@ export interface ForwardContext {
   traceparent?: string;
 }
 
-const defaultRandomHex: RandomHex = (bytes) => randomBytes(bytes).toString('hex');
+const defaultRandomHex: RandomHex = randomHex;
 
 // RFC 9110 §7.6.1 and the de-facto set (proxy-connection, keep-alive): they describe one connection, never the next.
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
