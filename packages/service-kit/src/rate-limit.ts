@@ -7,12 +7,13 @@ export interface RateVerdict {
   retryAfterSeconds: number;
 }
 
+// KEYS[1] the window's counter; ARGV[1] its lifetime in seconds. One command where MULTI/INCR/EXPIRE/EXEC took four,
+// atomic the same way: it cost the STS about a quarter of the client CPU per hit.
+const HIT = "local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n";
+
 export async function hitRateLimit(redis: Redis, key: string, limit: number, windowSeconds: number, nowMs = Date.now()): Promise<RateVerdict> {
   const window = Math.floor(nowMs / 1000 / windowSeconds);
-  const k = `${key}:${window}`;
-  const res = await redis.multi().incr(k).expire(k, windowSeconds * 2).exec();
-  const count = Number(res?.[0]?.[1] ?? Number.POSITIVE_INFINITY);
-  if (res?.[0]?.[0]) throw res[0][0];
+  const count = Number(await redis.eval(HIT, 1, `${key}:${window}`, String(windowSeconds * 2)));
   const retryAfterSeconds = windowSeconds - (Math.floor(nowMs / 1000) % windowSeconds);
   return { allowed: count <= limit, count, retryAfterSeconds };
 }
