@@ -47,19 +47,8 @@ export function createRedis(url: string, name: string, logger: Logger, commandTi
   return redis;
 }
 
-/**
- * Pool sizes when PG_POOL_MAX is unset. The STS sends one short keyed statement per exchange or gateway decision: on
- * the project machine (2 cores) 4 connections per process gave 1,724 exchanges/s against 1,425-1,519 with 10, with
- * Postgres at 0.25 against 0.34 ms of CPU per exchange; every backend more is one more process to wake per query.
- */
-const POOL_MAX: Record<string, number> = { sts: 4 };
-const DEFAULT_POOL_MAX = 10;
-
-export const poolMaxFor = (service: string, config: Pick<BaseConfig, 'PG_POOL_MAX'>): number => config.PG_POOL_MAX ?? POOL_MAX[service] ?? DEFAULT_POOL_MAX;
-
 export function connectDeps(config: BaseConfig, service: string, logger: Logger): ServiceDeps {
   const pool = createPool({
-    max: poolMaxFor(service, config),
     connectionString: config.DATABASE_URL,
     applicationName: `caracal-${service}`,
     connectionTimeoutMillis: config.PG_QUERY_TIMEOUT_MS,

@@ -15,7 +15,7 @@ export {
   type BaseConfig,
   type ServiceConfigSpec,
 } from './service-config.js';
-export { connectDeps, createRedis, closeDeps, poolMaxFor, startConnecting, type ServiceDeps } from './connect.js';
+export { connectDeps, createRedis, closeDeps, startConnecting, type ServiceDeps } from './connect.js';
 export { postgresCheck, redisCheck, groupsCheck, evictionPolicy } from './standard-checks.js';
 export { outboxKeys, outboxProblems, createOutboxRelay, type Outbox, type OutboxConfig } from './outbox.js';
 export { buildStandardApp, type StandardApp, type StandardAppOptions } from './standard-app.js';

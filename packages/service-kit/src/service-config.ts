@@ -46,11 +46,6 @@ export const baseSchema = (defaultPort: number) =>
      * is a 503, whether Postgres is down, paused or stuck on a lock. Also bounds taking a connection from the pool.
      */
     PG_QUERY_TIMEOUT_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(2000),
-    /**
-     * How many Postgres connections this process keeps at most (pg's pool size). Unset: 4 for the STS, 10 for the
-     * other services (see connectDeps).
-     */
-    PG_POOL_MAX: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').optional(),
     /** The same bound for every Redis command on a request path (blocking stream reads have their own). */
     REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int('must be an integer').min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(2000),
     /** How long a draining process waits for active requests, after closing its idle connections. */

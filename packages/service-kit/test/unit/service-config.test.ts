@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { poolMaxFor } from '../../src/connect.js';
 import { baseSchema, isLoopbackHttpOrHttps, loadServiceConfig } from '../../src/service-config.js';
 import { HEX32, problems, spec, STABLE } from './config-fixtures.js';
 
@@ -28,17 +27,6 @@ describe('loadServiceConfig', () => {
       'PG_QUERY_TIMEOUT_MS: must be at least 100',
       'REDIS_COMMAND_TIMEOUT_MS: must be an integer',
     ]);
-  });
-
-  it('sizes the Postgres pool at 4 for the STS and 10 for the rest unless PG_POOL_MAX says otherwise, naming a bad value', () => {
-    const unset = loadServiceConfig(spec, STABLE);
-    expect(unset.PG_POOL_MAX).toBeUndefined();
-    expect(['sts', 'api', 'gateway', 'audit', 'coordinator'].map((s) => poolMaxFor(s, unset))).toEqual([4, 10, 10, 10, 10]);
-    const set = loadServiceConfig(spec, { ...STABLE, PG_POOL_MAX: '16' });
-    expect([poolMaxFor('sts', set), poolMaxFor('api', set)]).toEqual([16, 16]);
-    expect(problems({ ...STABLE, PG_POOL_MAX: '0' })).toEqual(['PG_POOL_MAX: must be at least 1']);
-    expect(problems({ ...STABLE, PG_POOL_MAX: '101' })).toEqual(['PG_POOL_MAX: must be at most 100']);
-    expect(problems({ ...STABLE, PG_POOL_MAX: '2.5' })).toEqual(['PG_POOL_MAX: must be an integer']);
   });
 
   it('drains for 2 s by default; takes an instance id and an inherited socket, naming each bad one', () => {
