@@ -17,6 +17,8 @@ export class RandomPool {
 
   /** `bytes` fresh random bytes as lowercase hex. A draw larger than the pool is filled on its own. */
   hex(bytes: number): string {
+    // A negative count would move the cursor back over bytes already handed out.
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes must be a non-negative integer, got ${bytes}`);
     if (bytes > this.buf.length) {
       const own = Buffer.alloc(bytes);
       this.fill(own);

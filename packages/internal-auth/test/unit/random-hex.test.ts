@@ -40,6 +40,15 @@ describe('RandomPool', () => {
     expect(bytesOf(pool.hex(2))).toEqual([2, 3]);
   });
 
+  it('refuses a negative or fractional count without moving: the next draw is still fresh', () => {
+    const { fill } = counting();
+    const pool = new RandomPool(8, fill);
+    expect(bytesOf(pool.hex(2))).toEqual([0, 1]);
+    for (const bad of [-2, 1.5, Number.NaN]) expect(() => pool.hex(bad)).toThrow(RangeError);
+    expect(pool.hex(0)).toBe('');
+    expect(bytesOf(pool.hex(2))).toEqual([2, 3]);
+  });
+
   it('the shared pool gives lowercase hex of the asked length, never the same twice', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 2000; i++) {

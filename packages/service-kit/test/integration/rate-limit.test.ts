@@ -42,6 +42,12 @@ describe('hitRateLimit', () => {
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(10);
   });
 
+  it('rejects a reply that is not a count instead of reading it as 0', async () => {
+    // A stand-in: a real Redis never answers this script with anything but a count.
+    const odd = { eval: async () => null } as unknown as Redis;
+    await expect(hitRateLimit(odd, `${prefix}e`, 10, 60, T0)).rejects.toThrow(/unexpected rate-limit reply/);
+  });
+
   it('rejects when Redis cannot answer, so callers deny', async () => {
     const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     await expect(hitRateLimit(down, `${prefix}d`, 10, 60, T0)).rejects.toThrow();

@@ -1,9 +1,9 @@
 // The authority's reads and the one session write, and nothing else touches these tables from the STS (STYLE 8).
-// `context` reads everything a decision needs in one round trip, by key (migration 0021): the lineage of the
-// presented mandate (session, application, revocations of any link), the application's grant on the resource and its
-// labels; `contextWith` reads, in the same round trip, the graph above a delegated mint: whole beside the context
-// (migrations 0007, 0018, 0020) the first time, then only what can change of it while this instance keeps its shape,
-// in the same keyed function (graph-shapes.ts).
+// `context` reads everything a decision needs in one round trip, by key (migration 0021; 0025 leaves the graph's
+// tables alone when no graph is asked for): the lineage of the presented mandate (session, application, revocations
+// of any link), the application's grant on the resource and its labels; `contextWith` reads, in the same round trip,
+// the graph above a delegated mint: whole beside the context (migrations 0007, 0018, 0020) the first time, then only
+// what can change of it while this instance keeps its shape, in the same keyed function (graph-shapes.ts).
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { graphFromState, GraphShapes, type StateRow } from './graph-shapes.js';

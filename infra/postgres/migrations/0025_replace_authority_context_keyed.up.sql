@@ -3,7 +3,8 @@
 -- gateway decision asks. 0021's single statement built the graph's subquery even then: agent sessions, their
 -- applications, delegation edges and a third revocations lookup were opened, locked and set up on every call, to
 -- find nothing. Measured on a migrated database as the STS role, one prepared call per statement with ten queued on a
--- connection: about 150-160 µs of backend CPU per call against 190-210 µs for 0021's function. A call that asks for a
+-- connection, the two functions in turns: about 150-195 µs of backend CPU per call against 175-235 µs for 0021's
+-- (the machine moved between runs). A call that asks for a
 -- graph runs 0021's statement unchanged. The signature is 0021's, so the previous release calls this body during an
 -- upgrade and gets the same rows (expand only, R-MIG-2); grants and ownership stay as 0021 set them.
 -- SECURITY INVOKER: row-level security applies exactly as to the caller's own queries.
