@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from '../../src/index.js';
+import { adminQuery } from '../../../../test-support/db.js';
 import { migratedDatabase, type MigratedDb } from './migrated-db.js';
 import { seedZone, type ZoneFixture } from './zone-fixtures.js';
 
@@ -71,13 +72,7 @@ describe('authority_context_keyed', () => {
   it('reads revocations and a missing session the same way without a graph', async () => {
     const missing = randomUUID();
     expect(await context(missing, [])).toMatchObject({ session_found: false, application_id: null });
-    const admin = new pg.Client({ connectionString: db.adminUrl });
-    await admin.connect();
-    try {
-      await admin.query("INSERT INTO caracal.revocations (zone_id, target_type, target_id, revoked_by) VALUES ($1, 'authority_session', $2, 'test')", [z.zoneId, z.authoritySessionId]);
-    } finally {
-      await admin.end();
-    }
+    await adminQuery(db.adminUrl, "INSERT INTO caracal.revocations (zone_id, target_type, target_id, revoked_by) VALUES ($1, 'authority_session', $2, 'test')", [z.zoneId, z.authoritySessionId]);
     expect(await context(z.authoritySessionId, [])).toMatchObject({ session_found: true, lineage_revoked: true });
     expect(await context(z.authoritySessionId, [z.agentSessionIds[0]!])).toMatchObject({ session_found: true, lineage_revoked: true });
   });

@@ -13,8 +13,6 @@ export interface ForwardContext {
   traceparent?: string;
 }
 
-const defaultRandomHex: RandomHex = randomHex;
-
 // RFC 9110 §7.6.1 and the de-facto set (proxy-connection, keep-alive): they describe one connection, never the next.
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -65,7 +63,7 @@ function nonZeroHex(random: RandomHex, bytes: number): string {
  * The traceparent to send upstream: the caller's trace continued under a new parent-id (this hop), or a fresh trace
  * when the caller sent none or an invalid one. `continued` says whether the caller's tracestate still applies.
  */
-export function nextTraceparent(incoming: unknown, random: RandomHex = defaultRandomHex): { traceparent: string; continued: boolean } {
+export function nextTraceparent(incoming: unknown, random: RandomHex = randomHex): { traceparent: string; continued: boolean } {
   const caller = parseTraceparent(incoming);
   const parentId = nonZeroHex(random, 8);
   if (caller !== undefined) return { traceparent: `00-${caller.traceId}-${parentId}-${caller.flags}`, continued: true };
@@ -111,7 +109,7 @@ function copyWithout(headers: IncomingHttpHeaders, drop: (name: string) => boole
 export function forwardRequestHeaders(
   incoming: IncomingHttpHeaders,
   ctx: ForwardContext,
-  random: RandomHex = defaultRandomHex,
+  random: RandomHex = randomHex,
 ): OutgoingHeaders {
   const out = copyWithout(
     incoming,
