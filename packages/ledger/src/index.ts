@@ -5,6 +5,7 @@ export { appendFromTips, appendZoneBatch, contentSha256, ChainBehindHead, type A
 export { ChainVerifier, rowContentSha256, MAX_REPORTED_BREAKS, type BreakKind, type ChainBreak, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
 export { verifyZone, readAnchor, anchorVouched, type VerifyDeps } from './verify-zone.js';
 export { CHAIN_WALK, chainSelect, copyChain, ContentHasher, storedRow, type CheckedRow, type SeqRange } from './row-bytes.js';
+export { int8At, TimestampText, uuidText, writeUuid } from './binary-fields.js';
 export { BinaryTupleReader, copyStatement, copyTuples, type CopyClient, type Tuple } from './copy-tuples.js';
 export { ChainHmac, sha256Hex } from './hmac-bytes.js';
 export { signHead, headSignatureValid, publishHead, publishHeads, readHead, readHeads, headKey, type ChainHead, type MarkKind } from './chain-head.js';

@@ -2,17 +2,18 @@
 // chain_hmac recomputed from the streamed bytes, no row objects. `verifyZone` reads its windows this way, and the
 // evidence pack's audit-chains check reads whole zones with the same statement and the same checks.
 import type { KeyObject } from 'node:crypto';
-import { isoSql } from './columns.js';
+import { int8At, TimestampText, uuidText, writeUuid } from './binary-fields.js';
 import { copyTuples, type CopyClient, type Tuple } from './copy-tuples.js';
 import { ChainHmac, sha256Hex } from './hmac-bytes.js';
 import { rowContentSha256, type StoredRow } from './verify-chain.js';
 
 // Column order: the content hash's own field order sits at 2..14 so a row hashes from one copy loop; the last
-// column is the jsonb text only for rows from before data_canonical (migration 0009). The ORDER BY names the
-// table's columns: the text alias `chain_seq` would sort 10 before 2.
-const ROW_FIELDS = `chain_seq::text, hash_version::text, event_id::text, zone_id::text, ${isoSql('occurred_at')}, source, event_type,
-  decision, reason, request_id, application_id, resource, subject, data_canonical, ${isoSql('recorded_at')},
-  content_sha256, prev_content_sha256, chain_hmac, CASE WHEN data_canonical IS NULL THEN data::text END`;
+// column is the jsonb text only for rows from before data_canonical (migration 0009). The columns go out in their
+// binary form (int8, int2, uuid, timestamptz, text bytes): their text is rendered here (binary-fields.ts), not by the
+// server. The ORDER BY names the table's columns.
+const ROW_FIELDS = `chain_seq, hash_version, event_id, zone_id, occurred_at, source, event_type, decision, reason, request_id,
+  application_id, resource, subject, data_canonical, recorded_at, content_sha256, prev_content_sha256, chain_hmac,
+  CASE WHEN data_canonical IS NULL THEN data::text END`;
 
 /** A window of sequences: the rows with after < chain_seq <= through. */
 export interface SeqRange {
@@ -39,23 +40,27 @@ export const CHAIN_WALK =
   'SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0';
 
 const FIELDS = 19;
-const F = { seq: 0, version: 1, first: 2, data: 13, recorded: 14, content: 15, prev: 16, hmac: 17, legacyData: 18 } as const;
+const F = { seq: 0, version: 1, first: 2, eventId: 2, zoneId: 3, occurred: 4, data: 13, recorded: 14, content: 15, prev: 16, hmac: 17, legacyData: 18 } as const;
 const SEP = 0x1f;
-const ASCII_1 = 0x31;
-const ASCII_2 = 0x32;
 const SHORT = 96;
+/** Room for any field the hasher renders itself: a UUID (36 bytes) or a timestamp (at most 25). */
+const RENDERED = 40;
 
 const text = (t: Tuple, f: number): string | null => (t.lens[f]! < 0 ? null : t.buf.toString('utf8', t.starts[f], t.starts[f]! + t.lens[f]!));
+const uuid = (t: Tuple, f: number): string => (t.lens[f] === 16 ? uuidText(t.buf, t.starts[f]!) : '');
+const time = (t: Tuple, f: number, render = new TimestampText()): string | null => (t.lens[f] === 8 ? render.text(t.buf, t.starts[f]!) : null);
+/** The hash version the row names (int2), or -1 for anything else. */
+const version = (t: Tuple): number => (t.lens[F.version] === 2 ? t.buf.readInt16BE(t.starts[F.version]!) : -1);
 
 /** The row as the ledger's generic code takes it: for rows the byte path does not cover. */
 export function storedRow(t: Tuple): StoredRow {
   const legacy = text(t, F.legacyData);
   return {
-    chain_seq: Number(text(t, F.seq)),
-    hash_version: Number(text(t, F.version)),
-    event_id: text(t, 2) ?? '',
-    zone_id: text(t, 3) ?? '',
-    occurred_at: text(t, 4) ?? '',
+    chain_seq: t.lens[F.seq] === 8 ? int8At(t.buf, t.starts[F.seq]!) : Number.NaN,
+    hash_version: version(t),
+    event_id: uuid(t, F.eventId),
+    zone_id: uuid(t, F.zoneId),
+    occurred_at: time(t, F.occurred) ?? '',
     source: text(t, 5) ?? '',
     event_type: text(t, 6) ?? '',
     decision: text(t, 7),
@@ -66,7 +71,7 @@ export function storedRow(t: Tuple): StoredRow {
     subject: text(t, 12),
     data_canonical: text(t, F.data),
     data: legacy === null ? undefined : (JSON.parse(legacy) as unknown),
-    recorded_at: text(t, F.recorded) ?? '',
+    recorded_at: time(t, F.recorded) ?? '',
     content_sha256: text(t, F.content) ?? '',
     prev_content_sha256: text(t, F.prev) ?? '',
     chain_hmac: text(t, F.hmac) ?? '',
@@ -75,27 +80,40 @@ export function storedRow(t: Tuple): StoredRow {
 
 /**
  * The row's content hash straight from the COPY bytes: the fields in their fixed order, each followed by 0x1F,
- * NULL as empty (exactly what rowContentSha256 hashes). Versions 1 and 2 with data_canonical only; anything else
- * goes through the ledger's generic code.
+ * NULL as empty (exactly what rowContentSha256 hashes), the UUIDs and times rendered as text on the way. Versions 1
+ * and 2 with data_canonical only; anything else goes through the ledger's generic code.
  */
 export class ContentHasher {
   private scratch = Buffer.alloc(4096);
+  private readonly occurred = new TimestampText();
+  private readonly recorded = new TimestampText();
 
   hash(t: Tuple): string {
-    const v = t.lens[F.version] === 1 ? t.buf[t.starts[F.version]!] : -1;
-    if ((v !== ASCII_1 && v !== ASCII_2) || t.lens[F.data]! < 0) return rowContentSha256(storedRow(t));
-    const last = v === ASCII_2 ? F.recorded : F.data;
+    const v = version(t);
+    const { buf, starts, lens } = t;
+    if ((v !== 1 && v !== 2) || lens[F.data]! < 0 || lens[F.eventId] !== 16 || lens[F.zoneId] !== 16 || lens[F.occurred] !== 8 || (v === 2 && lens[F.recorded] !== 8)) {
+      return rowContentSha256(storedRow(t));
+    }
+    const last = v === 2 ? F.recorded : F.data;
     let need = 0;
-    for (let f = F.first; f <= last; f++) need += Math.max(0, t.lens[f]!) + 1;
+    for (let f = F.first; f <= last; f++) need += Math.max(RENDERED, lens[f]!) + 1;
     if (need > this.scratch.length) this.scratch = Buffer.alloc(need * 2);
     const out = this.scratch;
-    const buf = t.buf;
-    let pos = 0;
-    for (let f = F.first; f <= last; f++) {
-      const n = t.lens[f]!;
+    let pos = writeUuid(out, 0, buf, starts[F.eventId]!);
+    out[pos++] = SEP;
+    pos = writeUuid(out, pos, buf, starts[F.zoneId]!);
+    out[pos++] = SEP;
+    pos = this.occurred.write(out, pos, buf, starts[F.occurred]!);
+    out[pos++] = SEP;
+    for (let f = F.occurred + 1; f <= F.data; f++) {
+      const n = lens[f]!;
       // Short fields byte by byte: a Buffer#copy call costs more than copying a few dozen bytes.
-      if (n > SHORT) pos += buf.copy(out, pos, t.starts[f], t.starts[f]! + n);
-      else for (let i = t.starts[f]!, end = i + n; i < end; i++) out[pos++] = buf[i]!;
+      if (n > SHORT) pos += buf.copy(out, pos, starts[f], starts[f]! + n);
+      else for (let i = starts[f]!, end = i + n; i < end; i++) out[pos++] = buf[i]!;
+      out[pos++] = SEP;
+    }
+    if (v === 2) {
+      pos = this.recorded.write(out, pos, buf, starts[F.recorded]!);
       out[pos++] = SEP;
     }
     return sha256Hex(out.subarray(0, pos));
@@ -116,7 +134,7 @@ export function copyChain(client: CopyClient, key: KeyObject, range: SeqRange | 
     const { buf, starts, lens } = t;
     const content = text(t, F.content) ?? '';
     const prev = text(t, F.prev) ?? '';
-    const seq = Number(buf.toString('latin1', starts[F.seq], starts[F.seq]! + lens[F.seq]!));
+    const seq = lens[F.seq] === 8 ? int8At(buf, starts[F.seq]!) : Number.NaN;
     const hmacOk = hmac.hex(buf, starts[F.content]!, lens[F.content]!, starts[F.prev]!, lens[F.prev]!, content, prev) === text(t, F.hmac);
     onRow(seq, content, prev, hasher.hash(t) === content, hmacOk);
   });

@@ -116,7 +116,7 @@ describe('evidence-pack: audit chains and continuity', () => {
     }
     expect(heads.admin.seq).toBeGreaterThanOrEqual(3);
     const chains = raw(first, 'zone-chains.json');
-    expect(chains.command).toContain('COPY (SELECT chain_seq::text');
+    expect(chains.command).toContain('COPY (SELECT chain_seq, hash_version, event_id, zone_id, occurred_at');
     expect(chains.output.rows_total).toBe(3 * PER_ZONE);
     // The admin chain's statements as the ledger's verifier sent them.
     expect(raw(first, 'admin-chain.json').command).toMatch(/SELECT seq::int8::text AS seq, .* FROM admin_audit_events WHERE seq > \$1 .* ORDER BY admin_audit_events\.seq LIMIT \$6/);

@@ -14,28 +14,39 @@ import type { LedgerScan, ZoneResult } from '../../src/evidence/checks/audit-led
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const header = () => Buffer.concat([SIGNATURE, Buffer.alloc(8)]);
 
+type Field = string | Buffer | null;
+
 /** One tuple as PostgreSQL's binary COPY sends it: int16 field count, then int32 length (-1 NULL) and bytes. */
-function tupleBytes(fields: ReadonlyArray<string | null>): Buffer {
+function tupleBytes(fields: readonly Field[]): Buffer {
   const parts: Buffer[] = [Buffer.from([fields.length >> 8, fields.length & 0xff])];
   for (const f of fields) {
+    const bytes = f === null ? null : typeof f === 'string' ? Buffer.from(f, 'utf8') : f;
     const len = Buffer.alloc(4);
-    if (f === null) len.writeInt32BE(-1);
-    else len.writeInt32BE(Buffer.byteLength(f));
-    parts.push(len);
-    if (f !== null) parts.push(Buffer.from(f, 'utf8'));
+    len.writeInt32BE(bytes === null ? -1 : bytes.length);
+    parts.push(len, ...(bytes ? [bytes] : []));
   }
   return Buffer.concat(parts);
 }
 const TRAILER = Buffer.from([0xff, 0xff]);
 
-/** The fields as chainSelect (the ledger's byte path) orders them. */
-function rowFields(r: StoredRow & { data_text?: string | null }): Array<string | null> {
+/** The binary forms the server sends: int8, int2, uuid and timestamptz (int8 microseconds from 2000-01-01 UTC). */
+function int8(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(n);
+  return b;
+}
+const int2 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
+const uuid = (u: string) => Buffer.from(u.replaceAll('-', ''), 'hex');
+const timestamptz = (iso: string) => int8(BigInt(Date.parse(iso) - Date.UTC(2000, 0, 1)) * 1000n);
+
+/** The fields as chainSelect (the ledger's byte path) orders and encodes them. */
+function rowFields(r: StoredRow & { data_text?: string | null }): Field[] {
   return [
-    String(r.chain_seq),
-    r.hash_version === undefined ? null : String(r.hash_version),
-    r.event_id,
-    r.zone_id,
-    r.occurred_at,
+    int8(BigInt(r.chain_seq)),
+    r.hash_version === undefined ? null : int2(r.hash_version),
+    uuid(r.event_id),
+    uuid(r.zone_id),
+    timestamptz(r.occurred_at),
     r.source,
     r.event_type,
     r.decision,
@@ -45,7 +56,7 @@ function rowFields(r: StoredRow & { data_text?: string | null }): Array<string |
     r.resource,
     r.subject,
     r.data_canonical ?? null,
-    r.recorded_at ?? null,
+    r.recorded_at === undefined ? null : timestamptz(r.recorded_at),
     r.content_sha256,
     r.prev_content_sha256,
     r.chain_hmac,
@@ -54,7 +65,7 @@ function rowFields(r: StoredRow & { data_text?: string | null }): Array<string |
 }
 
 /** Parses one message and returns a copy of the tuple it held. */
-function parseOne(fields: ReadonlyArray<string | null>): Tuple {
+function parseOne(fields: readonly Field[]): Tuple {
   let got: Tuple | undefined;
   const reader = new BinaryTupleReader(fields.length, (t) => (got = { buf: t.buf, starts: t.starts.slice(), lens: t.lens.slice() }));
   reader.push(Buffer.concat([header(), tupleBytes(fields)]));
@@ -139,18 +150,26 @@ describe('ContentHasher: the bytes streamed hash exactly as the ledger hashes th
     expect(hasher.hash(t)).toBe('');
   });
 
-  it('one byte changed in any hashed field changes the hash', () => {
+  it('one byte changed in any hashed field changes the hash, a millisecond in either time too', () => {
     const row = base();
     const good = hasher.hash(parseOne(rowFields(row)));
-    for (const field of ['event_id', 'occurred_at', 'reason', 'data_canonical', 'recorded_at'] as const) {
-      expect(hasher.hash(parseOne(rowFields({ ...row, [field]: `${row[field]}x` })))).not.toBe(good);
-    }
+    const flip = (u: string) => `${u.slice(0, -1)}${u.endsWith('0') ? '1' : '0'}`;
+    const later = (iso: string) => new Date(Date.parse(iso) + 1).toISOString();
+    const changed: Array<Partial<StoredRow>> = [
+      { event_id: flip(row.event_id) },
+      { zone_id: flip(row.zone_id) },
+      { occurred_at: later(row.occurred_at) },
+      { recorded_at: later(row.recorded_at!) },
+      { reason: `${row.reason}x` },
+      { data_canonical: `${row.data_canonical} ` },
+    ];
+    for (const over of changed) expect(hasher.hash(parseOne(rowFields({ ...row, ...over })))).not.toBe(good);
     // A value moved across a field boundary is a different row too (each field is followed by 0x1F).
     expect(hasher.hash(parseOne(rowFields({ ...row, source: 'st', event_type: `s${row.event_type}` })))).not.toBe(good);
   });
 
-  it('storedRow reads every field back, NULL as null', () => {
-    const row = base({ reason: null });
+  it('storedRow reads every field back, NULL as null, the binary columns as their text', () => {
+    const row = base({ reason: null, chain_seq: 2 ** 40 + 3, occurred_at: '1969-07-20T20:17:40.000Z' });
     expect(storedRow(parseOne(rowFields(row)))).toEqual({ ...row, data: undefined });
   });
 
