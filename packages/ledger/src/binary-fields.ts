@@ -11,7 +11,8 @@ const TWO_32_REM_US = 967_296;
 /** Seconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC). */
 const PG_EPOCH_S = 946_684_800;
 const DAY_S = 86_400;
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** The ASCII codes of the lowercase hex digits. */
+export const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 const DASH = 0x2d;
 
 /** A big-endian int8 as a number (as Number() of its text: exact up to 2^53). */
@@ -22,8 +23,8 @@ export function writeUuid(out: Buffer, pos: number, buf: Buffer, at: number): nu
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) out[pos++] = DASH;
     const b = buf[at + i]!;
-    out[pos++] = HEX[b >> 4]!;
-    out[pos++] = HEX[b & 15]!;
+    out[pos++] = HEX_DIGITS[b >> 4]!;
+    out[pos++] = HEX_DIGITS[b & 15]!;
   }
   return pos;
 }

@@ -3,6 +3,7 @@
 // test holds them equal), about a third cheaper per row than createHmac.
 import { createHash, hash, type KeyObject } from 'node:crypto';
 import { chainHmac } from '@caracal/db';
+import { HEX_DIGITS } from './binary-fields.js';
 
 export const sha256Hex = (data: Uint8Array): string => hash('sha256', data, 'hex');
 
@@ -25,14 +26,31 @@ export class ChainHmac {
   }
 
   /**
-   * HMAC(key, content + "|" + prev) in hex, where `content` and `prev` are the UTF-8 bytes at the given ranges of
-   * `buf`; their decoded text is passed too for the rows the fast path does not fit (a forged, odd-length value).
+   * Whether the stored chain_hmac (the bytes at `hmacAt`, `hmacLen` of `buf`) is HMAC(key, content + "|" + prev),
+   * compared byte by byte with the digest's lowercase hex, as a comparison of the texts would. `storedText`
+   * gives the stored value as text for the rows the fast path does not fit.
    */
-  hex(buf: Buffer, contentAt: number, contentLen: number, prevAt: number, prevLen: number, content: string, prev: string): string {
-    if (contentLen !== HEX_SHA256 || prevLen !== HEX_SHA256) return chainHmac(this.key, content, prev);
-    buf.copy(this.inner, BLOCK, contentAt, contentAt + HEX_SHA256);
-    buf.copy(this.inner, BLOCK + HEX_SHA256 + 1, prevAt, prevAt + HEX_SHA256);
-    hash('sha256', this.inner, 'buffer').copy(this.outer, BLOCK);
-    return hash('sha256', this.outer, 'hex');
+  matches(buf: Buffer, contentAt: number, contentLen: number, prevAt: number, prevLen: number, hmacAt: number, hmacLen: number, content: string, prev: string, storedText: () => string | null): boolean {
+    if (contentLen !== HEX_SHA256 || prevLen !== HEX_SHA256) return chainHmac(this.key, content, prev) === storedText();
+    if (hmacLen !== HEX_SHA256) return false;
+    const d = this.digest(buf, contentAt, prevAt);
+    for (let i = 0, at = hmacAt; i < 32; i++, at += 2) {
+      const b = d[i]!;
+      if (buf[at] !== HEX_DIGITS[b >> 4] || buf[at + 1] !== HEX_DIGITS[b & 15]) return false;
+    }
+    return true;
+  }
+
+  /** The raw HMAC of content + "|" + prev, each 64 bytes of `buf`. */
+  private digest(buf: Buffer, contentAt: number, prevAt: number): Buffer {
+    const inner = this.inner;
+    for (let i = 0; i < HEX_SHA256; i++) {
+      inner[BLOCK + i] = buf[contentAt + i]!;
+      inner[BLOCK + HEX_SHA256 + 1 + i] = buf[prevAt + i]!;
+    }
+    const h = hash('sha256', inner, 'buffer');
+    const outer = this.outer;
+    for (let i = 0; i < 32; i++) outer[BLOCK + i] = h[i]!;
+    return hash('sha256', outer, 'buffer');
   }
 }

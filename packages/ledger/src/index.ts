@@ -4,7 +4,7 @@ export { parseAuditMessage, canonicalEvent, contentFields, HASH_VERSION, MAX_EVE
 export { appendFromTips, appendZoneBatch, contentSha256, ChainBehindHead, type AppendResult, type AppendStatus, type ChainTip, type ExpectedHead, type TipBatch } from './append.js';
 export { ChainVerifier, rowContentSha256, MAX_REPORTED_BREAKS, type BreakKind, type ChainBreak, type ChainAnchor, type StoredRow, type ZoneReport } from './verify-chain.js';
 export { verifyZone, readAnchor, anchorVouched, type VerifyDeps } from './verify-zone.js';
-export { CHAIN_WALK, chainSelect, copyChain, ContentHasher, storedRow, type CheckedRow, type SeqRange } from './row-bytes.js';
+export { CHAIN_WALK, chainRowChecker, chainSelect, copyChain, ContentHasher, storedRow, type CheckedRow, type SeqRange } from './row-bytes.js';
 export { int8At, TimestampText, uuidText, writeUuid } from './binary-fields.js';
 export { BinaryTupleReader, copyStatement, copyTuples, type CopyClient, type Tuple } from './copy-tuples.js';
 export { ChainHmac, sha256Hex } from './hmac-bytes.js';

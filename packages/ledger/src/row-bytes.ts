@@ -123,19 +123,24 @@ export class ContentHasher {
 /** One row as read and checked: what `ChainVerifier.pushChecked` takes. */
 export type CheckedRow = (seq: number, contentSha256: string, prevContentSha256: string, contentOk: boolean, hmacOk: boolean) => void;
 
+/** Checks each tuple of `chainSelect` as it is handed over: its content hash and chain_hmac, then `onRow`. */
+export function chainRowChecker(key: KeyObject, onRow: CheckedRow): (t: Tuple) => void {
+  const hasher = new ContentHasher();
+  const hmac = new ChainHmac(key);
+  return (t) => {
+    const { buf, starts, lens } = t;
+    const content = text(t, F.content) ?? '';
+    const prev = text(t, F.prev) ?? '';
+    const seq = lens[F.seq] === 8 ? int8At(buf, starts[F.seq]!) : Number.NaN;
+    const hmacOk = hmac.matches(buf, starts[F.content]!, lens[F.content]!, starts[F.prev]!, lens[F.prev]!, starts[F.hmac]!, lens[F.hmac]!, content, prev, () => text(t, F.hmac));
+    onRow(seq, content, prev, hasher.hash(t) === content, hmacOk);
+  };
+}
+
 /**
  * Streams `chainSelect(range)` through `client` (in a transaction already bound to the zone, CHAIN_WALK run) and
  * hands every row to `onRow` with its content hash and chain_hmac checked.
  */
 export function copyChain(client: CopyClient, key: KeyObject, range: SeqRange | undefined, onRow: CheckedRow): Promise<void> {
-  const hasher = new ContentHasher();
-  const hmac = new ChainHmac(key);
-  return copyTuples(client, chainSelect(range), FIELDS, (t) => {
-    const { buf, starts, lens } = t;
-    const content = text(t, F.content) ?? '';
-    const prev = text(t, F.prev) ?? '';
-    const seq = lens[F.seq] === 8 ? int8At(buf, starts[F.seq]!) : Number.NaN;
-    const hmacOk = hmac.hex(buf, starts[F.content]!, lens[F.content]!, starts[F.prev]!, lens[F.prev]!, content, prev) === text(t, F.hmac);
-    onRow(seq, content, prev, hasher.hash(t) === content, hmacOk);
-  });
+  return copyTuples(client, chainSelect(range), FIELDS, chainRowChecker(key, onRow));
 }

@@ -285,24 +285,36 @@ describe('continuityRows', () => {
   });
 });
 
-describe('ChainHmac: the ledger chain_hmac from the tuple bytes', () => {
-  const fields = (content: string, prev: string) => {
-    const buf = Buffer.from(`xx${content}yy${prev}`);
-    return [buf, 2, Buffer.byteLength(content), 4 + Buffer.byteLength(content), Buffer.byteLength(prev), content, prev] as const;
+describe('ChainHmac: the stored chain_hmac checked against the tuple bytes', () => {
+  /** A buffer holding content, prev and the stored HMAC text apart from each other, and matches()'s arguments. */
+  const check = (h: ChainHmac, content: string, prev: string, stored: string) => {
+    const buf = Buffer.from(`xx${content}yy${prev}zz${stored}`);
+    const c = Buffer.byteLength(content);
+    const p = Buffer.byteLength(prev);
+    return h.matches(buf, 2, c, 4 + c, p, 6 + c + p, Buffer.byteLength(stored), content, prev, () => stored);
   };
   for (const [name, keyHex] of [
     ['a 32-byte key', 'ab'.repeat(32)],
     ['a key longer than the SHA-256 block (hashed first)', '5c'.repeat(100)],
   ] as const) {
-    it(`equals chainHmac with ${name}`, () => {
+    it(`accepts exactly chainHmac's value with ${name}`, () => {
       const key = chainKey(keyHex);
       const h = new ChainHmac(key);
       const content = sha256Hex(Buffer.from('a'));
-      for (const prev of [GENESIS, sha256Hex(Buffer.from('b'))]) expect(h.hex(...fields(content, prev))).toBe(chainHmac(key, content, prev));
+      for (const prev of [GENESIS, sha256Hex(Buffer.from('b'))]) {
+        const good = chainHmac(key, content, prev);
+        expect(check(h, content, prev, good)).toBe(true);
+        // Any other text is refused, as a comparison of the text would: one digit changed (first or last), upper
+        // case, one character short or long, an HMAC under another key.
+        const flip = (s: string, i: number) => `${s.slice(0, i)}${s[i] === '0' ? '1' : '0'}${s.slice(i + 1)}`;
+        for (const bad of [flip(good, 0), flip(good, 63), good.toUpperCase(), good.slice(1), `${good}0`, chainHmac(chainKey('cd'.repeat(32)), content, prev)]) {
+          expect(check(h, content, prev, bad)).toBe(false);
+        }
+      }
     });
   }
 
-  it('odd-length or non-ASCII values (forged rows) still hash as the ledger does', () => {
+  it('odd-length or non-ASCII values (forged rows) are checked as the ledger computes them', () => {
     const key = chainKey('01'.repeat(32));
     const h = new ChainHmac(key);
     const pairs: Array<[string, string]> = [
@@ -310,7 +322,8 @@ describe('ChainHmac: the ledger chain_hmac from the tuple bytes', () => {
       [GENESIS, 'ünï'],
     ];
     for (const [c, p] of pairs) {
-      expect(h.hex(...fields(c, p))).toBe(chainHmac(key, c, p));
+      expect(check(h, c, p, chainHmac(key, c, p))).toBe(true);
+      expect(check(h, c, p, chainHmac(key, p, c))).toBe(false);
     }
   });
 });
