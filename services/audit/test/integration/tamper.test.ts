@@ -1,22 +1,29 @@
 // Tamper evidence (R-AUD-3): with a superuser connection, each way of rewriting history — one field changed, a
 // middle row deleted, the newest rows deleted, two sequence numbers swapped, a content hash recomputed without the
-// key — is detected by the sweep, named with zone, sequence and kind, and shown by /ready and /metrics.
+// key — is detected by the sweep, named with zone, sequence and kind, and shown by /ready and /metrics. Each case is
+// verified again in windows of three sequences (the walk's transaction boundaries falling among the breaks): the
+// same report.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery } from '../../../../test-support/db.js';
-import { sha256Fields } from '../../../../packages/db/dist/index.js';
-import { contentFields } from '../../../../packages/ledger/dist/index.js';
+import { chainKey, createPool, sha256Fields, type Pool } from '../../../../packages/db/dist/index.js';
+import { contentFields, verifyZone } from '../../../../packages/ledger/dist/index.js';
 import type { AuditRunnable } from '../../src/app.js';
 import { createHarness, type Harness } from './harness.js';
 
 let h: Harness;
 let svc: AuditRunnable;
+let pool: Pool;
 const N = 10;
 
 beforeAll(async () => {
   h = await createHarness('tamper');
   svc = await h.start({ AUDIT_SWEEP_INTERVAL_S: '0' });
+  pool = createPool({ connectionString: h.db.roleUrl('audit'), applicationName: 'test-tamper', max: 2 });
 });
-afterAll(async () => h.cleanup());
+afterAll(async () => {
+  await pool.end();
+  await h.cleanup();
+});
 
 async function chain(): Promise<string> {
   const z = await h.zone();
@@ -30,6 +37,9 @@ const sql = (text: string, params: unknown[]) => adminQuery(h.db.adminUrl, text,
 async function breaksOf(zone: string) {
   const result = await svc.sweep.run();
   const report = result.broken.find((r) => r.zone_id === zone);
+  const inSmallWindows = await verifyZone({ pool, redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey), windowSeqs: 3 }, zone);
+  expect(inSmallWindows).toEqual(report ?? inSmallWindows);
+  expect(inSmallWindows.ok).toBe(!report);
   return report?.breaks.map((b) => ({ zone_id: b.zone_id, seq: b.seq, kind: b.kind })) ?? [];
 }
 

@@ -1,8 +1,8 @@
 // How verification reads a chain (R-AUD-3, packages/ledger verify-zone.ts): every window is an ordered range of the
 // primary key (zone_id, chain_seq, recorded_at). Two zones of 10,000 rows, appended in turns and analyzed: a window
-// of 5,000 sequences looks to the planner like a quarter of the partition, and left to itself it reads the zone
-// through another index or the whole partition, then sorts. Each COPY verifyZone runs is planned here in the
-// transaction that runs it.
+// of 5,000 sequences (smaller than verifyZone's default, so one zone takes two) looks to the planner like a quarter of
+// the partition, and left to itself it reads the zone through another index or the whole partition, then sorts. Each
+// COPY verifyZone runs is planned here in the transaction that runs it.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainKey, createPool, withZone, type Pool, type PoolClient } from '../../../../packages/db/dist/index.js';
@@ -67,7 +67,7 @@ const nodes = (plan: string) => [...new Set(plan.split('\n').map((l) => /^\s*(?:
 describe('the chain walk', () => {
   it('pages through the primary key in order, where the planner on its own would scan and sort', async () => {
     const plans: Array<{ select: string; plan: string }> = [];
-    const report = await verifyZone({ pool: planningPool(plans), redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey) }, zones[0]!);
+    const report = await verifyZone({ pool: planningPool(plans), redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey), windowSeqs: 5000 }, zones[0]!);
     expect(report).toMatchObject({ ok: true, checked: PER_ZONE, breaks: [] });
     expect(plans).toHaveLength(2);
     for (const { plan } of plans) {
