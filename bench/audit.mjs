@@ -17,7 +17,7 @@ import { canonicalEvent, contentSha256, isoSql, rowContentSha256, verifyZone } f
 import { STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
 import { auditEvent as event, publishAuditEvents as publish } from './lib/audit-events.mjs';
 import { arg } from './lib/load.mjs';
-import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, writeOut } from './lib/stack.mjs';
+import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, treeCpuSeconds, writeOut } from './lib/stack.mjs';
 
 const EVENTS = arg('--events', 200_000);
 const ZONES = arg('--zones', 10);
@@ -210,6 +210,9 @@ await runBench(async () => {
   // 3. Verification throughput over the ingested chains (the same code `caracal audit verify` runs in the API).
   const pool = createPool({ connectionString: db.roleUrl('api'), applicationName: 'bench-verify' });
   const deps = { pool, redis, keys, key: chainKey(hmacKey) };
+  const serverCpu = () => treeCpuSeconds((r) => /\/postgres$/.test(r.cmdline.split(' ')[0]) && r.cmdline.includes(' -D '));
+  const vs0 = serverCpu();
+  const vn0 = process.cpuUsage();
   const v0 = performance.now();
   let checked = 0;
   for (const z of zones) {
@@ -218,9 +221,13 @@ await runBench(async () => {
     checked += r.checked;
   }
   const verifySeconds = (performance.now() - v0) / 1000;
-  const verify = { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds) };
+  const vn = process.cpuUsage(vn0);
+  const vs = serverCpu() - vs0;
+  // CPU per row of the verifying process and of the whole PostgreSQL server (its backends, and autovacuum catching up
+  // with the rows just ingested).
+  const verify = { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds), node_us_per_row: +((vn.user + vn.system) / checked).toFixed(2), postgres_us_per_row: +((vs * 1e6) / checked).toFixed(2) };
   const verifyReference = await hashLoop(db, zones, deps.key);
-  console.error(`verify: ${verify.rows_per_s} rows/s; hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
+  console.error(`verify: ${verify.rows_per_s} rows/s (CPU per row: ${verify.node_us_per_row} µs verifying, ${verify.postgres_us_per_row} µs PostgreSQL); hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
 
   // 4. Live traffic: events paced as producers emit them, in small pipelines every 10 ms, over fresh zones.
   const liveZones = (await mkZones('live')).slice(0, LIVE_ZONES);

@@ -186,6 +186,19 @@ describe('each zone’s own ids (migration 0024)', () => {
     expect((await h.rows(b)).map((r) => r.event_id)).toEqual([expect.any(String), storedInA]);
   });
 
+  it('16 zones (their rows a parameter each) and 17 (the rows as one json[]) append alike, and their chains verify', async () => {
+    for (const n of [16, 17]) {
+      const zones = await Promise.all(Array.from({ length: n }, () => h.zone()));
+      for (const z of zones) await extend(z, 1);
+      const result = await appendFromTips(svc.deps.pool, chainKey(h.hmacKey), await Promise.all(zones.map(async (z, i) => ({ zoneId: z, events: Array.from({ length: 1 + (i % 3) }, () => event(z)), tip: await tipOf(z), mark: null }))), new Date());
+      for (const [i, z] of zones.entries()) {
+        expect(result.get(z)?.appended).toHaveLength(1 + (i % 3));
+        expect(await seqs(z)).toEqual(Array.from({ length: 2 + (i % 3) }, (_, k) => k + 1));
+        expect(await verified(z)).toMatchObject({ ok: true, checked: 2 + (i % 3), breaks: [] });
+      }
+    }
+  });
+
   it('refuses counts that do not add up to the ids given, before touching any zone', async () => {
     const z = await h.zone();
     await extend(z, 1);
