@@ -224,7 +224,8 @@ await runBench(async () => {
   const vn = process.cpuUsage(vn0);
   const vs = serverCpu() - vs0;
   // CPU per row of the verifying process and of the whole PostgreSQL server (its backends, and autovacuum catching up
-  // with the rows just ingested).
+  // with the rows just ingested). Backends that exit meanwhile are counted too: the server's main process holds
+  // the CPU of its reaped children.
   const verify = { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds), node_us_per_row: +((vn.user + vn.system) / checked).toFixed(2), postgres_us_per_row: +((vs * 1e6) / checked).toFixed(2) };
   const verifyReference = await hashLoop(db, zones, deps.key);
   console.error(`verify: ${verify.rows_per_s} rows/s (CPU per row: ${verify.node_us_per_row} µs verifying, ${verify.postgres_us_per_row} µs PostgreSQL); hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);

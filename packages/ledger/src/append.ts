@@ -151,21 +151,20 @@ export interface TipBatch {
 }
 
 /**
- * The one-statement append (migration 0024: 0022's, each zone's ids looked up on their own) for a caller that holds
- * the tip its own last append left in each zone: each zone's events, all new and distinct, are chained onto its tip
- * here and inserted only if the zone's table still ends exactly there, reaches every recorded head and holds none of
- * their ids. Marks are recorded whatever
- * happens to the rows. Returns each zone's result, or null for a zone that got nothing: the caller then takes
- * appendZoneBatch for it.
- */
-/**
  * Up to this many zones, each zone's rows (one JSON text) are a parameter of their own, gathered into the function's
  * json[] by the statement (ARRAY[$7::json, …]): pg would otherwise write them as one array literal, every quote of
- * every row escaped by a regular expression (about 9 µs of the audit process per event), and the server would parse
- * the escapes back. One prepared statement per count; a larger group passes one json[].
+ * every row escaped by a regular expression (about 8.7 µs of the audit process per event under live traffic), and
+ * the server would parse the escapes back. One prepared statement per count; a larger group passes one json[].
  */
 const ROWS_AS_PARAMS = 16;
 
+/**
+ * The one-statement append (migration 0024: 0022's, each zone's ids looked up on their own) for a caller that holds
+ * the tip its own last append left in each zone: each zone's events, all new and distinct, are chained onto its tip
+ * here and inserted only if the zone's table still ends exactly there, reaches every recorded head and holds none of
+ * their ids. Marks are recorded whatever happens to the rows. Returns each zone's result, or null for a zone that got
+ * nothing: the caller then takes appendZoneBatch for it.
+ */
 export async function appendFromTips(pool: Pool, key: KeyObject, batches: readonly TipBatch[], recordedAt: Date): Promise<Map<string, AppendResult | null>> {
   const chained = batches.map((b) => chainRows(key, b.events, b.tip, recordedAt));
   const separate = batches.length <= ROWS_AS_PARAMS;

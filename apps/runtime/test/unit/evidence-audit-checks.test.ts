@@ -314,6 +314,16 @@ describe('ChainHmac: the stored chain_hmac checked against the tuple bytes', () 
     });
   }
 
+  it('a NULL stored chain_hmac is refused on either path', () => {
+    const key = chainKey('ab'.repeat(32));
+    const h = new ChainHmac(key);
+    const content = sha256Hex(Buffer.from('a'));
+    const buf = Buffer.from(`${content}${GENESIS}`);
+    expect(h.matches(buf, 0, 64, 64, 64, 0, -1, content, GENESIS, () => null)).toBe(false);
+    const odd = Buffer.from(`abc${GENESIS}`);
+    expect(h.matches(odd, 0, 3, 3, 64, 0, -1, 'abc', GENESIS, () => null)).toBe(false);
+  });
+
   it('odd-length or non-ASCII values (forged rows) are checked as the ledger computes them', () => {
     const key = chainKey('01'.repeat(32));
     const h = new ChainHmac(key);

@@ -74,10 +74,21 @@ describe('the chain walk', () => {
       expect(nodes(plan)).toEqual(['Index Scan', 'Merge Append']);
       expect(plan).toMatch(/Index Scan using audit_events_\d{4}_\d{2}_pkey/);
     }
+    // The default window takes the whole zone in one COPY, walked the same way.
+    const whole: Array<{ select: string; plan: string }> = [];
+    expect(await verifyZone({ pool: planningPool(whole), redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey) }, zones[0]!)).toEqual(report);
+    expect(whole).toHaveLength(1);
+    expect(nodes(whole[0]!.plan)).toEqual(['Index Scan', 'Merge Append']);
     // The same first page, planned in a transaction that binds only the zone: what the walk would do without its settings.
     const first = plans[0]!;
     const unguided = await withZone(pool, zones[0]!, (c) => planOf(c, first.select));
     expect(nodes(unguided)).not.toEqual(['Index Scan', 'Merge Append']);
+  });
+
+  it('refuses a window that would not move the walk forward', async () => {
+    for (const windowSeqs of [0, -5, 2.5, Number.NaN]) {
+      await expect(verifyZone({ pool, redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey), windowSeqs }, zones[0]!)).rejects.toThrow(RangeError);
+    }
   });
 
   it('leaves no timer behind: pg starts its query_timeout timer for a COPY as for any statement, and the COPY ends it', async () => {
