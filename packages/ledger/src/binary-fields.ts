@@ -1,7 +1,7 @@
 // The non-text columns of a chain row as a binary COPY sends them (int8, int2, uuid, timestamptz), turned into the
 // text the content hash covers in Node rather than by `::text` and `to_char` in PostgreSQL: sending them in binary
-// halved the server's cost of producing a row for verification. Each value is written as the server would have rendered it (a test holds the
-// two equal against the server over the whole timestamptz range).
+// halved the server's cost of producing a row for verification. Each value is written as the server would have
+// rendered it (a test holds the two equal against the server over the whole timestamptz range).
 
 const TWO_32 = 4294967296;
 // 2^32 = 4,294 × 10^6 + 967,296: a microsecond count split into hi/lo int32 halves is divided into seconds exactly
