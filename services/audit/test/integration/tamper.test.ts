@@ -38,7 +38,10 @@ async function breaksOf(zone: string) {
   const result = await svc.sweep.run();
   const report = result.broken.find((r) => r.zone_id === zone);
   const inSmallWindows = await verifyZone({ pool, redis: h.redis, keys: h.keys, key: chainKey(h.hmacKey), windowSeqs: 3 }, zone);
-  expect(inSmallWindows).toEqual(report ?? inSmallWindows);
+  // The head recorded in Postgres is left out: the service records a published head's mark a moment after the sweep
+  // may have read it, and the rows' walk has no part in it.
+  const walked = ({ recorded_head: _recorded, ...rest }: typeof inSmallWindows) => rest;
+  expect(walked(inSmallWindows)).toEqual(walked(report ?? inSmallWindows));
   expect(inSmallWindows.ok).toBe(!report);
   return report?.breaks.map((b) => ({ zone_id: b.zone_id, seq: b.seq, kind: b.kind })) ?? [];
 }
