@@ -62,11 +62,11 @@ export class TimestampText {
   private prefixLen = 0;
   private millis = 0;
 
-  /** The value's rendered length, or -1 for ±infinity (NULL); `write` then copies it. */
-  private load(buf: Buffer, at: number): number {
+  /** Reads the value into `second`, `prefix` and `millis`; false for ±infinity (NULL). */
+  private load(buf: Buffer, at: number): boolean {
     const hi = buf.readInt32BE(at);
     const lo = buf.readUInt32BE(at + 4);
-    if ((hi === 0x7fffffff && lo === 0xffffffff) || (hi === -0x80000000 && lo === 0)) return -1;
+    if ((hi === 0x7fffffff && lo === 0xffffffff) || (hi === -0x80000000 && lo === 0)) return false;
     const rest = hi * TWO_32_REM_US + lo;
     const carry = Math.floor(rest / 1_000_000);
     const second = hi * TWO_32_S + carry + PG_EPOCH_S;
@@ -80,12 +80,12 @@ export class TimestampText {
       this.second = second;
     }
     this.millis = Math.floor((rest - carry * 1_000_000) / 1000);
-    return this.prefixLen + 4;
+    return true;
   }
 
   /** Writes the text into `out` at `pos` (nothing for ±infinity); returns the new position. `out` must have 32 bytes free. */
   write(out: Buffer, pos: number, buf: Buffer, at: number): number {
-    if (this.load(buf, at) < 0) return pos;
+    if (!this.load(buf, at)) return pos;
     const prefix = this.prefix;
     for (let i = 0; i < this.prefixLen; i++) out[pos++] = prefix[i]!;
     const ms = this.millis;
