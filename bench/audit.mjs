@@ -1,6 +1,7 @@
 // bench/audit: the audit ledger's sustained ingest (events/s from XADD to committed chain row, 10 zones) against
 // plain INSERTs of the same rows without chaining (the reference, same run, same batch size and parallelism),
-// `caracal audit verify`'s verification throughput (rows/s) against its own reference (the same rows, already in
+// `caracal audit verify`'s verification throughput (rows/s; once right after the ingest, then again over the settled
+// rows) against its own reference (the same rows, already in
 // memory, put through the content hash and chain HMAC in a plain loop: the cryptography alone, no database), and a
 // run with the consumer killed (SIGKILL) half-way that must lose and duplicate nothing. The ingest's cost per event
 // (audit process and its Postgres backends, CPU from /proc) is measured twice: draining a backlog, and under live
@@ -211,24 +212,32 @@ await runBench(async () => {
   const pool = createPool({ connectionString: db.roleUrl('api'), applicationName: 'bench-verify' });
   const deps = { pool, redis, keys, key: chainKey(hmacKey) };
   const serverCpu = () => treeCpuSeconds((r) => /\/postgres$/.test(r.cmdline.split(' ')[0]) && r.cmdline.includes(' -D '));
-  const vs0 = serverCpu();
-  const vn0 = process.cpuUsage();
-  const v0 = performance.now();
-  let checked = 0;
-  for (const z of zones) {
-    const r = await verifyZone(deps, z);
-    if (!r.ok) throw new Misbehaviour(`zone ${z} did not verify: ${JSON.stringify(r.breaks.slice(0, 3))}`);
-    checked += r.checked;
-  }
-  const verifySeconds = (performance.now() - v0) / 1000;
-  const vn = process.cpuUsage(vn0);
-  const vs = serverCpu() - vs0;
   // CPU per row of the verifying process and of the whole PostgreSQL server (its backends, and autovacuum catching up
   // with the rows just ingested). Backends that exit meanwhile are counted too: the server's main process holds
   // the CPU of its reaped children.
-  const verify = { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds), node_us_per_row: +((vn.user + vn.system) / checked).toFixed(2), postgres_us_per_row: +((vs * 1e6) / checked).toFixed(2) };
+  const verifyPass = async () => {
+    const vs0 = serverCpu();
+    const vn0 = process.cpuUsage();
+    const v0 = performance.now();
+    let checked = 0;
+    for (const z of zones) {
+      const r = await verifyZone(deps, z);
+      if (!r.ok) throw new Misbehaviour(`zone ${z} did not verify: ${JSON.stringify(r.breaks.slice(0, 3))}`);
+      checked += r.checked;
+    }
+    const verifySeconds = (performance.now() - v0) / 1000;
+    const vn = process.cpuUsage(vn0);
+    const vs = serverCpu() - vs0;
+    return { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds), node_us_per_row: +((vn.user + vn.system) / checked).toFixed(2), postgres_us_per_row: +((vs * 1e6) / checked).toFixed(2) };
+  };
+  // The first pass reads the rows right after the ingest, as the first reader of them: PostgreSQL sets their hint
+  // bits and autovacuum works beside it. The second reads the same rows again, settled, as a later
+  // `caracal audit verify` (or the audit service's sweep) does. The target is judged on the first.
+  const verify = await verifyPass();
+  const verifySettled = await verifyPass();
   const verifyReference = await hashLoop(db, zones, deps.key);
   console.error(`verify: ${verify.rows_per_s} rows/s (CPU per row: ${verify.node_us_per_row} µs verifying, ${verify.postgres_us_per_row} µs PostgreSQL); hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
+  console.error(`verify again, rows settled: ${verifySettled.rows_per_s} rows/s (CPU per row: ${verifySettled.node_us_per_row} µs verifying, ${verifySettled.postgres_us_per_row} µs PostgreSQL)`);
 
   // 4. Live traffic: events paced as producers emit them, in small pipelines every 10 ms, over fresh zones.
   const liveZones = (await mkZones('live')).slice(0, LIVE_ZONES);
@@ -302,6 +311,7 @@ await runBench(async () => {
     reference_plain_insert: reference,
     ingest_vs_plain_insert: { ratio: ingestRatio, target: TARGET_INGEST_RATIO, met: ingestRatio >= TARGET_INGEST_RATIO },
     verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY },
+    verify_settled: verifySettled,
     reference_hash_loop: verifyReference,
     verify_vs_hash_loop: +(verify.rows_per_s / verifyReference.rows_per_s).toFixed(2),
     kill_run: kill,
