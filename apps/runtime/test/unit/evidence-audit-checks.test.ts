@@ -315,7 +315,9 @@ describe('ChainHmac: the stored chain_hmac checked against the tuple bytes', () 
   }
 
   it('agrees with chainHmac over 2,000 random rows (their HMACs hold every byte value; each passes through a latin1 string)', () => {
-    const key = chainKey(randomBytes(32).toString('hex'));
+    const keyHex = randomBytes(32).toString('hex');
+    const key = chainKey(keyHex);
+    const other = chainKey(randomBytes(32).toString('hex'));
     const h = new ChainHmac(key);
     const bytes = new Set<number>();
     for (let i = 0; i < 2000; i++) {
@@ -323,7 +325,13 @@ describe('ChainHmac: the stored chain_hmac checked against the tuple bytes', () 
       const prev = randomBytes(32).toString('hex');
       const good = chainHmac(key, content, prev);
       for (const b of Buffer.from(good, 'hex')) bytes.add(b);
-      expect(check(h, content, prev, good)).toBe(true);
+      // One hex digit changed anywhere, or the HMAC under another key, is refused.
+      const at = i % 64;
+      const digit = ((parseInt(good[at]!, 16) + 1 + (i % 15)) % 16).toString(16);
+      const row = `key ${keyHex}, content ${content}, prev ${prev}`;
+      expect(check(h, content, prev, good), row).toBe(true);
+      expect(check(h, content, prev, `${good.slice(0, at)}${digit}${good.slice(at + 1)}`), `${row}, digit ${at}`).toBe(false);
+      expect(check(h, content, prev, chainHmac(other, content, prev)), row).toBe(false);
     }
     expect(bytes.size).toBe(256);
   });
