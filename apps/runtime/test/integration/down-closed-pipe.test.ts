@@ -2,6 +2,7 @@
 // managed Postgres and Redis it owns (issue 8 item 13). Real CLI process, real pipes, real managed servers; the
 // services are not started (nothing in this path depends on them), which keeps the test cheap.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, caracal, tempHome } from '../../../../test-support/cli.js';
@@ -39,8 +40,12 @@ describe('caracal down with its output pipe closed early', () => {
   });
 
   afterAll(async () => {
-    await caracal(['down'], env);
+    // As root the managed Postgres data lives outside the home (/var/lib/caracal/<id>): --volumes removes it too.
+    const pgBase = loadContext({ ...process.env, ...env }).home.postgresBase;
+    const down = await caracal(['down', '--volumes', '--yes'], env);
     home.remove();
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(existsSync(pgBase)).toBe(false);
   });
 
   it('still stops managed Redis and Postgres and exits 0', async () => {
