@@ -82,7 +82,9 @@ export async function verifyZone(deps: VerifyDeps, zoneId: string): Promise<Zone
   // A window must move the walk forward: an empty one would find the same first sequence again and again.
   if (!Number.isSafeInteger(seqs) || seqs < 1) throw new RangeError(`windowSeqs must be a positive integer, got ${seqs}`);
   const window = BigInt(seqs);
-  for (let first = await withZone(deps.pool, zoneId, (c) => nextSeq(c, zoneId, 0n)); first !== null; ) {
+  // From sequence 1; each window finds where the next one starts, past a gap however wide (a zone whose first row
+  // lies beyond the first window, after retention, reads one empty window first).
+  for (let first: bigint | null = 1n; first !== null; ) {
     const to = first - 1n + window;
     first = await checkWindow(deps.pool, deps.key, zoneId, first - 1n, to > MAX_SEQ ? MAX_SEQ : to, onRow);
   }

@@ -73,14 +73,18 @@ describe('tamper sweep', () => {
     ]);
   });
 
-  it('a middle row deleted → sequence_gap there and a chain_break at the next row', async () => {
-    const z = await chain();
-    await sql('DELETE FROM caracal.audit_events WHERE zone_id = $1 AND chain_seq = 5', [z]);
-    expect(await breaksOf(z)).toEqual([
-      { zone_id: z, seq: 5, kind: 'sequence_gap' },
-      { zone_id: z, seq: 6, kind: 'chain_break' },
-    ]);
-  });
+  // The oldest rows lie past the first window of three: the small-window walk reads (0, 3] empty and must still find
+  // sequence 5.
+  for (const [name, where, breaks] of [
+    ['a middle row deleted → sequence_gap there and a chain_break at the next row', 'chain_seq = 5', [[5, 'sequence_gap'], [6, 'chain_break']]],
+    ['the oldest rows deleted, with no retention anchor → sequence_gap from 1 and a chain_break at the first row left', 'chain_seq <= 4', [[1, 'sequence_gap'], [5, 'chain_break']]],
+  ] as const) {
+    it(name, async () => {
+      const z = await chain();
+      await sql(`DELETE FROM caracal.audit_events WHERE zone_id = $1 AND ${where}`, [z]);
+      expect(await breaksOf(z)).toEqual(breaks.map(([seq, kind]) => ({ zone_id: z, seq, kind })));
+    });
+  }
 
   it('the newest rows deleted → truncated, caught by the published head', async () => {
     const z = await chain();
