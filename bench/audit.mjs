@@ -1,11 +1,12 @@
 // bench/audit: the audit ledger's sustained ingest (events/s from XADD to committed chain row, 10 zones) against
 // plain INSERTs of the same rows without chaining (the reference, same run, same batch size and parallelism),
 // `caracal audit verify`'s verification throughput (rows/s; once right after the ingest, then again over the same
-// rows) against its own reference (the same rows, already in
-// memory, put through the content hash and chain HMAC in a plain loop: the cryptography alone, no database), and a
-// run with the consumer killed (SIGKILL) a quarter of the way through that must lose and duplicate nothing. The ingest's cost per event
-// (audit process and its Postgres backends, CPU from /proc) is measured twice: draining a backlog, and under live
-// traffic paced as producers emit it (--live-rate events/s for --live-seconds), where batches are small. Uses the machine's Postgres and Redis (a throwaway database and key prefix).
+// rows) against its own reference (the same rows, already in memory, put through the content hash and chain HMAC in
+// a plain loop: the cryptography alone, no database), and a run with the consumer killed (SIGKILL) a quarter of the
+// way through that must lose and duplicate nothing. The ingest's cost per event (audit process and its Postgres
+// backends, CPU from /proc) is measured twice: draining a backlog, and under live traffic paced as producers emit it
+// (--live-rate events/s for --live-seconds), where batches are small. Uses the machine's Postgres and Redis (a
+// throwaway database and key prefix).
 // Usage: pnpm bench:audit [--events N] [--zones N] [--batch N] [--live-rate N] [--live-seconds N] [--live-zones N]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -73,8 +73,8 @@ describe('tamper sweep', () => {
     ]);
   });
 
-  // The oldest rows lie past the first window of three: the small-window walk reads (0, 3] empty and must still find
-  // sequence 5.
+  // In the second case the oldest rows lie past the first window of three: the small-window walk reads (0, 3] empty
+  // and must still find sequence 5.
   for (const [name, where, breaks] of [
     ['a middle row deleted → sequence_gap there and a chain_break at the next row', 'chain_seq = 5', [[5, 'sequence_gap'], [6, 'chain_break']]],
     ['the oldest rows deleted, with no retention anchor → sequence_gap from 1 and a chain_break at the first row left', 'chain_seq <= 4', [[1, 'sequence_gap'], [5, 'chain_break']]],
