@@ -3,7 +3,7 @@ import type { Logger } from '@caracal/logging';
 import { broadcastHooks, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import { Counter } from 'prom-client';
-import { AuthorityLimits, AuthorityRepository, GraphShapes } from './authority/index.js';
+import { AuthorityLimits, AuthorityRepository, AuthorityView, GraphShapes } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
 import { KeyStore } from './keys/key-store.js';
@@ -12,6 +12,9 @@ import { discoveryRoutes } from './routes/discovery.js';
 import { gatewayAuthorizeRoutes } from './routes/gateway-authorize.js';
 import { tokenRoutes } from './routes/token.js';
 import { SessionSignatures } from './token/session-signatures.js';
+
+/** A kept context is read again from PostgreSQL at least this often, even if no change was announced. */
+const AUTHORITY_VIEW_TTL_MS = 60_000;
 
 /** None: key and policy invalidations are read per instance (every sts process reloads the zone's keys and sets). */
 export const GROUPS: readonly GroupSpec[] = [];
@@ -26,7 +29,22 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     labelNames: ['source'],
     registers: [metrics.registry],
   });
-  const repo = new AuthorityRepository(deps.pool, { shapes: new GraphShapes(), onGraphRead: (source) => graphReads.inc({ source }) });
+  const contextReads = new Counter({
+    name: 'caracal_sts_authority_context_reads_total',
+    help: 'Authority contexts without a graph (direct exchanges, gateway decisions): source=view came from this process\'s memory, source=store from PostgreSQL',
+    labelNames: ['source'],
+    registers: [metrics.registry],
+  });
+  const view =
+    config.AUTHORITY_VIEW_MAX_ENTRIES > 0
+      ? new AuthorityView({ pool: deps.pool, logger, maxEntries: config.AUTHORITY_VIEW_MAX_ENTRIES, staleMs: config.AUTHORITY_VIEW_STALE_MS, ttlMs: AUTHORITY_VIEW_TTL_MS })
+      : undefined;
+  const repo = new AuthorityRepository(deps.pool, {
+    shapes: new GraphShapes(),
+    onGraphRead: (source) => graphReads.inc({ source }),
+    view,
+    onContextRead: (source) => contextReads.inc({ source }),
+  });
   const limits = new AuthorityLimits(deps.redis, config.REDIS_KEY_PREFIX);
   const policies = new ZonePolicies({
     store: new PolicyStore(deps.pool),
@@ -65,13 +83,14 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     // The cursor before any key is cached: an invalidation published after it is read from the stream.
     await broadcasts?.mark().catch(() => undefined);
     broadcasts?.start();
+    view?.start();
     policies.start(config.POLICY_RECHECK_MS);
   });
   return {
     app,
     stop: async () => {
       policies.stop();
-      await broadcasts?.stop();
+      await Promise.all([broadcasts?.stop(), view?.stop()]);
     },
   };
 }

@@ -28,6 +28,16 @@ const schema = baseSchema(8080).extend({
   POLICY_EVAL_BUDGET_MS: z.coerce.number().min(0.1).max(10_000).default(25),
   /** How often the STS compares the zones' active policy versions with Postgres (besides caracal.policy.invalidate). */
   POLICY_RECHECK_MS: z.coerce.number().int().min(200).max(300_000).default(5000),
+  /**
+   * Authority contexts each STS process keeps in memory, dropped on PostgreSQL's notification of a change in their
+   * zone (authority/view.ts); 0 reads every context from PostgreSQL.
+   */
+  AUTHORITY_VIEW_MAX_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(20_000),
+  /**
+   * Longest the authority view serves from memory after its notification channel last proved itself (it is tried
+   * four times in that span); past it, or with the channel down, every context is read from PostgreSQL.
+   */
+  AUTHORITY_VIEW_STALE_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** The memory maximum of each policy module, in 64 KiB wasm pages (256 = 16 MiB). */
   POLICY_MEMORY_MAX_PAGES: z.coerce.number().int().min(8).max(16_384).default(256),
 });

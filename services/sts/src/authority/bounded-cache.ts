@@ -37,6 +37,11 @@ export class BoundedCache<V> {
     this.entries.delete(key);
   }
 
+  /** Drops every entry whose key `matches`. */
+  deleteWhere(matches: (key: string) => boolean): void {
+    for (const key of this.entries.keys()) if (matches(key)) this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -9,3 +9,4 @@ export { runChecks, type Check } from './checks.js';
 export { ZoneDirectory } from './zone-directory.js';
 export { BoundedCache } from './bounded-cache.js';
 export { GraphShapes } from './graph-shapes.js';
+export { AuthorityView, AUTHORITY_CHANNEL } from './view.js';

@@ -9,6 +9,7 @@ import type { DenyReason } from '@caracal/deny-reasons';
 import { graphFromState, GraphShapes, type StateRow } from './graph-shapes.js';
 import { recordOrConsumeApproval, type ApprovalOutcome, type ApprovalRequest } from './approvals.js';
 import type { ResourceGrant } from './resource-grant.js';
+import type { AuthorityView } from './view.js';
 
 export interface Lineage {
   sid: string;
@@ -70,6 +71,17 @@ interface GraphReads {
   counted: (source: GraphSource) => void;
 }
 
+/** Where a context without a graph came from: this process's view, or the store. */
+export type ContextSource = 'view' | 'store';
+
+interface ViewReads {
+  view: AuthorityView<ContextRow>;
+  counted: (source: ContextSource) => void;
+}
+
+/** A context the view may keep: everything found and nothing revoked. Any denial is read again from the store. */
+const allowing = (r: ContextRow) => r.session_found && r.client_matches && r.lineage_revoked === false && r.resource_id !== null && r.scopes !== null;
+
 async function loadContext(
   pool: Pool,
   zoneId: string,
@@ -78,8 +90,17 @@ async function loadContext(
   now: Date,
   x: ContextExtras = {},
   reads?: GraphReads,
+  viewReads?: ViewReads,
 ): Promise<AuthorityContext & { graph?: DelegationGraph; labels?: string[] }> {
   const ids = [...new Set([l.sid, l.agentSessionId, l.delegationEdgeId, ...(l.ancestors ?? [])].filter((v): v is string => typeof v === 'string'))];
+  // Without a graph, the view answers with what the store answered for the same arguments, if it still holds it.
+  const viewKey = x.graph || !viewReads ? undefined : JSON.stringify([l.sid, l.clientId, resource, ids]);
+  if (viewKey !== undefined) {
+    const kept = viewReads!.view.get(zoneId, viewKey);
+    viewReads!.counted(kept ? 'view' : 'store');
+    if (kept) return contextFromRow(kept, now, x);
+  }
+  const mark = viewKey === undefined ? undefined : viewReads!.view.mark(zoneId);
   // One round trip whatever is asked for: each function binds the zone for the statement itself. A graph whose
   // shape this instance keeps needs only its state read, with the context in one function (migration 0021); any
   // other is read whole beside the context (migration 0018).
@@ -115,7 +136,7 @@ async function loadContext(
     // Something of the shape is gone from the store: forget it and read the whole graph again (rare).
     if (!graph) {
       reads!.shapes.forget(key!);
-      return loadContext(pool, zoneId, l, resource, now, x, reads);
+      return loadContext(pool, zoneId, l, resource, now, x, reads, viewReads);
     }
     reads!.counted('shape');
   } else if (g) {
@@ -123,6 +144,11 @@ async function loadContext(
     reads?.shapes.remember(key!, graph, g.edgeId, now.getTime());
     reads?.counted('store');
   }
+  if (viewKey !== undefined && allowing(r)) viewReads!.view.put(zoneId, viewKey, r, r.session_expires_at!.getTime() - now.getTime(), mark);
+  return { ...contextFromRow(r, now, x), ...(graph ? { graph } : {}) };
+}
+
+function contextFromRow(r: ContextRow, now: Date, x: ContextExtras): AuthorityContext & { labels?: string[] } {
   const rg: ResourceGrant | undefined = r.resource_id
     ? {
         resourceId: r.resource_id,
@@ -140,7 +166,7 @@ async function loadContext(
   else if (r.lineage_revoked) lineage = { ok: false, reason: 'lineage_revoked' };
   else if (r.session_expires_at!.getTime() <= now.getTime()) lineage = { ok: false, reason: 'session_expired' };
   else lineage = { ok: true, state: { applicationId: r.application_id!, sessionExpiresAt: r.session_expires_at! } };
-  return { lineage, rg, ...(graph ? { graph } : {}), ...(x.labels ? { labels: r.labels ?? [] } : {}) };
+  return { lineage, rg, ...(x.labels ? { labels: r.labels ?? [] } : {}) };
 }
 
 export interface AgentSessionRow {
@@ -209,25 +235,31 @@ export interface AuthorityRepositoryOptions {
   shapes?: GraphShapes;
   /** Counts each delegated mint's graph read by where it came from. */
   onGraphRead?: (source: GraphSource) => void;
+  /** Keeps allowing contexts without a graph in this process (view.ts); every context is read from the store when absent. */
+  view?: AuthorityView<object>;
+  /** Counts each context without a graph by where it came from. */
+  onContextRead?: (source: ContextSource) => void;
 }
 
 export class AuthorityRepository {
   private readonly reads: GraphReads | undefined;
+  private readonly viewReads: ViewReads | undefined;
 
   constructor(
     private readonly pool: Pool,
     opts: AuthorityRepositoryOptions = {},
   ) {
     this.reads = opts.shapes ? { shapes: opts.shapes, counted: opts.onGraphRead ?? (() => undefined) } : undefined;
+    this.viewReads = opts.view ? { view: opts.view as AuthorityView<ContextRow>, counted: opts.onContextRead ?? (() => undefined) } : undefined;
   }
 
   context(zoneId: string, lineage: Lineage, resource: string, now = new Date()): Promise<AuthorityContext> {
-    return loadContext(this.pool, zoneId, lineage, resource, now);
+    return loadContext(this.pool, zoneId, lineage, resource, now, {}, undefined, this.viewReads);
   }
 
   /** The context and, asked for in the same round trip, the graph above a delegated mint and the application's labels. */
   async contextWith(zoneId: string, lineage: Lineage, resource: string, extras: ContextExtras, now = new Date()): Promise<{ context: AuthorityContext; graph?: DelegationGraph; labels?: string[] }> {
-    const { graph, labels, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, extras, this.reads);
+    const { graph, labels, ...context } = await loadContext(this.pool, zoneId, lineage, resource, now, extras, this.reads, this.viewReads);
     return { context, graph, labels };
   }
 

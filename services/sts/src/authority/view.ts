@@ -1,0 +1,199 @@
+// The STS process's in-memory view of authority contexts: the answer of authority_context_keyed for a call without
+// a graph (every direct exchange and every gateway decision), kept per zone and dropped when PostgreSQL announces a
+// change in that zone (migration 0026). Only complete allowing contexts are kept (repository.ts decides), so a
+// denial is always read again from the store.
+//
+// How the view stays true:
+// - One pooled connection LISTENs on caracal_authority. PostgreSQL delivers a notification when the writing
+//   transaction commits, to every listening connection, so every STS process learns every change, whichever
+//   service or operator made it.
+// - A read from the store takes a mark of the zone first; its answer is kept only if no notification of that zone
+//   arrived in between. A change committed while the read ran therefore never outlives the read in memory.
+// - The connection proves itself: every `staleMs / 4` it notifies a channel of its own. A notification reaches a
+//   listener after every notification committed before it, so when the proof sent at t arrives, every change
+//   committed before t has been applied here. Past `staleMs` without a proof, and whenever the connection is lost,
+//   nothing is served from memory: every context is read from the store (correct, only slower) until the
+//   connection listens again, and a new connection starts from an empty view.
+import { randomBytes } from 'node:crypto';
+import type { Pool, PoolClient } from '@caracal/db';
+import type { Logger } from '@caracal/logging';
+import type { Notification } from 'pg';
+import { BoundedCache } from './bounded-cache.js';
+
+export const AUTHORITY_CHANNEL = 'caracal_authority';
+
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5000;
+
+export interface AuthorityViewOptions {
+  pool: Pool;
+  logger: Logger;
+  /** Largest number of contexts kept; least recently used goes first. */
+  maxEntries: number;
+  /** Past this age of the connection's last proof, nothing is served from memory. */
+  staleMs: number;
+  /** Longest a context is kept even when nothing announces a change. */
+  ttlMs: number;
+  now?: () => number;
+}
+
+/** The zone's state when a read from the store began; the answer is kept only if it is still the same. */
+export type ViewMark = string;
+
+export class AuthorityView<V extends object> {
+  private readonly cache: BoundedCache<V>;
+  private readonly zoneEpochs = new Map<string, number>();
+  private epoch = 0;
+  private client: PoolClient | undefined;
+  /** When the last proof that arrived was sent; 0 while none has arrived on the current connection. */
+  private confirmedAt = 0;
+  private readonly probeChannel = `caracal_authority_probe_${randomBytes(8).toString('hex')}`;
+  private readonly probesSent = new Map<string, number>();
+  private probeSeq = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retries = 0;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: AuthorityViewOptions) {
+    this.now = o.now ?? Date.now;
+    this.cache = new BoundedCache({ maxEntries: o.maxEntries, now: this.now });
+  }
+
+  /** Whether contexts may be served from memory now. */
+  fresh(): boolean {
+    return this.client !== undefined && this.confirmedAt > 0 && this.now() - this.confirmedAt <= this.o.staleMs;
+  }
+
+  /** When the last proof that came back was sent (ms since the epoch); 0 while none has on this connection. */
+  get provenAt(): number {
+    return this.confirmedAt;
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  get(zoneId: string, key: string): V | undefined {
+    return this.fresh() ? this.cache.get(`${zoneId}|${key}`) : undefined;
+  }
+
+  /** Taken before reading from the store; undefined while the view is not fresh (nothing will be kept). */
+  mark(zoneId: string): ViewMark | undefined {
+    return this.fresh() ? `${this.epoch}/${this.zoneEpochs.get(zoneId) ?? 0}` : undefined;
+  }
+
+  /** Keeps `value` (frozen) if the zone saw no change since `mark` and the view is still fresh. */
+  put(zoneId: string, key: string, value: V, ttlMs: number, mark: ViewMark | undefined): void {
+    if (mark === undefined || mark !== this.mark(zoneId)) return;
+    const ttl = Math.min(ttlMs, this.o.ttlMs);
+    if (ttl > 0) this.cache.set(`${zoneId}|${key}`, deepFreeze(value), ttl);
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.listen();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.probeTimer);
+    const client = this.client;
+    this.detach();
+    // The connection is closed, not returned: a pooled connection must not keep listening.
+    client?.release(true);
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    let client: PoolClient | undefined;
+    try {
+      client = await this.o.pool.connect();
+      const c = client;
+      c.on('notification', (n) => this.onNotification(c, n));
+      c.on('error', (err) => this.lost(c, err));
+      c.on('end', () => this.lost(c, new Error('connection ended')));
+      await c.query(`LISTEN ${AUTHORITY_CHANNEL}; LISTEN ${this.probeChannel}`);
+    } catch (err) {
+      client?.release(true);
+      this.retry(err as Error);
+      return;
+    }
+    if (this.stopped) {
+      client.release(true);
+      return;
+    }
+    // Whatever was kept before this connection listened may have missed a change.
+    this.invalidateAll();
+    this.client = client;
+    this.retries = 0;
+    this.o.logger.info('authority view listening');
+    this.probeTimer = setInterval(() => this.probe(), Math.max(10, Math.floor(this.o.staleMs / 4)));
+    this.probe();
+  }
+
+  private probe(): void {
+    const client = this.client;
+    if (!client) return;
+    const id = String(++this.probeSeq);
+    this.probesSent.set(id, this.now());
+    client.query('SELECT pg_notify($1, $2)', [this.probeChannel, id]).catch((err: Error) => this.lost(client, err));
+    // Proofs that never came back are forgotten; the view goes stale by itself meanwhile.
+    for (const [k, sentAt] of this.probesSent) if (this.now() - sentAt > this.o.staleMs * 4) this.probesSent.delete(k);
+  }
+
+  private onNotification(client: PoolClient, n: Notification): void {
+    if (client !== this.client) return;
+    if (n.channel === this.probeChannel) {
+      const sentAt = this.probesSent.get(n.payload ?? '');
+      if (sentAt === undefined) return;
+      this.probesSent.delete(n.payload!);
+      this.confirmedAt = Math.max(this.confirmedAt, sentAt);
+      return;
+    }
+    if (n.channel !== AUTHORITY_CHANNEL) return;
+    const zone = n.payload ?? '*';
+    if (zone === '*') {
+      this.invalidateAll();
+      return;
+    }
+    this.zoneEpochs.set(zone, (this.zoneEpochs.get(zone) ?? 0) + 1);
+    this.cache.deleteWhere((key) => key.startsWith(`${zone}|`));
+  }
+
+  private lost(client: PoolClient, err: Error): void {
+    if (client !== this.client) return;
+    this.detach();
+    client.release(err);
+    if (!this.stopped) this.retry(err);
+  }
+
+  private detach(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    this.client = undefined;
+    this.confirmedAt = 0;
+    this.probesSent.clear();
+    this.invalidateAll();
+  }
+
+  private invalidateAll(): void {
+    this.epoch++;
+    this.cache.clear();
+  }
+
+  private retry(err: Error): void {
+    if (this.stopped) return;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.retries++);
+    this.o.logger.warn({ err: { message: err.message }, retryMs: delay }, 'authority view not listening: contexts are read from the store');
+    this.retryTimer = setTimeout(() => void this.listen(), delay);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value) || ArrayBuffer.isView(value)) return value;
+  for (const v of Object.values(value)) deepFreeze(v);
+  return Object.freeze(value);
+}

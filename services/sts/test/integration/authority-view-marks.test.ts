@@ -1,0 +1,100 @@
+// The authority view's bookkeeping against a real PostgreSQL (authority/view.ts): a read keeps its answer only if no
+// notification of its zone arrived while it ran; a zone's notification drops that zone's contexts and no other; '*'
+// drops every zone's; a stopped view serves nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, type Pool } from '../../../../packages/db/dist/index.js';
+import { createLogger } from '../../../../packages/logging/dist/index.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../../../../test-support/db.js';
+import { AuthorityView, AUTHORITY_CHANNEL } from '../../dist/authority/index.js';
+
+let db: TestDatabase;
+let pool: Pool;
+let view: AuthorityView<{ n: number }>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const notify = (zone: string) => adminQuery(db.adminUrl, 'SELECT pg_notify($1, $2)', [AUTHORITY_CHANNEL, zone]);
+
+async function untilFresh(): Promise<void> {
+  const started = Date.now();
+  while (!view.fresh()) {
+    if (Date.now() - started > 5000) throw new Error('the view did not listen within 5 s');
+    await sleep(10);
+  }
+}
+
+/** Until the view has handled every notification committed so far: a probe of its own sent after them came back. */
+async function settled(): Promise<void> {
+  const sentAfter = Date.now();
+  await sleep(5);
+  const started = Date.now();
+  while (view.provenAt <= sentAfter) {
+    if (Date.now() - started > 5000) throw new Error('no proof came back within 5 s');
+    await sleep(10);
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('stsviewmarks');
+  pool = createPool({ connectionString: db.adminUrl, applicationName: 'caracal-sts-test' });
+  view = new AuthorityView({ pool, logger: createLogger({ service: 'sts', level: 'silent' }), maxEntries: 100, staleMs: 200, ttlMs: 60_000 });
+  view.start();
+  await untilFresh();
+});
+afterAll(async () => {
+  await view.stop();
+  await pool.end();
+  await db.drop();
+});
+
+describe('the authority view against PostgreSQL', () => {
+  it('keeps a read during which nothing of its zone was announced', async () => {
+    const mark = view.mark('zone-a');
+    expect(mark).toBeDefined();
+    view.put('zone-a', 'k1', { n: 1 }, 60_000, mark);
+    expect(view.get('zone-a', 'k1')).toEqual({ n: 1 });
+    expect(Object.isFrozen(view.get('zone-a', 'k1'))).toBe(true);
+  });
+
+  it('does not keep a read during which its zone was announced; another zone does not stop it', async () => {
+    const markA = view.mark('zone-a');
+    const markB = view.mark('zone-b');
+    await notify('zone-b');
+    await settled();
+    view.put('zone-a', 'k2', { n: 2 }, 60_000, markA);
+    view.put('zone-b', 'k2', { n: 2 }, 60_000, markB);
+    expect(view.get('zone-a', 'k2')).toEqual({ n: 2 });
+    expect(view.get('zone-b', 'k2')).toBeUndefined();
+  });
+
+  it("a zone's notification drops that zone's contexts only; '*' drops every zone's", async () => {
+    view.put('zone-c', 'k', { n: 3 }, 60_000, view.mark('zone-c'));
+    view.put('zone-d', 'k', { n: 4 }, 60_000, view.mark('zone-d'));
+    await notify('zone-c');
+    await settled();
+    expect(view.get('zone-c', 'k')).toBeUndefined();
+    expect(view.get('zone-d', 'k')).toEqual({ n: 4 });
+    await notify('*');
+    await settled();
+    expect(view.get('zone-d', 'k')).toBeUndefined();
+    expect(view.size).toBe(0);
+  });
+
+  it('a read that began before the connection was lost is not kept, and a stopped view serves nothing', async () => {
+    const mark = view.mark('zone-e');
+    view.put('zone-e', 'kept', { n: 5 }, 60_000, view.mark('zone-e'));
+    const pids = await adminQuery<{ pid: number }>(db.adminUrl, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_notify(%' AND pid <> pg_backend_pid()");
+    expect(pids.rows).toHaveLength(1);
+    await adminQuery(db.adminUrl, 'SELECT pg_terminate_backend($1)', [pids.rows[0]!.pid]);
+    const started = Date.now();
+    while (view.fresh() && Date.now() - started < 5000) await sleep(10);
+    expect(view.get('zone-e', 'kept')).toBeUndefined();
+    await untilFresh();
+    view.put('zone-e', 'late', { n: 6 }, 60_000, mark);
+    expect(view.get('zone-e', 'late')).toBeUndefined();
+    expect(view.get('zone-e', 'kept')).toBeUndefined();
+    view.put('zone-e', 'kept', { n: 5 }, 60_000, view.mark('zone-e'));
+    await view.stop();
+    expect(view.fresh()).toBe(false);
+    expect(view.get('zone-e', 'kept')).toBeUndefined();
+  });
+});
