@@ -14,6 +14,9 @@
 //   committed before t has been applied here. Past `staleMs` without a proof, and whenever the connection is lost,
 //   nothing is served from memory: every context is read from the store (correct, only slower) until the
 //   connection listens again, and a new connection starts from an empty view.
+// - A proof counts only if the same statement found migration 0026's triggers in place and enabled: against a
+//   database without them (an upgrade whose migrations have not run yet) or with one disabled, nothing would ever be
+//   announced, so the view drops everything and serves nothing until they are back.
 import { randomBytes } from 'node:crypto';
 import type { Pool, PoolClient } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
@@ -21,6 +24,25 @@ import type { Notification } from 'pg';
 import { BoundedCache } from './bounded-cache.js';
 
 export const AUTHORITY_CHANNEL = 'caracal_authority';
+
+/** The triggers of migration 0026 that call caracal.authority_changed(): one per table and event kind. */
+const ANNOUNCING_TRIGGERS = 10;
+
+// The probe: a notification to this process's own channel, and whether every announcing trigger is enabled.
+const PROBE = `SELECT pg_notify($1, $2),
+                      (SELECT count(*) FROM pg_catalog.pg_trigger t
+                         JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'caracal' AND t.tgfoid = to_regproc('caracal.authority_changed')
+                          AND t.tgenabled IN ('O', 'A')) >= $3 AS armed`;
+
+interface Probe {
+  sentAt: number;
+  /** The triggers were found in place by the probe's statement. */
+  armed?: boolean;
+  /** The probe's notification came back. */
+  arrived?: boolean;
+}
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
@@ -48,7 +70,8 @@ export class AuthorityView<V extends object> {
   /** When the last proof that arrived was sent; 0 while none has arrived on the current connection. */
   private confirmedAt = 0;
   private readonly probeChannel = `caracal_authority_probe_${randomBytes(8).toString('hex')}`;
-  private readonly probesSent = new Map<string, number>();
+  private readonly probes = new Map<string, Probe>();
+  private disarmed = false;
   private probeSeq = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -137,20 +160,46 @@ export class AuthorityView<V extends object> {
   private probe(): void {
     const client = this.client;
     if (!client) return;
-    const id = String(++this.probeSeq);
-    this.probesSent.set(id, this.now());
-    client.query('SELECT pg_notify($1, $2)', [this.probeChannel, id]).catch((err: Error) => this.lost(client, err));
     // Proofs that never came back are forgotten; the view goes stale by itself meanwhile.
-    for (const [k, sentAt] of this.probesSent) if (this.now() - sentAt > this.o.staleMs * 4) this.probesSent.delete(k);
+    for (const [k, p] of this.probes) if (this.now() - p.sentAt > this.o.staleMs * 4) this.probes.delete(k);
+    const id = String(++this.probeSeq);
+    const p: Probe = { sentAt: this.now() };
+    this.probes.set(id, p);
+    client.query<{ armed: boolean }>(PROBE, [this.probeChannel, id, ANNOUNCING_TRIGGERS]).then(
+      (r) => {
+        if (client !== this.client) return;
+        if (r.rows[0]?.armed !== true) return this.disarm();
+        if (this.disarmed) this.o.logger.info('authority view: the announcing triggers are in place again');
+        this.disarmed = false;
+        p.armed = true;
+        this.proven(id, p);
+      },
+      (err: Error) => this.lost(client, err),
+    );
+  }
+
+  private proven(id: string, p: Probe): void {
+    if (!p.armed || !p.arrived) return;
+    this.probes.delete(id);
+    this.confirmedAt = Math.max(this.confirmedAt, p.sentAt);
+  }
+
+  /** The triggers are missing or disabled: nothing is announced, so nothing is kept or served. */
+  private disarm(): void {
+    if (!this.disarmed) this.o.logger.warn('authority view: the triggers of migration 0026 are missing or disabled; contexts are read from the store');
+    this.disarmed = true;
+    this.confirmedAt = 0;
+    this.probes.clear();
+    this.invalidateAll();
   }
 
   private onNotification(client: PoolClient, n: Notification): void {
     if (client !== this.client) return;
     if (n.channel === this.probeChannel) {
-      const sentAt = this.probesSent.get(n.payload ?? '');
-      if (sentAt === undefined) return;
-      this.probesSent.delete(n.payload!);
-      this.confirmedAt = Math.max(this.confirmedAt, sentAt);
+      const p = this.probes.get(n.payload ?? '');
+      if (!p) return;
+      p.arrived = true;
+      this.proven(n.payload!, p);
       return;
     }
     if (n.channel !== AUTHORITY_CHANNEL) return;
@@ -175,7 +224,7 @@ export class AuthorityView<V extends object> {
     this.probeTimer = undefined;
     this.client = undefined;
     this.confirmedAt = 0;
-    this.probesSent.clear();
+    this.probes.clear();
     this.invalidateAll();
   }
 

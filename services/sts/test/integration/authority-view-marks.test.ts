@@ -1,23 +1,24 @@
 // The authority view's bookkeeping against a real PostgreSQL (authority/view.ts): a read keeps its answer only if no
 // notification of its zone arrived while it ran; a zone's notification drops that zone's contexts and no other; '*'
-// drops every zone's; a stopped view serves nothing.
+// drops every zone's; with an announcing trigger disabled the view serves nothing until it is enabled again; a stopped
+// view serves nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../../../packages/db/dist/index.js';
 import { createLogger } from '../../../../packages/logging/dist/index.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from '../../../../test-support/db.js';
+import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
 import { AuthorityView, AUTHORITY_CHANNEL } from '../../dist/authority/index.js';
 
-let db: TestDatabase;
+let db: MigratedDatabase;
 let pool: Pool;
 let view: AuthorityView<{ n: number }>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const notify = (zone: string) => adminQuery(db.adminUrl, 'SELECT pg_notify($1, $2)', [AUTHORITY_CHANNEL, zone]);
 
-async function untilFresh(): Promise<void> {
+async function untilFresh(fresh = true): Promise<void> {
   const started = Date.now();
-  while (!view.fresh()) {
-    if (Date.now() - started > 5000) throw new Error('the view did not listen within 5 s');
+  while (view.fresh() !== fresh) {
+    if (Date.now() - started > 5000) throw new Error(`the view was not ${fresh ? 'fresh' : 'stale'} within 5 s`);
     await sleep(10);
   }
 }
@@ -34,7 +35,7 @@ async function settled(): Promise<void> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('stsviewmarks');
+  db = await createMigratedDatabase('stsviewmarks');
   pool = createPool({ connectionString: db.adminUrl, applicationName: 'caracal-sts-test' });
   view = new AuthorityView({ pool, logger: createLogger({ service: 'sts', level: 'silent' }), maxEntries: 100, staleMs: 200, ttlMs: 60_000 });
   view.start();
@@ -77,6 +78,25 @@ describe('the authority view against PostgreSQL', () => {
     await settled();
     expect(view.get('zone-d', 'k')).toBeUndefined();
     expect(view.size).toBe(0);
+  });
+
+  it('with an announcing trigger disabled, the view drops everything and serves nothing until it is enabled', async () => {
+    view.put('zone-f', 'k', { n: 7 }, 60_000, view.mark('zone-f'));
+    expect(view.get('zone-f', 'k')).toEqual({ n: 7 });
+    await adminQuery(db.adminUrl, 'ALTER TABLE caracal.grants DISABLE TRIGGER grants_authority_changed');
+    try {
+      await untilFresh(false);
+      expect(view.size).toBe(0);
+      expect(view.mark('zone-f')).toBeUndefined();
+      // Stays so while the trigger is off: every probe finds it disabled.
+      await sleep(500);
+      expect(view.fresh()).toBe(false);
+    } finally {
+      await adminQuery(db.adminUrl, 'ALTER TABLE caracal.grants ENABLE TRIGGER grants_authority_changed');
+    }
+    await untilFresh();
+    view.put('zone-f', 'k', { n: 7 }, 60_000, view.mark('zone-f'));
+    expect(view.get('zone-f', 'k')).toEqual({ n: 7 });
   });
 
   it('a read that began before the connection was lost is not kept, and a stopped view serves nothing', async () => {
