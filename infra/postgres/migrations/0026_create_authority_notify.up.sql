@@ -5,6 +5,8 @@
 -- that keeps authority contexts in memory (services/sts/src/authority/view.ts) drops the zone's entries when the
 -- change becomes visible, whichever service or operator made it. A new authority session needs no notification: no
 -- process can hold an entry for a session that did not exist, as only complete allowing contexts are kept.
+-- The triggers fire ALWAYS, also in a session with session_replication_role = replica (a replication apply, a bulk
+-- load), and the STS checks on every probe that all ten are in place with that setting (authority/view.ts).
 -- Expand only (R-MIG-2): the previous release writes through the triggers and simply does not listen.
 
 CREATE FUNCTION caracal.authority_changed() RETURNS trigger
@@ -46,3 +48,14 @@ CREATE TRIGGER revocations_authority_truncated AFTER TRUNCATE ON caracal.revocat
   FOR EACH STATEMENT EXECUTE FUNCTION caracal.authority_changed();
 CREATE TRIGGER authority_sessions_authority_truncated AFTER TRUNCATE ON caracal.authority_sessions
   FOR EACH STATEMENT EXECUTE FUNCTION caracal.authority_changed();
+
+ALTER TABLE caracal.applications ENABLE ALWAYS TRIGGER applications_authority_changed;
+ALTER TABLE caracal.resources ENABLE ALWAYS TRIGGER resources_authority_changed;
+ALTER TABLE caracal.grants ENABLE ALWAYS TRIGGER grants_authority_changed;
+ALTER TABLE caracal.revocations ENABLE ALWAYS TRIGGER revocations_authority_changed;
+ALTER TABLE caracal.authority_sessions ENABLE ALWAYS TRIGGER authority_sessions_authority_changed;
+ALTER TABLE caracal.applications ENABLE ALWAYS TRIGGER applications_authority_truncated;
+ALTER TABLE caracal.resources ENABLE ALWAYS TRIGGER resources_authority_truncated;
+ALTER TABLE caracal.grants ENABLE ALWAYS TRIGGER grants_authority_truncated;
+ALTER TABLE caracal.revocations ENABLE ALWAYS TRIGGER revocations_authority_truncated;
+ALTER TABLE caracal.authority_sessions ENABLE ALWAYS TRIGGER authority_sessions_authority_truncated;

@@ -24,5 +24,6 @@ export { readAdminAudit, type AdminAuditRow, type AdminAuditFilter } from './adm
 export { verifyAdminChain, checkAdminRow, type AdminChainReport, type AdminChainBreak, type AdminBreakKind } from './admin-audit/verify.js';
 export { GENESIS, sha256Fields, chainKey, chainHmac } from './chain.js';
 export { PLATFORM_ZONE_ID, PLATFORM_ZONE_SLUG } from './platform-zone.js';
+export { AUTHORITY_CHANNEL } from './authority-channel.js';
 export { recordRevocations, type RecordedRevocation, type RevocationRow, type RevocationTarget } from './revocations.js';
 export { cutApplicationSessions, cutSessions, cutSessionSubtree, lockAgentGraph, revokeEdgeSubtrees, type SessionCut } from './agent-graph.js';

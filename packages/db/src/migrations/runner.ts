@@ -1,5 +1,6 @@
 // Applies migrations in order, one transaction per file, under an advisory lock (R-MIG-1, R-MIG-3).
 import pg from 'pg';
+import { AUTHORITY_CHANNEL } from '../authority-channel.js';
 import { roleName, SERVICE_NAMES, type ServiceName } from '../roles.js';
 import { scramVerifier } from '../scram.js';
 import type { MigrationFile } from './files.js';
@@ -105,6 +106,9 @@ async function applyUnderLock(client: pg.Client, opts: RunOptions): Promise<RunR
       await client.query('BEGIN');
       await client.query('SET LOCAL search_path = caracal, public');
       await client.query(sql);
+      // A migration may change what an authority context answers (a function, a policy, a grant of privileges):
+      // every STS process empties its view of them when this one commits (migration 0026).
+      await client.query('SELECT pg_notify($1, $2)', [AUTHORITY_CHANNEL, '*']);
       await client.query('INSERT INTO caracal.schema_migrations (version, name, sha256, phase) VALUES ($1, $2, $3, $4)', [
         file.version,
         file.name,

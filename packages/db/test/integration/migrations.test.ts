@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../../../../test-support/db.js';
-import { loadMigrations, MIGRATION_LOCK_KEY, MigrationError, runMigrations, type MigrationFile, type RunOptions } from '../../src/index.js';
+import { AUTHORITY_CHANNEL, loadMigrations, MIGRATION_LOCK_KEY, MigrationError, runMigrations, type MigrationFile, type RunOptions } from '../../src/index.js';
 import { MIGRATIONS_DIR } from './migrated-db.js';
 
 const REAL = loadMigrations(MIGRATIONS_DIR);
@@ -107,6 +107,26 @@ describe('a fresh database', () => {
       expect((await pending).applied).toEqual(REAL_NAMES);
     } finally {
       await holder.end();
+    }
+  });
+});
+
+describe('the authority channel', () => {
+  it("each file announces '*' when it commits, so STS processes empty their views; a failed file announces nothing", async () => {
+    const db = await freshDb();
+    const listener = new pg.Client({ connectionString: db.adminUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(`${n.channel}:${n.payload}`));
+    try {
+      await listener.query(`LISTEN ${AUTHORITY_CHANNEL}`);
+      const set = migrationsWith({ '0099_create_broken.up.sql': 'SELECT * FROM caracal.no_such_table;\n' });
+      await migrationError(run(db, set.files()));
+      // A round trip on the listening connection delivers whatever was committed before it.
+      await listener.query('SELECT 1');
+      expect(heard).toEqual(REAL.map(() => `${AUTHORITY_CHANNEL}:*`));
+    } finally {
+      await listener.end();
     }
   });
 });

@@ -14,27 +14,35 @@
 //   committed before t has been applied here. Past `staleMs` without a proof, and whenever the connection is lost,
 //   nothing is served from memory: every context is read from the store (correct, only slower) until the
 //   connection listens again, and a new connection starts from an empty view.
-// - A proof counts only if the same statement found migration 0026's triggers in place and enabled: against a
+// - '*' (a TRUNCATE, or any migration the runner applies) or any payload that is not a zone id empties the view.
+// - A proof counts only if the same statement found migration 0026's triggers in place and firing always: against a
 //   database without them (an upgrade whose migrations have not run yet) or with one disabled, nothing would ever be
 //   announced, so the view drops everything and serves nothing until they are back.
 import { randomBytes } from 'node:crypto';
-import type { Pool, PoolClient } from '@caracal/db';
+import { performance } from 'node:perf_hooks';
+import { AUTHORITY_CHANNEL, type Pool, type PoolClient } from '@caracal/db';
 import type { Logger } from '@caracal/logging';
 import type { Notification } from 'pg';
 import { BoundedCache } from './bounded-cache.js';
 
-export const AUTHORITY_CHANNEL = 'caracal_authority';
+export { AUTHORITY_CHANNEL };
 
-/** The triggers of migration 0026 that call caracal.authority_changed(): one per table and event kind. */
-const ANNOUNCING_TRIGGERS = 10;
+/** The tables whose changes migration 0026 announces, each with a row trigger and a TRUNCATE trigger. */
+const ANNOUNCED_TABLES = ['applications', 'resources', 'grants', 'revocations', 'authority_sessions'];
+const ANNOUNCING_TRIGGERS = ANNOUNCED_TABLES.flatMap((t) => [`${t}.${t}_authority_changed`, `${t}.${t}_authority_truncated`]);
 
-// The probe: a notification to this process's own channel, and whether every announcing trigger is enabled.
+// The probe: a notification to this process's own channel, and whether every announcing trigger is on its table,
+// calls caracal.authority_changed() and fires ALWAYS ('A': also under session_replication_role = replica).
 const PROBE = `SELECT pg_notify($1, $2),
                       (SELECT count(*) FROM pg_catalog.pg_trigger t
                          JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
                          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                        WHERE n.nspname = 'caracal' AND t.tgfoid = to_regproc('caracal.authority_changed')
-                          AND t.tgenabled IN ('O', 'A')) >= $3 AS armed`;
+                        WHERE n.nspname = 'caracal' AND c.relname || '.' || t.tgname = ANY ($3::text[])
+                          AND t.tgfoid = to_regproc('caracal.authority_changed') AND t.tgenabled = 'A')
+                        = cardinality($3::text[]) AS armed`;
+
+/** A zone id as the triggers send it; any other payload drops every zone. */
+const ZONE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Probe {
   sentAt: number;
@@ -56,6 +64,7 @@ export interface AuthorityViewOptions {
   staleMs: number;
   /** Longest a context is kept even when nothing announces a change. */
   ttlMs: number;
+  /** A monotonic clock in ms: a step of the wall clock must not make an old proof look recent. */
   now?: () => number;
 }
 
@@ -77,10 +86,12 @@ export class AuthorityView<V extends object> {
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
   private stopped = false;
+  /** Bumped by every start and stop: a connection attempt of an earlier generation gives its connection back. */
+  private generation = 0;
   private readonly now: () => number;
 
   constructor(private readonly o: AuthorityViewOptions) {
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? (() => performance.now());
     this.cache = new BoundedCache({ maxEntries: o.maxEntries, now: this.now });
   }
 
@@ -89,7 +100,7 @@ export class AuthorityView<V extends object> {
     return this.client !== undefined && this.confirmedAt > 0 && this.now() - this.confirmedAt <= this.o.staleMs;
   }
 
-  /** When the last proof that came back was sent (ms since the epoch); 0 while none has on this connection. */
+  /** When the last proof that came back was sent (on the view's monotonic clock); 0 while none has on this connection. */
   get provenAt(): number {
     return this.confirmedAt;
   }
@@ -115,12 +126,14 @@ export class AuthorityView<V extends object> {
   }
 
   start(): void {
+    if (!this.stopped && this.generation > 0) return;
     this.stopped = false;
-    void this.listen();
+    void this.listen(++this.generation);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     clearTimeout(this.retryTimer);
     clearInterval(this.probeTimer);
     const client = this.client;
@@ -129,8 +142,8 @@ export class AuthorityView<V extends object> {
     client?.release(true);
   }
 
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
+  private async listen(generation: number): Promise<void> {
+    if (this.stopped || generation !== this.generation) return;
     let client: PoolClient | undefined;
     try {
       client = await this.o.pool.connect();
@@ -141,10 +154,10 @@ export class AuthorityView<V extends object> {
       await c.query(`LISTEN ${AUTHORITY_CHANNEL}; LISTEN ${this.probeChannel}`);
     } catch (err) {
       client?.release(true);
-      this.retry(err as Error);
+      if (generation === this.generation) this.retry(err as Error);
       return;
     }
-    if (this.stopped) {
+    if (this.stopped || generation !== this.generation) {
       client.release(true);
       return;
     }
@@ -203,8 +216,8 @@ export class AuthorityView<V extends object> {
       return;
     }
     if (n.channel !== AUTHORITY_CHANNEL) return;
-    const zone = n.payload ?? '*';
-    if (zone === '*') {
+    const zone = n.payload ?? '';
+    if (!ZONE_ID.test(zone)) {
       this.invalidateAll();
       return;
     }
@@ -229,7 +242,9 @@ export class AuthorityView<V extends object> {
   }
 
   private invalidateAll(): void {
+    // The new epoch outdates every mark, so the zones' own counters can start again.
     this.epoch++;
+    this.zoneEpochs.clear();
     this.cache.clear();
   }
 
@@ -237,7 +252,8 @@ export class AuthorityView<V extends object> {
     if (this.stopped) return;
     const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.retries++);
     this.o.logger.warn({ err: { message: err.message }, retryMs: delay }, 'authority view not listening: contexts are read from the store');
-    this.retryTimer = setTimeout(() => void this.listen(), delay);
+    const generation = this.generation;
+    this.retryTimer = setTimeout(() => void this.listen(generation), delay);
   }
 }
 
