@@ -86,11 +86,13 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     view?.start();
     policies.start(config.POLICY_RECHECK_MS);
   });
+  // Closing the app gives the view's listening connection back, so the pool can end even when nothing else is stopped.
+  app.addHook('onClose', async () => view?.stop());
   return {
     app,
     stop: async () => {
       policies.stop();
-      await Promise.all([broadcasts?.stop(), view?.stop()]);
+      await broadcasts?.stop();
     },
   };
 }

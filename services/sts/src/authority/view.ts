@@ -197,9 +197,9 @@ export class AuthorityView<V extends object> {
     this.confirmedAt = Math.max(this.confirmedAt, p.sentAt);
   }
 
-  /** The triggers are missing or disabled: nothing is announced, so nothing is kept or served. */
+  /** The triggers are missing or do not fire always: nothing would be announced, so nothing is kept or served. */
   private disarm(): void {
-    if (!this.disarmed) this.o.logger.warn('authority view: the triggers of migration 0026 are missing or disabled; contexts are read from the store');
+    if (!this.disarmed) this.o.logger.warn('authority view: the triggers of migration 0026 are missing or do not fire always; contexts are read from the store');
     this.disarmed = true;
     this.confirmedAt = 0;
     this.probes.clear();
