@@ -3,7 +3,8 @@
 // tables alone when no graph is asked for): the lineage of the presented mandate (session, application, revocations
 // of any link), the application's grant on the resource and its labels; `contextWith` reads, in the same round trip,
 // the graph above a delegated mint: whole beside the context (migrations 0007, 0018, 0020) the first time, then only
-// what can change of it while this instance keeps its shape, in the same keyed function (graph-shapes.ts).
+// what can change of it while this instance keeps its shape, in the same keyed function (graph-shapes.ts). A context
+// without a graph that allows is kept in this process's authority view (view.ts) until its zone announces a change.
 import { withZone, type Pool } from '@caracal/db';
 import type { DenyReason } from '@caracal/deny-reasons';
 import { graphFromState, GraphShapes, type StateRow } from './graph-shapes.js';
