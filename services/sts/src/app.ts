@@ -3,7 +3,7 @@ import type { Logger } from '@caracal/logging';
 import { broadcastHooks, buildStandardApp, type Runnable, type ServiceDeps } from '@caracal/service-kit';
 import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import { Counter } from 'prom-client';
-import { AuthorityLimits, AuthorityRepository, AuthorityView, GraphShapes } from './authority/index.js';
+import { AuthorityLimits, AuthorityRepository, AuthorityView, GraphShapes, type KeptContext } from './authority/index.js';
 import type { StsConfig } from './config.js';
 import type { StsContext } from './context.js';
 import { KeyStore } from './keys/key-store.js';
@@ -37,7 +37,7 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
   });
   const view =
     config.AUTHORITY_VIEW_MAX_ENTRIES > 0
-      ? new AuthorityView({ pool: deps.pool, logger, maxEntries: config.AUTHORITY_VIEW_MAX_ENTRIES, staleMs: config.AUTHORITY_VIEW_STALE_MS, ttlMs: AUTHORITY_VIEW_TTL_MS })
+      ? new AuthorityView<KeptContext>({ pool: deps.pool, logger, maxEntries: config.AUTHORITY_VIEW_MAX_ENTRIES, staleMs: config.AUTHORITY_VIEW_STALE_MS, ttlMs: AUTHORITY_VIEW_TTL_MS })
       : undefined;
   const repo = new AuthorityRepository(deps.pool, {
     shapes: new GraphShapes(),

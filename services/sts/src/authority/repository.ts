@@ -61,6 +61,9 @@ export interface ContextExtras {
 
 type ContextRow = Row & { graph?: [string, unknown][]; labels?: string[] | null };
 
+/** What the authority view keeps of a context: the keyed function's row, as it answered. */
+export type KeptContext = ContextRow;
+
 /** What the keyed function is asked of the graph when there is none. */
 const NO_GRAPH = { sessions: [] as string[], edges: [] as string[] };
 
@@ -237,7 +240,7 @@ export interface AuthorityRepositoryOptions {
   /** Counts each delegated mint's graph read by where it came from. */
   onGraphRead?: (source: GraphSource) => void;
   /** Keeps allowing contexts without a graph in this process (view.ts); every context is read from the store when absent. */
-  view?: AuthorityView<object>;
+  view?: AuthorityView<KeptContext>;
   /** Counts each context without a graph by where it came from. */
   onContextRead?: (source: ContextSource) => void;
 }
@@ -251,7 +254,7 @@ export class AuthorityRepository {
     opts: AuthorityRepositoryOptions = {},
   ) {
     this.reads = opts.shapes ? { shapes: opts.shapes, counted: opts.onGraphRead ?? (() => undefined) } : undefined;
-    this.viewReads = opts.view ? { view: opts.view as AuthorityView<ContextRow>, counted: opts.onContextRead ?? (() => undefined) } : undefined;
+    this.viewReads = opts.view ? { view: opts.view, counted: opts.onContextRead ?? (() => undefined) } : undefined;
   }
 
   context(zoneId: string, lineage: Lineage, resource: string, now = new Date()): Promise<AuthorityContext> {

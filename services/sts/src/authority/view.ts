@@ -25,8 +25,6 @@ import type { Logger } from '@caracal/logging';
 import type { Notification } from 'pg';
 import { BoundedCache } from './bounded-cache.js';
 
-export { AUTHORITY_CHANNEL };
-
 /** The tables whose changes migration 0026 announces, each with a row trigger and a TRUNCATE trigger. */
 const ANNOUNCED_TABLES = ['applications', 'resources', 'grants', 'revocations', 'authority_sessions'];
 const ANNOUNCING_TRIGGERS = ANNOUNCED_TABLES.flatMap((t) => [`${t}.${t}_authority_changed`, `${t}.${t}_authority_truncated`]);

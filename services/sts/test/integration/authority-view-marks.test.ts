@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, type Pool } from '../../../../packages/db/dist/index.js';
+import { AUTHORITY_CHANNEL, createPool, type Pool } from '../../../../packages/db/dist/index.js';
 import { createLogger } from '../../../../packages/logging/dist/index.js';
 import { adminQuery, createMigratedDatabase, type MigratedDatabase } from '../../../../test-support/db.js';
-import { AuthorityView, AUTHORITY_CHANNEL } from '../../dist/authority/index.js';
+import { AuthorityView } from '../../dist/authority/index.js';
 
 /** Zone ids as the triggers send them: a payload that is not a zone id drops every zone. */
 const Z = { a: randomUUID(), b: randomUUID(), c: randomUUID(), d: randomUUID(), e: randomUUID(), f: randomUUID() };
