@@ -6,6 +6,7 @@ import { BroadcastReader, STREAMS, type GroupSpec } from '@caracal/streams';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { JwksCache } from './jwks-cache.js';
+import { upstreamAgent } from './proxy/forward.js';
 import { defaultResolve, guardedLookup, type Resolve, type SsrfPolicy } from '@caracal/ssrf-guard';
 import { RevocationCache } from './revocations.js';
 import { protectedResourceRoutes } from './routes/protected-resource.js';
@@ -68,7 +69,7 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
     emit,
     policy,
     resolve,
-    lookup: guardedLookup(resolve, policy),
+    upstream: upstreamAgent(guardedLookup(resolve, policy), config.UPSTREAM_TIMEOUT_MS),
     keyspace: new AuthorityKeyspace(config.REDIS_KEY_PREFIX),
     now: Date.now,
   };
@@ -109,6 +110,7 @@ export async function buildApp(config: GatewayConfig, deps: ServiceDeps, logger:
       await broadcasts?.stop();
       await revocations.stop();
       await ctx.sts.close();
+      await ctx.upstream.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 // What the gateway's routes receive.
-import type { LookupFunction } from 'node:net';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '@caracal/logging';
 import type { AuthorityKeyspace, ServiceDeps } from '@caracal/service-kit';
 import type { AuditEmitter } from '@caracal/streams';
@@ -21,7 +21,8 @@ export interface GatewayContext {
   emit: AuditEmitter;
   policy: SsrfPolicy;
   resolve: Resolve;
-  lookup: LookupFunction;
+  /** Upstream connections; each new one resolves its host through the SSRF guard. */
+  upstream: Dispatcher;
   /** Redis keys of the authority path (the jti registry). */
   keyspace: AuthorityKeyspace;
   /** Milliseconds since the epoch; tests may pass a fixed clock. */

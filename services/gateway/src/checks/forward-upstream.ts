@@ -1,5 +1,6 @@
 // The handler at the end of the checks: the request goes upstream on the canonical path with the directive's
 // credential, and the answer streams back within the response limit (R-GW-2..4).
+import { pipeline } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { byteLimit, forward, ForwardError } from '../proxy/forward.js';
 import { filterResponseHeaders, forwardRequestHeaders } from '../proxy/headers.js';
@@ -23,7 +24,7 @@ export async function forwardUpstream(x: Exchange, reply: FastifyReply): Promise
       body: hasBody ? req.raw : null,
       bodyLimit: ctx.config.GATEWAY_BODY_LIMIT_BYTES,
       timeoutMs: ctx.config.UPSTREAM_TIMEOUT_MS,
-      lookup: ctx.lookup,
+      dispatcher: ctx.upstream,
     });
   } catch (err) {
     if (!(err instanceof ForwardError)) throw err;
@@ -31,10 +32,12 @@ export async function forwardUpstream(x: Exchange, reply: FastifyReply): Promise
   }
   const length = Number(res.headers['content-length'] ?? 0);
   if (length > ctx.config.GATEWAY_RESPONSE_LIMIT_BYTES) {
-    res.destroy();
+    res.body.destroy();
     throw deny(x, 'upstream_response_too_large');
   }
-  void auditDecision(x, 'allow', 'forwarded', res.statusCode ?? 0);
-  reply.code(res.statusCode ?? 502).headers(filterResponseHeaders(res.headers));
-  return reply.send(res.pipe(byteLimit(ctx.config.GATEWAY_RESPONSE_LIMIT_BYTES, () => new Error('upstream response exceeded the limit'))));
+  void auditDecision(x, 'allow', 'forwarded', res.statusCode);
+  reply.code(res.statusCode).headers(filterResponseHeaders(res.headers));
+  const limited = byteLimit(ctx.config.GATEWAY_RESPONSE_LIMIT_BYTES, () => new Error('upstream response exceeded the limit'));
+  // pipeline: a caller that goes away, or a body over the limit, also ends the upstream response.
+  return reply.send(pipeline(res.body, limited, () => undefined));
 }

@@ -1,9 +1,9 @@
 // Sends the request upstream (R-GW-2..4): credential injected here, body streamed with a size cap, no redirects
 // followed (the response is passed back as it is), SSRF re-checked at connect time through `lookup`.
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { LookupFunction } from 'node:net';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
 import type { DenyReason } from '@caracal/deny-reasons';
 import type { OutgoingHeaders } from './headers.js';
 
@@ -23,16 +23,34 @@ export interface ForwardInput {
   method: string;
   headers: OutgoingHeaders;
   placement: { in: 'header' | 'query'; name: string; value: string } | null;
-  body: NodeJS.ReadableStream | null;
+  body: Readable | null;
   bodyLimit: number;
+  /** Bounds the wait for the answer's head once the request is sent, and each pause in the answer's body. */
   timeoutMs: number;
-  lookup: LookupFunction;
+  /** Built by `upstreamAgent`: its connections resolve names through the SSRF guard. */
+  dispatcher: Dispatcher;
 }
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+/** What the upstream answered: the body streams, and the caller consumes or destroys it. */
+export interface UpstreamAnswer {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+}
 
-/** Joins base and path as strings: `new URL(path, base)` would let a path escape the base. */
-export function targetUrl(base: URL, path: string, placement: ForwardInput['placement']): string {
+/**
+ * The pool of kept-alive upstream connections. Every new connection resolves its host through `lookup` (the SSRF
+ * guard), so an address is checked when the socket is opened, not only when the URL was configured.
+ */
+export function upstreamAgent(lookup: LookupFunction, connectTimeoutMs: number): Agent {
+  return new Agent({ connections: 256, connect: { lookup, timeout: connectTimeoutMs } });
+}
+
+/**
+ * The request target on the upstream (path and query, from `/`). Base path and path are joined as strings:
+ * `new URL(path, base)` would let a path escape the base, and parsing the result again could re-encode it.
+ */
+function targetPath(base: URL, path: string, placement: ForwardInput['placement']): string {
   const prefix = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
   let [p, q] = [path, ''];
   const qi = path.indexOf('?');
@@ -43,7 +61,7 @@ export function targetUrl(base: URL, path: string, placement: ForwardInput['plac
     kept.push(`${encodeURIComponent(placement.name)}=${encodeURIComponent(placement.value)}`);
     q = kept.join('&');
   }
-  return `${base.origin}${prefix}${p}${q ? `?${q}` : ''}`;
+  return `${prefix}${p}${q ? `?${q}` : ''}`;
 }
 
 /** Counts bytes through a stream and fails it when the count passes `limit`. */
@@ -58,54 +76,60 @@ export function byteLimit(limit: number, onExceed: () => Error): Transform {
   });
 }
 
-/** Methods that may be sent again when a kept-alive connection turns out to be closed (RFC 9110 §9.2.2). */
+/** Methods that may be sent again when a connection closes with no answer (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** The connection closed or was reset under the request before any answer came. */
+const CLOSED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+
+function failure(err: unknown, timeoutMs: number): ForwardError {
+  if (err instanceof ForwardError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'CARACAL_SSRF_BLOCKED') return new ForwardError('upstream_blocked', (err as Error).message);
+  if (code !== undefined && TIMEOUTS.has(code)) return new ForwardError('upstream_timeout', `no answer from upstream within ${timeoutMs} ms`);
+  return new ForwardError('upstream_failed', `upstream connection failed (${code ?? 'error'})`);
+}
 
 /**
  * An upstream may close an idle kept-alive connection just as the gateway reuses it: the request then fails with
- * no answer. Such a request is sent once more, on a new connection, when nothing of it can be lost or doubled by
- * that: an idempotent method without a body. Any other failure, or a second one, is the caller's 502.
+ * no answer. A request whose connection closes before any answer is sent once more, on a new connection, when
+ * nothing of it can be lost or doubled by that: an idempotent method without a body. Any other failure, or a
+ * second one, is the caller's 502 or 504.
  */
-function retriable(req: http.ClientRequest, err: NodeJS.ErrnoException, i: ForwardInput): boolean {
-  return req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && i.body === null && IDEMPOTENT.has(i.method.toUpperCase());
-}
-
-export function forward(i: ForwardInput): Promise<IncomingMessage> {
-  const url = targetUrl(i.base, i.path, i.placement);
-  // Object.assign: V8 builds `{ ...headers, host }` many times slower, on every request.
-  const headers: OutgoingHeaders = Object.assign({}, i.headers, { host: i.base.host });
-  if (i.placement?.in === 'header') headers[i.placement.name.toLowerCase()] = i.placement.value;
-  const isHttps = i.base.protocol === 'https:';
-  return new Promise((resolve, reject) => {
-    const send = (again: boolean) => {
-      const req = (isHttps ? https : http).request(url, { method: i.method, headers, lookup: i.lookup, agent: isHttps ? agents.https : agents.http });
-      let settled = false;
-      const fail = (err: ForwardError) => {
-        if (settled) return;
-        settled = true;
-        req.destroy();
-        reject(err);
-      };
-      req.setTimeout(i.timeoutMs, () => fail(new ForwardError('upstream_timeout', `no answer from upstream within ${i.timeoutMs} ms`)));
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        if (err.code === 'CARACAL_SSRF_BLOCKED') fail(new ForwardError('upstream_blocked', err.message));
-        else if (!again && retriable(req, err, i)) {
-          settled = true;
-          send(true);
-        } else fail(new ForwardError('upstream_failed', `upstream connection failed (${err.code ?? 'error'})`));
+export async function forward(i: ForwardInput): Promise<UpstreamAnswer> {
+  const path = targetPath(i.base, i.path, i.placement);
+  let headers = i.headers;
+  if (i.placement?.in === 'header') {
+    // Object.assign: V8 builds `{ ...headers, [name]: value }` many times slower, on every request.
+    headers = Object.assign({}, i.headers, { [i.placement.name.toLowerCase()]: i.placement.value });
+  }
+  const again = i.body === null && IDEMPOTENT.has(i.method.toUpperCase());
+  for (let attempt = 1; ; attempt++) {
+    let body: Transform | null = null;
+    if (i.body !== null) {
+      const limited = byteLimit(i.bodyLimit, () => new ForwardError('request_too_large', 'request body too large'));
+      // A caller that goes away mid-body fails the upstream request instead of leaving it waiting. The caller's
+      // stream itself is left alone: destroying it would reset the connection before the caller hears why.
+      const source = i.body;
+      source.once('close', () => void (source.readableEnded || limited.destroy(new Error('the caller went away'))));
+      body = source.pipe(limited);
+    }
+    try {
+      const res = await i.dispatcher.request({
+        origin: i.base.origin,
+        path,
+        method: i.method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        headersTimeout: i.timeoutMs,
+        bodyTimeout: i.timeoutMs,
       });
-      req.on('response', (res) => {
-        if (settled) return void res.resume();
-        settled = true;
-        res.socket?.setTimeout(i.timeoutMs);
-        resolve(res);
-      });
-      if (!i.body) return void req.end();
-      const limiter = byteLimit(i.bodyLimit, () => new ForwardError('request_too_large', 'request body too large'));
-      limiter.on('error', (err) => fail(err as ForwardError));
-      i.body.pipe(limiter).pipe(req);
-    };
-    send(false);
-  });
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!(again && attempt === 1 && code !== undefined && CLOSED.has(code))) throw failure(err, i.timeoutMs);
+    }
+  }
 }

@@ -1,15 +1,19 @@
 // A kept-alive upstream connection closed just as the gateway reuses it (real sockets on loopback): an idempotent
 // request without a body is sent once more on a new connection; a request with a body is not, and fails as 502.
+// A caller whose body stops short fails its upstream request too.
 import http from 'node:http';
 import { lookup } from 'node:dns';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forward, ForwardError, type ForwardInput } from '../../src/proxy/forward.js';
+import { forward, ForwardError, upstreamAgent, type ForwardInput } from '../../src/proxy/forward.js';
 
 let server: http.Server;
 let base: URL;
 let seen: Array<{ method: string; socketRequest: number }> = [];
+/** Requests whose connection closed before their body was complete. */
+let cutShort = 0;
+const dispatcher = upstreamAgent(lookup, 5000);
 
 beforeAll(async () => {
   // Answers the first request on each connection; the second one on a connection gets it closed with no answer.
@@ -17,6 +21,7 @@ beforeAll(async () => {
     const sock = req.socket as typeof req.socket & { served?: number };
     sock.served = (sock.served ?? 0) + 1;
     seen.push({ method: req.method!, socketRequest: sock.served });
+    req.on('close', () => void (req.complete || cutShort++));
     if (sock.served > 1) return void req.socket.destroy();
     req.resume();
     req.on('end', () => res.end('ok'));
@@ -26,6 +31,7 @@ beforeAll(async () => {
   base = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
 });
 afterAll(async () => {
+  await dispatcher.close();
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
 });
@@ -39,7 +45,7 @@ const input = (method: string, body: string | null): ForwardInput => ({
   body: body === null ? null : Readable.from([Buffer.from(body)]),
   bodyLimit: 1024,
   timeoutMs: 5000,
-  lookup,
+  dispatcher,
 });
 
 /** Closes the connections the agent keeps, so the next request opens a new one. */
@@ -51,11 +57,10 @@ async function freshConnections() {
 
 async function call(method: string, body: string | null) {
   const res = await forward(input(method, body));
-  const text = await new Promise<string>((r) => {
-    let b = '';
-    res.on('data', (c) => (b += c));
-    res.on('end', () => r(b));
-  });
+  let text = '';
+  for await (const chunk of res.body) text += String(chunk);
+  // The pool checks an idle connection once before it lends it again; a request sent before that opens a new one.
+  await new Promise((r) => setTimeout(r, 20));
   return { status: res.statusCode, text };
 }
 
@@ -79,5 +84,22 @@ describe('a kept-alive upstream connection closed as it is reused', () => {
     expect(err).toBeInstanceOf(ForwardError);
     expect((err as ForwardError).failure).toBe('upstream_failed');
     expect(seen.map((s) => s.method)).toEqual(['POST', 'POST']);
+  });
+});
+
+describe('a caller that goes away in the middle of its body', () => {
+  it('fails the upstream request at once instead of leaving the upstream waiting for the rest', async () => {
+    await freshConnections();
+    cutShort = 0;
+    const body = new PassThrough();
+    const sent = forward({ ...input('POST', null), body, headers: { 'content-length': '100' } });
+    body.write('only part of it');
+    // The upstream has the request and part of its body before the caller's stream closes unfinished.
+    await expect.poll(() => seen.length).toBe(1);
+    body.destroy();
+    const err = await sent.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ForwardError);
+    expect((err as ForwardError).failure).toBe('upstream_failed');
+    await expect.poll(() => cutShort).toBe(1);
   });
 });
