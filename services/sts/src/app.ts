@@ -11,7 +11,7 @@ import { PolicyStore, ZonePolicies } from './policy/index.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { gatewayAuthorizeRoutes } from './routes/gateway-authorize.js';
 import { tokenRoutes } from './routes/token.js';
-import { SessionSignatures } from './token/session-signatures.js';
+import { IssuedSignatures, SessionSignatures } from './token/session-signatures.js';
 
 /** A kept context is read again from PostgreSQL at least this often, even if no change was announced. */
 const AUTHORITY_VIEW_TTL_MS = 60_000;
@@ -35,6 +35,12 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     labelNames: ['source'],
     registers: [metrics.registry],
   });
+  const gatewaySignatures = new Counter({
+    name: 'caracal_sts_gateway_mandate_signatures_total',
+    help: "Re-exchanged gateway mandates' ES256 checks: signature=remembered was skipped (this process signed the token), signature=verified was done",
+    labelNames: ['signature'],
+    registers: [metrics.registry],
+  });
   const view =
     config.AUTHORITY_VIEW_MAX_ENTRIES > 0
       ? new AuthorityView<KeptContext>({ pool: deps.pool, logger, maxEntries: config.AUTHORITY_VIEW_MAX_ENTRIES, staleMs: config.AUTHORITY_VIEW_STALE_MS, ttlMs: AUTHORITY_VIEW_TTL_MS })
@@ -52,7 +58,19 @@ export async function buildApp(config: StsConfig, deps: ServiceDeps, logger: Log
     budgetMs: config.POLICY_EVAL_BUDGET_MS,
     logger,
   });
-  const ctx: StsContext = { config, deps, logger, keys, repo, limits, policies, emit, issuer, sessionSignatures: new SessionSignatures() };
+  const ctx: StsContext = {
+    config,
+    deps,
+    logger,
+    keys,
+    repo,
+    limits,
+    policies,
+    emit,
+    issuer,
+    sessionSignatures: new SessionSignatures(),
+    issuedSignatures: new IssuedSignatures(undefined, undefined, (signature) => gatewaySignatures.inc({ signature })),
+  };
   await tokenRoutes(app, ctx);
   await gatewayAuthorizeRoutes(app, ctx);
   discoveryRoutes(app, ctx);

@@ -6,7 +6,7 @@ import type { AuthorityLimits, AuthorityRepository } from './authority/index.js'
 import type { StsConfig } from './config.js';
 import type { KeyStore } from './keys/key-store.js';
 import type { ZonePolicies } from './policy/index.js';
-import type { SessionSignatures } from './token/session-signatures.js';
+import type { IssuedSignatures, SessionSignatures } from './token/session-signatures.js';
 
 export interface StsContext {
   config: StsConfig;
@@ -20,6 +20,8 @@ export interface StsContext {
   issuer: string;
   /** Session mandates already verified by this process (token/session-signatures.ts). */
   sessionSignatures: SessionSignatures;
+  /** Gateway mandates this process signed, for the re-exchange (token/session-signatures.ts). */
+  issuedSignatures: IssuedSignatures;
 }
 
 declare module 'fastify' {

@@ -55,7 +55,7 @@ export async function claimNonce(s: AuthorizeState): Promise<void> {
 
 export async function verifyCallerMandate(s: AuthorizeState): Promise<Denial | void> {
   const { ctx } = s;
-  const verified = await verifyMandate(s.req.body.token, { resolveKey: (z, k) => ctx.keys.verifyKey(z, k), issuer: ctx.issuer, use: 'gateway' });
+  const verified = await verifyMandate(s.req.body.token, { resolveKey: (z, k) => ctx.keys.verifyKey(z, k), verified: ctx.issuedSignatures, issuer: ctx.issuer, use: 'gateway' });
   if (!verified.ok) {
     if (verified.reason === 'key_unavailable') throw new ServiceUnavailable('signing keys unavailable');
     return { reason: verified.reason };

@@ -12,9 +12,11 @@ export async function registerJti(ctx: StsContext, jti: string, ttlSeconds: numb
 /** `issuedAt` (seconds): the instant the lifetime was computed from, so `exp` never passes a ceiling read then. */
 export async function mint(ctx: StsContext, zoneId: string, input: MandateInput, issuedAt?: number): Promise<SignedMandate> {
   let signed: SignedMandate;
+  let kid: string;
   try {
     const key = await ctx.keys.signingKey(zoneId);
-    signed = await signMandate(input, key.key, key.kid, issuedAt);
+    kid = key.kid;
+    signed = await signMandate(input, key.key, kid, issuedAt);
   } catch (err) {
     ctx.logger.error({ err: { message: (err as Error).message }, zone_id: zoneId }, 'signing failed');
     throw new TemporarilyUnavailable('signing_unavailable');
@@ -22,6 +24,11 @@ export async function mint(ctx: StsContext, zoneId: string, input: MandateInput,
   // Every verifier refuses a mandate over 4 KiB: one that large is never issued (nor its jti registered).
   if (Buffer.byteLength(signed.token, 'utf8') > MAX_TOKEN_BYTES) throw new InvalidGrant('token_too_large', 'the mandate would be larger than 4 KiB; request fewer scopes');
   await registerJti(ctx, signed.claims.jti, input.ttlSeconds);
+  if (input.use === 'gateway') {
+    // The public key object the re-exchange will resolve for this kid; none (a key retired meanwhile): not kept.
+    const verifying = await ctx.keys.verifyKey(zoneId, kid).catch(() => undefined);
+    if (verifying) ctx.issuedSignatures.remember(signed.token, verifying, signed.claims.exp);
+  }
   return signed;
 }
 

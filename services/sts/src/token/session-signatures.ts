@@ -12,7 +12,7 @@ export const SESSION_SIGNATURES_MAX = 20_000;
 const digest = (token: string) => createHash('sha256').update(token).digest('base64');
 
 export class SessionSignatures implements VerifiedSignatures {
-  private readonly cache: BoundedCache<KeyObject>;
+  protected readonly cache: BoundedCache<KeyObject>;
 
   constructor(
     maxEntries = SESSION_SIGNATURES_MAX,
@@ -28,5 +28,39 @@ export class SessionSignatures implements VerifiedSignatures {
   add(token: string, key: KeyObject, exp: number): void {
     const ttl = exp * 1000 - this.now();
     if (ttl > 0) this.cache.set(digest(token), key, ttl);
+  }
+}
+
+/**
+ * Gateway mandates this process signed, kept from the moment `mint` signs them. The gateway presents each one once,
+ * in its re-exchange; when it reaches the process that signed it, the ES256 check there would only confirm what this
+ * process did itself, so it is skipped, under the same conditions as above: the SHA-256 of the exact token, the same
+ * key object as the one the zone's key store resolves for its kid now (a rotated, retired or reloaded key verifies
+ * afresh), every claim checked, the lineage read. A mandate signed by another STS process, or one evicted from this
+ * bounded cache, is verified in full. A verification adds nothing here: only what `remember` was given is kept, and
+ * an entry serves once (the gateway presents a mandate once; anything presented again is verified in full).
+ */
+export class IssuedSignatures extends SessionSignatures {
+  /** `onCheck` hears, for each mandate whose key resolved, whether its ES256 check was skipped or done. */
+  constructor(
+    maxEntries = SESSION_SIGNATURES_MAX,
+    now: () => number = Date.now,
+    private readonly onCheck: (signature: 'remembered' | 'verified') => void = () => undefined,
+  ) {
+    super(maxEntries, now);
+  }
+
+  override has(token: string, key: KeyObject): boolean {
+    const d = digest(token);
+    const kept = this.cache.get(d) === key;
+    if (kept) this.cache.delete(d);
+    this.onCheck(kept ? 'remembered' : 'verified');
+    return kept;
+  }
+
+  override add(): void {}
+
+  remember(token: string, key: KeyObject, exp: number): void {
+    super.add(token, key, exp);
   }
 }

@@ -1,9 +1,10 @@
 // The STS's cache of verified session-mandate signatures, through the real verifier: what it skips is only the
 // ES256 arithmetic for the exact same token and key object; claims, key resolution and every refusal still apply.
+// The gateway mandates a process signed itself skip it once, under the same conditions.
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signMandate, verifyMandate, type VerifyOptions } from '../../../../packages/mandates/dist/index.js';
-import { SessionSignatures } from '../../src/token/session-signatures.js';
+import { IssuedSignatures, SessionSignatures } from '../../src/token/session-signatures.js';
 
 const ISS = 'https://sts.example';
 const ZONE = '0190f3d2-0000-7000-8000-000000000001';
@@ -85,5 +86,59 @@ describe('SessionSignatures with verifyMandate', () => {
     const tokens = await Promise.all(Array.from({ length: 5 }, () => signMandate(claims, privateKey, KID)));
     for (const t of tokens) expect((await verifyMandate(t.token, opts(cache))).ok).toBe(true);
     expect(tokens.map((t) => cache.has(t.token, publicKey))).toEqual([false, false, true, true, true]);
+  });
+});
+
+describe('IssuedSignatures with verifyMandate', () => {
+  const gateway = { ...claims, use: 'gateway' as const };
+  const gatewayOpts = (cache: IssuedSignatures, key?: () => KeyObject | undefined, o: Partial<VerifyOptions> = {}) => opts(cache, key, { use: 'gateway', ...o });
+
+  it('a mandate this process signed skips the signature check once; presented again, it is verified in full', async () => {
+    const checks: string[] = [];
+    const cache = new IssuedSignatures(100, Date.now, (c) => checks.push(c));
+    const { token, claims: cl } = await signMandate(gateway, privateKey, KID);
+    cache.remember(token, publicKey, cl.exp);
+    expect(await verifyMandate(token, gatewayOpts(cache))).toEqual({ ok: true, claims: cl });
+    expect(await verifyMandate(token, gatewayOpts(cache))).toEqual({ ok: true, claims: cl });
+    expect(checks).toEqual(['remembered', 'verified']);
+  });
+
+  it('a verification keeps nothing: a mandate another process signed is verified in full every time', async () => {
+    const checks: string[] = [];
+    const cache = new IssuedSignatures(100, Date.now, (c) => checks.push(c));
+    const { token } = await signMandate(gateway, privateKey, KID);
+    expect((await verifyMandate(token, gatewayOpts(cache))).ok).toBe(true);
+    expect((await verifyMandate(token, gatewayOpts(cache))).ok).toBe(true);
+    expect(checks).toEqual(['verified', 'verified']);
+  });
+
+  it('remembered under another key object than the one resolved now (a reloaded or rotated key): verified in full', async () => {
+    const cache = new IssuedSignatures();
+    const { token, claims: cl } = await signMandate(gateway, privateKey, KID);
+    cache.remember(token, publicKey, cl.exp);
+    const reloaded = createPublicKey({ key: publicKey.export({ format: 'jwk' }), format: 'jwk' });
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    expect(await verifyMandate(token, gatewayOpts(cache, () => other))).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(cache.has(token, reloaded)).toBe(false);
+    expect(cache.has(token, publicKey)).toBe(true);
+  });
+
+  it('the claims still decide: a remembered mandate presented for another use, or after its expiry, is refused', async () => {
+    let clock = Date.now();
+    const cache = new IssuedSignatures(100, () => clock);
+    const a = await signMandate(gateway, privateKey, KID);
+    cache.remember(a.token, publicKey, a.claims.exp);
+    expect(await verifyMandate(a.token, opts(cache, undefined, { use: 'session' }))).toEqual({ ok: false, reason: 'wrong_use' });
+    const b = await signMandate(gateway, privateKey, KID);
+    cache.remember(b.token, publicKey, b.claims.exp);
+    clock += 61_000;
+    expect(await verifyMandate(b.token, gatewayOpts(cache, undefined, { currentDate: new Date(clock) }))).toEqual({ ok: false, reason: 'token_expired' });
+  });
+
+  it('stays within its bound', async () => {
+    const cache = new IssuedSignatures(2);
+    const minted = await Promise.all(Array.from({ length: 3 }, () => signMandate(gateway, privateKey, KID)));
+    for (const m of minted) cache.remember(m.token, publicKey, m.claims.exp);
+    expect(minted.map((m) => cache.has(m.token, publicKey))).toEqual([false, true, true]);
   });
 });
