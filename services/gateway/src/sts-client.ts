@@ -30,7 +30,9 @@ export class StsClient {
   constructor(
     private readonly o: { stsUrl: string; hmacKey: string; timeoutMs: number; now?: () => number },
   ) {
-    this.pool = new Pool(o.stsUrl, { connections: 64, pipelining: 1, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+    // The three bounds cover a call from connect to the last byte of the answer, without a timer of its own per call
+    // (`AbortSignal.timeout` cost more CPU per request than the rest of this client).
+    this.pool = new Pool(o.stsUrl, { connections: 64, pipelining: 1, connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
   }
 
   async authorize(input: { token: string; resource: string; method: string; path: string }, requestId: string): Promise<AuthorizeAnswer> {
@@ -43,7 +45,6 @@ export class StsClient {
         path: AUTHORIZE_PATH,
         body,
         headers: { ...headers, 'content-type': 'application/json', 'x-request-id': requestId },
-        signal: AbortSignal.timeout(this.o.timeoutMs),
       });
     } catch (err) {
       throw new StsUnavailable(`sts unreachable: ${(err as Error).message}`);

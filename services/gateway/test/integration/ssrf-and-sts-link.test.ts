@@ -1,7 +1,9 @@
 // SSRF through the real gateway (R-GW-3) — every blocked spelling refused by the api or by the gateway's guard,
 // never by a failed connection — and the signed gateway→STS link (R-GW-2): forged signature, replayed nonce,
-// clock skew, and the STS going away.
+// clock skew, an STS that never answers, and the STS going away.
 import { lookup } from 'node:dns/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { signRequest } from '@caracal/internal-auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorityStack, type AuthorityStack, type Provisioned } from '../../../../test-support/authority.js';
@@ -134,6 +136,32 @@ describe('the gateway → STS link', () => {
 
   it('no signature at all → 401', async () => {
     expect((await send(await body(), {})).body.error_description).toBe('gateway signature refused (missing_signature)');
+  });
+
+  it('with an STS that takes the re-exchange and never answers, the gateway answers 503 and forwards nothing', async () => {
+    // Keys are fetched from the real STS; the re-exchange reaches a listener that reads it and stays silent.
+    const silent = http.createServer((req, res) => {
+      if (req.url?.startsWith('/.well-known/')) return void fetch(`${s.sts.url}${req.url}`).then(async (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()));
+      req.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as AddressInfo;
+    await s.restartGateway({ CARACAL_STS_URL: `http://127.0.0.1:${port}`, STS_TIMEOUT_MS: '300' });
+    try {
+      const mandate = await s.mandate(p);
+      const before = s.upstream.requests.length;
+      const res = await fetch(`${s.gateway.url}/${p.resource.slice(11)}/x`, { headers: { authorization: `Bearer ${mandate}` } });
+      expect(res.status).toBe(503);
+      expect((await res.json()) as any).toEqual({ error: 'temporarily_unavailable', error_description: 'the STS is unavailable' });
+      expect(s.upstream.requests.length).toBe(before);
+    } finally {
+      await s.restartGateway();
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+    // The restarted gateway holds the zone's keys again, as the next case expects.
+    const again = await fetch(`${s.gateway.url}/${p.resource.slice(11)}/x`, { headers: { authorization: `Bearer ${await s.mandate(p)}` } });
+    expect(again.status).toBe(200);
   });
 
   it('with the STS down, the gateway answers 503 and forwards nothing', async () => {
