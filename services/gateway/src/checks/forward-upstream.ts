@@ -32,7 +32,8 @@ export async function forwardUpstream(x: Exchange, reply: FastifyReply): Promise
   }
   const length = Number(res.headers['content-length'] ?? 0);
   if (length > ctx.config.GATEWAY_RESPONSE_LIMIT_BYTES) {
-    res.body.destroy();
+    // Dropped unread: undici reports that as an abort error on the body, which nothing here waits for.
+    res.body.on('error', () => undefined).destroy();
     throw deny(x, 'upstream_response_too_large');
   }
   void auditDecision(x, 'allow', 'forwarded', res.statusCode);

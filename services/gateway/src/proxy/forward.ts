@@ -113,6 +113,8 @@ export async function forward(i: ForwardInput): Promise<UpstreamAnswer> {
       // A caller that goes away mid-body fails the upstream request instead of leaving it waiting. The caller's
       // stream itself is left alone: destroying it would reset the connection before the caller hears why.
       const source = i.body;
+      // undici takes the error for the request it sends; this listener keeps a late one from escaping the process.
+      limited.on('error', () => undefined);
       source.once('close', () => void (source.readableEnded || limited.destroy(new Error('the caller went away'))));
       body = source.pipe(limited);
     }
