@@ -21,7 +21,8 @@ interface KeyRow {
 
 interface ZoneKeys {
   loadedAt: number;
-  active: { kid: string; key: Key } | undefined;
+  /** `publicKey` is the very object `verifying` holds for the kid, so it is what `verifyKey` answers while this load lasts. */
+  active: { kid: string; key: Key; publicKey: Key } | undefined;
   /** Keys that still verify: the active one and, during overlap, the previous one. */
   verifying: Map<string, { key: Key; jwk: JWK; retireAfter: number | null }>;
 }
@@ -79,8 +80,9 @@ export class KeyStore {
     const verifying = new Map<string, { key: Key; jwk: JWK; retireAfter: number | null }>();
     let active: ZoneKeys['active'];
     for (const r of rows) {
-      verifying.set(r.kid, { key: publicKeyOf(r.public_jwk), jwk: r.public_jwk, retireAfter: r.retire_after?.getTime() ?? null });
-      if (r.status === 'active') active = { kid: r.kid, key: await openZoneKey(this.kek(), zoneId, r.kid, r.private_sealed) };
+      const publicKey = publicKeyOf(r.public_jwk);
+      verifying.set(r.kid, { key: publicKey, jwk: r.public_jwk, retireAfter: r.retire_after?.getTime() ?? null });
+      if (r.status === 'active') active = { kid: r.kid, key: await openZoneKey(this.kek(), zoneId, r.kid, r.private_sealed), publicKey };
     }
     return { loadedAt: this.now(), active, verifying };
   }
@@ -99,7 +101,7 @@ export class KeyStore {
   }
 
   /** The active signing key, creating the zone's first key when it has none. */
-  async signingKey(zoneId: string): Promise<{ kid: string; key: Key }> {
+  async signingKey(zoneId: string): Promise<{ kid: string; key: Key; publicKey: Key }> {
     const z = await this.zone(zoneId);
     if (z.active) return z.active;
     const created = await createZoneKey(this.kek(), zoneId);

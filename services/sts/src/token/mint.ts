@@ -1,4 +1,5 @@
 // Signs a mandate with the zone's key and registers its jti (R-STS-4); any failure denies with 503.
+import type { KeyObject } from 'node:crypto';
 import { MAX_TOKEN_BYTES, signMandate, type MandateInput, type SignedMandate } from '@caracal/mandates';
 import type { StsContext } from '../context.js';
 import { InvalidGrant, orUnavailable, TemporarilyUnavailable } from './oauth-errors.js';
@@ -12,11 +13,11 @@ export async function registerJti(ctx: StsContext, jti: string, ttlSeconds: numb
 /** `issuedAt` (seconds): the instant the lifetime was computed from, so `exp` never passes a ceiling read then. */
 export async function mint(ctx: StsContext, zoneId: string, input: MandateInput, issuedAt?: number): Promise<SignedMandate> {
   let signed: SignedMandate;
-  let kid: string;
+  let publicKey: KeyObject;
   try {
     const key = await ctx.keys.signingKey(zoneId);
-    kid = key.kid;
-    signed = await signMandate(input, key.key, kid, issuedAt);
+    publicKey = key.publicKey;
+    signed = await signMandate(input, key.key, key.kid, issuedAt);
   } catch (err) {
     ctx.logger.error({ err: { message: (err as Error).message }, zone_id: zoneId }, 'signing failed');
     throw new TemporarilyUnavailable('signing_unavailable');
@@ -24,11 +25,8 @@ export async function mint(ctx: StsContext, zoneId: string, input: MandateInput,
   // Every verifier refuses a mandate over 4 KiB: one that large is never issued (nor its jti registered).
   if (Buffer.byteLength(signed.token, 'utf8') > MAX_TOKEN_BYTES) throw new InvalidGrant('token_too_large', 'the mandate would be larger than 4 KiB; request fewer scopes');
   await registerJti(ctx, signed.claims.jti, input.ttlSeconds);
-  if (input.use === 'gateway') {
-    // The public key object the re-exchange will resolve for this kid; none (a key retired meanwhile): not kept.
-    const verifying = await ctx.keys.verifyKey(zoneId, kid).catch(() => undefined);
-    if (verifying) ctx.issuedSignatures.remember(signed.token, verifying, signed.claims.exp);
-  }
+  // Kept with the key object the re-exchange resolves for this kid until the zone's keys are loaded again.
+  if (input.use === 'gateway') ctx.issuedSignatures.remember(signed.token, publicKey, signed.claims.exp);
   return signed;
 }
 
