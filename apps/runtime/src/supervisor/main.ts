@@ -16,7 +16,6 @@ import { readAdoption, removeAdoption, writeAdoption } from './adoption.js';
 import { listenControl, type ControlServer } from './control-server.js';
 import { dispatcher } from './dispatch.js';
 import { formatFds, parseFds, successorStdio, WORKER_LISTEN_FD, workerStdio, type ServiceFds } from './fds.js';
-import { workerArgs } from './node-args.js';
 import type { AdoptedMessage } from './protocol.js';
 import { Supervisor, type LaunchSpec } from './supervisor.js';
 import { adoptedWorker, childWorker, pidRuns } from './worker-process.js';
@@ -57,7 +56,7 @@ function spawnWorker(fds: ServiceFds) {
     try {
       const env: Record<string, string> = { ...spec.env, CARACAL_LISTEN_FD: String(WORKER_LISTEN_FD), CARACAL_INSTANCE_ID: instance };
       if (held) env.CARACAL_START_HELD = '1';
-      return childWorker(spawn(process.execPath, workerArgs(spec.service, spec.entry), { env, stdio: workerStdio(fds, spec.service as ServiceName, log), cwd: spec.root }));
+      return childWorker(spawn(process.execPath, [spec.entry], { env, stdio: workerStdio(fds, spec.service as ServiceName, log), cwd: spec.root }));
     } finally {
       closeSync(log);
     }

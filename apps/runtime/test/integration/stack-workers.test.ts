@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS, EXCHANGE, startUpstream, type UpstreamControl } from '../../../../test-support/authority.js';
 import { caracal, REPO } from '../../../../test-support/cli.js';
 import { handoverSupervisor, rollService, supervisorStatus, type SupervisorState } from '../../src/stack/supervisor-control.js';
-import { workerArgs } from '../../src/supervisor/node-args.js';
 import { alive, externalStack, oneConnectionPerWorker, SERVICES, trafficLoops, type PinnedConnection } from './supervisor-support.js';
 
 const V = JSON.parse(readFileSync(join(REPO, 'apps', 'runtime', 'package.json'), 'utf8')).version as string;
@@ -61,7 +60,7 @@ describe('real services with several workers', () => {
     await upstream.close();
   });
 
-  it('two gateway workers and two STS workers on their one port each; status lists every PID; each runs with its Node.js arguments', async () => {
+  it('two gateway workers and two STS workers on their one port each; status lists every PID', async () => {
     const s = await supervisorStatus(home);
     const report = JSON.parse((await caracal(['status', '--ready', '--json'], env)).stdout);
     expect(report.ok).toBe(true);
@@ -69,13 +68,6 @@ describe('real services with several workers', () => {
       const row = report.services.find((x: { service: string }) => x.service === service);
       expect(row).toMatchObject({ version: V, workers: { ready: 2, total: 2, desired: 2 } });
       expect(row.pids.sort()).toEqual(pids(s, service).sort());
-    }
-    // Every worker runs with exactly the Node.js arguments the supervisor gives its service, then its entry file.
-    for (const service of SERVICES) {
-      for (const pid of pids(s, service)) {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-        expect(argv.slice(1)).toEqual(workerArgs(service, argv.at(-1)!));
-      }
     }
   });
 
