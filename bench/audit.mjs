@@ -8,6 +8,8 @@
 // (--live-rate events/s for --live-seconds), where batches are small. Uses the machine's Postgres and Redis (a
 // throwaway database and key prefix).
 // Usage: pnpm bench:audit [--events N] [--zones N] [--batch N] [--live-rate N] [--live-seconds N] [--live-zones N]
+// Environment: AUDIT_LINGER_MS (the audit service's setting; its default otherwise) and AUDIT_NODE_ARGS (Node.js
+// arguments for the audit process only, e.g. to profile it).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -69,7 +71,8 @@ async function database() {
 }
 
 async function startAudit(env) {
-  // AUDIT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") are given to the audit process only, for profiling.
+  // AUDIT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") are given to the audit process only, for profiling
+  // or to compare V8 settings.
   const nodeArgs = (process.env.AUDIT_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'services/audit/dist/main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -177,6 +180,8 @@ await runBench(async () => {
   });
   const hmacKey = hex();
   const env = { PATH: process.env.PATH, CARACAL_MODE: 'stable', DATABASE_URL: db.roleUrl('audit'), REDIS_URL, REDIS_KEY_PREFIX: keys.prefix, STREAMS_HMAC_KEY: hex(), AUDIT_HMAC_KEY: hmacKey, METRICS_BEARER: hex(), LOG_LEVEL: 'warn', AUDIT_BATCH_SIZE: String(BATCH), AUDIT_RECLAIM_IDLE_MS: '2000', AUDIT_SWEEP_INTERVAL_S: '0' };
+  // The service's own default unless AUDIT_LINGER_MS is set here (to compare live-traffic costs).
+  if (process.env.AUDIT_LINGER_MS) env.AUDIT_LINGER_MS = process.env.AUDIT_LINGER_MS;
   const mkZones = async (tag) => (await adminQuery(db.adminUrl, "INSERT INTO caracal.zones (slug, name) SELECT $1 || '-' || g, 'bench' FROM generate_series(1, $2) g RETURNING id", [tag, ZONES])).rows.map((r) => r.id);
 
   // 1. Reference: plain INSERT of the same rows, no chaining.
@@ -308,7 +313,7 @@ await runBench(async () => {
     ...source(),
     machine: machine(),
     ingest,
-    live: { ...live, cost_vs_drain: liveRatio, postgres_cost_vs_drain: +(live.postgres_us_per_event / ingest.postgres_us_per_event).toFixed(2), target: TARGET_LIVE_RATIO, met: liveRatio <= TARGET_LIVE_RATIO },
+    live: { ...live, linger_ms: env.AUDIT_LINGER_MS ?? 'service default', cost_vs_drain: liveRatio, postgres_cost_vs_drain: +(live.postgres_us_per_event / ingest.postgres_us_per_event).toFixed(2), target: TARGET_LIVE_RATIO, met: liveRatio <= TARGET_LIVE_RATIO },
     reference_plain_insert: reference,
     ingest_vs_plain_insert: { ratio: ingestRatio, target: TARGET_INGEST_RATIO, met: ingestRatio >= TARGET_INGEST_RATIO },
     verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY },
