@@ -20,7 +20,7 @@ import { chainHmac, chainKey, createPool, loadMigrations, roleName, runMigration
 import { canonicalEvent, contentSha256, isoSql, rowContentSha256, verifyZone } from '../packages/ledger/dist/index.js';
 import { STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
 import { auditEvent as event, publishAuditEvents as publish } from './lib/audit-events.mjs';
-import { arg } from './lib/load.mjs';
+import { arg, machineBusy } from './lib/load.mjs';
 import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, treeCpuSeconds, writeOut } from './lib/stack.mjs';
 
 const EVENTS = arg('--events', 200_000);
@@ -98,6 +98,7 @@ async function plainInsert(db, zones, perZone) {
   }));
   const pool = new pg.Pool({ connectionString: db.adminUrl, max: zones.length });
   const per = Math.max(1, Math.floor(BATCH / zones.length));
+  const m0 = machineBusy();
   const t0 = performance.now();
   await Promise.all(rows.map(async (list) => {
     const client = await pool.connect();
@@ -117,9 +118,14 @@ async function plainInsert(db, zones, perZone) {
     }
   }));
   const seconds = (performance.now() - t0) / 1000;
+  const cores = m0.cores();
   await pool.end();
-  return { rows: zones.length * perZone, seconds: +seconds.toFixed(2), rows_per_s: Math.round((zones.length * perZone) / seconds) };
+  const total = zones.length * perZone;
+  return { rows: total, seconds: +seconds.toFixed(2), rows_per_s: Math.round(total / seconds), ...machineCost(cores, seconds, total) };
 }
+
+/** The whole machine's CPU over a timed phase: cores busy on average, and per item (row or event). */
+const machineCost = (cores, seconds, items) => ({ machine_cores_busy: cores, machine_us_per_item: Math.round((cores * seconds * 1e6) / items) });
 
 /**
  * Verification's reference: the same rows, read beforehand (not timed), each put through what verification
@@ -144,6 +150,10 @@ async function hashLoop(db, zones, key) {
   return { rows: res.rows.length, seconds: +seconds.toFixed(3), rows_per_s: Math.round(res.rows.length / seconds) };
 }
 
+/** CPU seconds of the Redis server the bench uses (found by its port on this machine). */
+const redisPort = new URL(REDIS_URL).port || '6379';
+const redisCpu = () => treeCpuSeconds((r) => /redis-server/.test(r.cmdline.split(' ')[0]) && r.cmdline.includes(`:${redisPort}`));
+
 /** CPU seconds of every Postgres backend of the audit role, by pid (from /proc). */
 async function backendCpu(db) {
   const res = await adminQuery(db.adminUrl, 'SELECT pid FROM pg_stat_activity WHERE usename = $1', [roleName(db.name, 'audit')]);
@@ -160,14 +170,23 @@ async function appendPaths(child, bearer) {
 }
 
 let exited = '';
-const countRows = async (url, zones) => {
+let progress;
+/**
+ * Rows chained so far in `zones`: each zone's highest sequence (a chain runs from 1 without gaps), summed, on one
+ * kept connection. The timed phases poll this every few milliseconds: a count(*) over the growing ledger, on a new
+ * connection each time, would take CPU from the very ingest it times. The kill run counts its rows exactly at the end.
+ */
+const countRows = async (zones) => {
   if (exited) throw new Misbehaviour(exited);
-  return countRowsNow(url, zones);
+  const res = await progress.query('SELECT coalesce(sum((SELECT max(chain_seq) FROM caracal.audit_events e WHERE e.zone_id = z)), 0) AS n FROM unnest($1::uuid[]) AS z', [zones]);
+  return Number(res.rows[0].n);
 };
-const countRowsNow = async (url, zones) => Number((await adminQuery(url, 'SELECT count(*) AS n FROM caracal.audit_events WHERE zone_id = ANY($1::uuid[])', [zones])).rows[0].n);
 
 await runBench(async () => {
   const db = await database();
+  progress = new pg.Client({ connectionString: db.adminUrl });
+  await progress.connect();
+  onCleanup(() => progress.end());
   const redis = new Redis(REDIS_URL);
   const keys = new StreamKeys(`caracal-bench:audit:${hex(4)}:`);
   onCleanup(async () => {
@@ -194,11 +213,17 @@ await runBench(async () => {
   await sleep(1500);
   const cpu0 = cpuSeconds(child.pid);
   const pg0 = await backendCpu(db);
+  const redis0 = redisCpu();
+  const self0 = process.cpuUsage();
+  const m0 = machineBusy();
   const t0 = performance.now();
   await publish(redis, keys, hmacKey, zones, EVENTS);
   const publishSeconds = (performance.now() - t0) / 1000;
-  while ((await countRows(db.adminUrl, zones)) < EVENTS) await sleep(50);
+  while ((await countRows(zones)) < EVENTS) await sleep(50);
   const ingestSeconds = (performance.now() - t0) / 1000;
+  const ingestCores = m0.cores();
+  const ingestSelf = process.cpuUsage(self0);
+  const ingestRedis = redisCpu() - redis0;
   const ingestCpu = cpuSeconds(child.pid) - cpu0;
   const ingestPg = await backendCpuSince(db, pg0);
   const ingest = {
@@ -211,8 +236,12 @@ await runBench(async () => {
     postgres_cpu_s: +ingestPg.toFixed(1),
     audit_us_per_event: Math.round((ingestCpu * 1e6) / EVENTS),
     postgres_us_per_event: Math.round((ingestPg * 1e6) / EVENTS),
+    // the bench publishing the events (and counting rows) and the Redis server, then the whole machine meanwhile
+    bench_us_per_event: Math.round((ingestSelf.user + ingestSelf.system) / EVENTS),
+    redis_us_per_event: Math.round((ingestRedis * 1e6) / EVENTS),
+    ...machineCost(ingestCores, ingestSeconds, EVENTS),
   };
-  console.error(`ingest: ${ingest.events_per_s} events/s`);
+  console.error(`ingest: ${ingest.events_per_s} events/s (CPU per event: audit ${ingest.audit_us_per_event} µs, PostgreSQL backends ${ingest.postgres_us_per_event}, Redis ${ingest.redis_us_per_event}, publishing ${ingest.bench_us_per_event}; the machine ${ingest.machine_cores_busy} cores busy, ${ingest.machine_us_per_item} µs per event; plain INSERT ${reference.machine_cores_busy} cores, ${reference.machine_us_per_item} µs per row)`);
 
   // 3. Verification throughput over the ingested chains (the same code `caracal audit verify` runs in the API).
   const pool = createPool({ connectionString: db.roleUrl('api'), applicationName: 'bench-verify' });
@@ -224,6 +253,7 @@ await runBench(async () => {
   const verifyPass = async () => {
     const vs0 = serverCpu();
     const vn0 = process.cpuUsage();
+    const vm0 = machineBusy();
     const v0 = performance.now();
     let checked = 0;
     for (const z of zones) {
@@ -234,7 +264,15 @@ await runBench(async () => {
     const verifySeconds = (performance.now() - v0) / 1000;
     const vn = process.cpuUsage(vn0);
     const vs = serverCpu() - vs0;
-    return { rows: checked, seconds: +verifySeconds.toFixed(2), rows_per_s: Math.round(checked / verifySeconds), node_us_per_row: +((vn.user + vn.system) / checked).toFixed(2), postgres_us_per_row: +((vs * 1e6) / checked).toFixed(2) };
+    const cores = vm0.cores();
+    return {
+      rows: checked,
+      seconds: +verifySeconds.toFixed(2),
+      rows_per_s: Math.round(checked / verifySeconds),
+      node_us_per_row: +((vn.user + vn.system) / checked).toFixed(2),
+      postgres_us_per_row: +((vs * 1e6) / checked).toFixed(2),
+      ...machineCost(cores, verifySeconds, checked),
+    };
   };
   // The first pass reads the rows right after the ingest; the second reads the same rows again, as a later `caracal
   // audit verify` (or the audit service's sweep) does. The first costs more CPU per row on both sides, and a VACUUM or
@@ -242,7 +280,7 @@ await runBench(async () => {
   const verify = await verifyPass();
   const verifySecond = await verifyPass();
   const verifyReference = await hashLoop(db, zones, deps.key);
-  console.error(`verify: ${verify.rows_per_s} rows/s (CPU per row: ${verify.node_us_per_row} µs verifying, ${verify.postgres_us_per_row} µs PostgreSQL); hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
+  console.error(`verify: ${verify.rows_per_s} rows/s (CPU per row: ${verify.node_us_per_row} µs verifying, ${verify.postgres_us_per_row} µs PostgreSQL, ${verify.machine_us_per_item} µs the machine); hash loop over the same rows: ${verifyReference.rows_per_s} rows/s`);
   console.error(`verify again, second pass: ${verifySecond.rows_per_s} rows/s (CPU per row: ${verifySecond.node_us_per_row} µs verifying, ${verifySecond.postgres_us_per_row} µs PostgreSQL)`);
 
   // 4. Live traffic: events paced as producers emit them, in small pipelines every 10 ms, over fresh zones.
@@ -260,7 +298,7 @@ await runBench(async () => {
     const wait = l0 + (tick + 1) * 10 - performance.now();
     if (wait > 0) await sleep(wait);
   }
-  while ((await countRows(db.adminUrl, liveZones)) < liveEvents) await sleep(20);
+  while ((await countRows(liveZones)) < liveEvents) await sleep(20);
   const liveCpu = cpuSeconds(child.pid) - lc0;
   const livePg = await backendCpuSince(db, lp0);
   const paths1 = await appendPaths(child, env.METRICS_BEARER);
@@ -285,18 +323,18 @@ await runBench(async () => {
   const killOnce = async () => {
     child.kill('SIGKILL');
     await once(child, 'exit');
-    killedAt = await countRows(db.adminUrl, killZones);
+    killedAt = await countRows(killZones);
     child = await startAudit(env);
   };
   await publish(redis, keys, hmacKey, killZones, EVENTS, async () => {
-    if (killedAt < 0 && (await countRows(db.adminUrl, killZones)) >= EVENTS / 4) await killOnce();
+    if (killedAt < 0 && (await countRows(killZones)) >= EVENTS / 4) await killOnce();
   });
   // Everything was published before a quarter was chained: kill as soon as it is.
   if (killedAt < 0) {
-    while ((await countRows(db.adminUrl, killZones)) < EVENTS / 4) await sleep(5);
+    while ((await countRows(killZones)) < EVENTS / 4) await sleep(5);
     await killOnce();
   }
-  while ((await countRows(db.adminUrl, killZones)) < EVENTS && performance.now() - k0 < 300_000) await sleep(100);
+  while ((await countRows(killZones)) < EVENTS && performance.now() - k0 < 300_000) await sleep(100);
   await sleep(3000); // anything reclaimed late must not add rows
   const stats = (await adminQuery(db.adminUrl, 'SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM caracal.audit_events WHERE zone_id = ANY($1::uuid[])', [killZones])).rows[0];
   const dlq = await redis.xlen(keys.key(STREAMS.auditDlq));
@@ -315,8 +353,16 @@ await runBench(async () => {
     ingest,
     live: { ...live, linger_ms: env.AUDIT_LINGER_MS ?? 'service default', cost_vs_drain: liveRatio, postgres_cost_vs_drain: +(live.postgres_us_per_event / ingest.postgres_us_per_event).toFixed(2), target: TARGET_LIVE_RATIO, met: liveRatio <= TARGET_LIVE_RATIO },
     reference_plain_insert: reference,
-    ingest_vs_plain_insert: { ratio: ingestRatio, target: TARGET_INGEST_RATIO, met: ingestRatio >= TARGET_INGEST_RATIO },
-    verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY },
+    ingest_vs_plain_insert: {
+      ratio: ingestRatio,
+      target: TARGET_INGEST_RATIO,
+      met: ingestRatio >= TARGET_INGEST_RATIO,
+      // the machine's CPU per event that would still allow the target with every core busy, against what an event took
+      machine_us_per_event_at_target: Math.round((machine().cpus * 1e6) / (TARGET_INGEST_RATIO * reference.rows_per_s)),
+      machine_us_per_event: ingest.machine_us_per_item,
+    },
+    // machine_us_per_row_at_target: the machine's CPU per row that would still allow the target with every core busy
+    verify: { ...verify, target: TARGET_VERIFY, met: verify.rows_per_s >= TARGET_VERIFY, machine_us_per_row_at_target: +((machine().cpus * 1e6) / TARGET_VERIFY).toFixed(2) },
     verify_second_pass: verifySecond,
     reference_hash_loop: verifyReference,
     verify_vs_hash_loop: +(verify.rows_per_s / verifyReference.rows_per_s).toFixed(2),

@@ -22,6 +22,17 @@ function machineJiffies() {
   return { busy: total - idle, total };
 }
 
+/** Marks the machine's CPU now; `cores()` gives how many cores were busy on average from then on. */
+export function machineBusy() {
+  const a = machineJiffies();
+  return {
+    cores() {
+      const b = machineJiffies();
+      return r2(((b.busy - a.busy) / (b.total - a.total)) * CORES);
+    },
+  };
+}
+
 // A fixed CPU task (SHA-256 over 32 MiB, best of 3) timed on an idle moment. Contention the guest cannot see (a
 // busy host under this VM) shows up as this taking longer than the fastest time seen in this run.
 const CANARY_DATA = Buffer.alloc(4 << 20, 7);
@@ -46,10 +57,9 @@ const slowdown = (ms) => r2(ms / fastestCanary);
 export async function waitForQuiet({ maxBusyCores = 0.35, windowMs = 3000, timeoutMs = 180_000, maxSlowdown = 1.15 } = {}) {
   const start = performance.now();
   for (;;) {
-    const a = machineJiffies();
+    const mark = machineBusy();
     await new Promise((r) => setTimeout(r, windowMs));
-    const b = machineJiffies();
-    const busy = ((b.busy - a.busy) / (b.total - a.total)) * CORES;
+    const busy = mark.cores();
     const canary = canaryMs();
     const waited = (performance.now() - start) / 1000;
     const quiet = busy <= maxBusyCores && slowdown(canary) <= maxSlowdown;
@@ -101,12 +111,11 @@ export async function closedLoop({ origin, connections, durationMs, warmupMs = 0
   try {
     const warmupErrors = warmupMs > 0 ? (await phase(warmupMs, false)).errors : 0;
     const cpu0 = Object.fromEntries(Object.entries(cpuOf).map(([k, f]) => [k, f()]));
-    const m0 = machineJiffies();
+    const m0 = machineBusy();
     const { latencies, errors, seconds } = await phase(durationMs, true);
-    const m1 = machineJiffies();
+    const machine = m0.cores();
     const canaryAfter = canaryMs();
     const cpu = Object.fromEntries(Object.entries(cpuOf).map(([k, f]) => [k, r2((f() - cpu0[k]) / seconds)]));
-    const machine = r2(((m1.busy - m0.busy) / (m1.total - m0.total)) * CORES);
     return {
       connections,
       ...before,
