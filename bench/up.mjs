@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { findPostgres, findRedisServer } from '../apps/runtime/dist/managed/binaries.js';
 import { initCluster, startCluster, stopCluster } from '../apps/runtime/dist/managed/postgres.js';
 import { startRedis, stopRedis } from '../apps/runtime/dist/managed/redis.js';
-import { freePorts } from './lib/stack.mjs';
+import { freePorts, onCleanup } from './lib/stack.mjs';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const CLI = join(REPO, 'apps/runtime/bin/caracal.js');
@@ -58,6 +58,15 @@ async function main() {
   const home = mkdtempSync(join(tmpdir(), 'caracal-bench-up-'));
   const env = { CARACAL_HOME: join(home, 'h') };
   const ports = await freePorts([...SERVICES, 'pg', 'redis']);
+  // Registered with the benchmarks' cleanup so an interrupted run (SIGINT, SIGTERM) stops and removes its stack too.
+  const purge = onCleanup(() => {
+    try {
+      caracal(['purge', 'all', '--yes'], env);
+    } catch {
+      // best effort
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
   caracal(['init', '--yes', '--pg-port', String(ports.pg), '--redis-port', String(ports.redis), ...SERVICES.flatMap((s) => ['--port', `${s}=${ports[s]}`])], env);
   try {
     const cold = caracal(['up'], env);
@@ -91,12 +100,7 @@ async function main() {
     mkdirSync(join(REPO, 'bench/out'), { recursive: true });
     writeFileSync(join(REPO, 'bench/out/up.json'), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    try {
-      caracal(['purge', 'all', '--yes'], env);
-    } catch {
-      // best effort
-    }
-    rmSync(home, { recursive: true, force: true });
+    await purge();
   }
 }
 
