@@ -22,7 +22,7 @@ import { canonicalEvent, contentSha256, isoSql, rowContentSha256, verifyZone } f
 import { STREAMS, StreamKeys } from '../packages/streams/dist/index.js';
 import { auditEvent as event, publishAuditEvents as publish } from './lib/audit-events.mjs';
 import { arg, machineBusy } from './lib/load.mjs';
-import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, REPO, runBench, sleep, source, treeCpuSeconds, writeOut } from './lib/stack.mjs';
+import { cpuSeconds, freePort, machine, Misbehaviour, onCleanup, redisServerCpu, REPO, runBench, sleep, source, treeCpuSeconds, writeOut } from './lib/stack.mjs';
 
 const EVENTS = arg('--events', 200_000);
 const ZONES = arg('--zones', 10);
@@ -151,9 +151,8 @@ async function hashLoop(db, zones, key) {
   return { rows: res.rows.length, seconds: +seconds.toFixed(3), rows_per_s: Math.round(res.rows.length / seconds) };
 }
 
-/** CPU seconds of the Redis server the bench uses (found by its port on this machine). */
-const redisPort = new URL(REDIS_URL).port || '6379';
-const redisCpu = () => treeCpuSeconds((r) => /redis-server/.test(r.cmdline.split(' ')[0]) && r.cmdline.includes(`:${redisPort}`));
+/** CPU seconds of the Redis server the bench uses. */
+const redisCpu = () => redisServerCpu(new URL(REDIS_URL).port || '6379');
 
 /** CPU seconds of every Postgres backend of the audit role, by pid (from /proc). */
 async function backendCpu(db) {

@@ -290,6 +290,9 @@ export function treeCpuSeconds(pred) {
 
 export const cpuSeconds = (pid) => treeCpuSeconds((r) => r.pid === pid);
 
+/** CPU seconds used so far by the Redis server listening on `port` (found by its command line). */
+export const redisServerCpu = (port) => treeCpuSeconds((r) => r.cmdline.includes('redis-server') && r.cmdline.trim().endsWith(`:${port}`));
+
 /** CPU meters for a stack's processes: the services named, the rest of the services, and managed Postgres and Redis. */
 export function stackCpu(stack, named) {
   const pids = stack.pids();
@@ -298,6 +301,6 @@ export function stackCpu(stack, named) {
   const rest = SERVICES.filter((s) => !named.includes(s)).flatMap((s) => pids[s]);
   meters.other_services = () => treeCpuSeconds((r) => rest.includes(r.pid));
   meters.postgres = () => treeCpuSeconds((r) => /postgres$/.test(r.cmdline.split(' ')[0]) && r.cmdline.trim().endsWith(` -p ${stack.ports.pg}`));
-  meters.redis = () => treeCpuSeconds((r) => r.cmdline.includes('redis-server') && r.cmdline.trim().endsWith(`:${stack.ports.redis}`));
+  meters.redis = () => redisServerCpu(stack.ports.redis);
   return meters;
 }
